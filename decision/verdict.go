@@ -1,0 +1,60 @@
+package decision
+
+import "time"
+
+// Reason is one rule that fired. Code and Action come from the policy; the
+// texts are joined from the reason catalog when the bundle is activated.
+type Reason struct {
+	Code        string           `json:"code"`
+	Action      Action           `json:"action"`
+	Title       string           `json:"title,omitempty"`
+	Message     string           `json:"message,omitempty"`     // safe to show the account holder
+	Explanation string           `json:"explanation,omitempty"` // for reviewers
+	Ground      string           `json:"ground,omitempty"`      // contractual ground
+	Evidence    []map[string]any `json:"evidence,omitempty"`
+	Rule        string           `json:"rule,omitempty"` // policy rule that produced the reason
+	Appealable  bool             `json:"appealable"`
+}
+
+// Restriction holds one capability. Duration zero means until lifted.
+type Restriction struct {
+	Capability string        `json:"capability"`
+	Duration   time.Duration `json:"duration,omitempty"`
+}
+
+// Remedy is what the account holder can do to lift the enforcement.
+type Remedy struct {
+	Code       string `json:"code"`
+	Checkpoint string `json:"checkpoint,omitempty"`
+	Message    string `json:"message,omitempty"`
+}
+
+// Verdict is the policy's answer, with catalog texts joined in.
+type Verdict struct {
+	Action         Action        `json:"action"`
+	Restrictions   []Restriction `json:"restrictions,omitempty"`
+	Reasons        []Reason      `json:"reasons,omitempty"`
+	Remedy         *Remedy       `json:"remedy,omitempty"`
+	Duration       time.Duration `json:"duration,omitempty"`
+	Strike         bool          `json:"strike"`
+	BundleRevision string        `json:"bundle_revision,omitempty"`
+}
+
+// Appealable reports whether the account holder may appeal the verdict: it
+// took something away (a hold, a suspension or a strike) on grounds the
+// catalog marks appealable.
+func (v *Verdict) Appealable() bool {
+	if v.Action < Restrict && !v.Strike {
+		return false
+	}
+	for _, r := range v.Reasons {
+		if r.Appealable {
+			return true
+		}
+	}
+	return false
+}
+
+// ReasonPolicyUnavailable is the reason recorded when the policy could not
+// decide and the configured failure action was applied.
+const ReasonPolicyUnavailable = "POLICY_UNAVAILABLE"
