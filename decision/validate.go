@@ -225,3 +225,9 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+var checkpointPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// ValidCheckpointName reports whether name is lower_snake_case, as checkpoint
+// and detector names must be.
+func ValidCheckpointName(name string) bool { return checkpointPattern.MatchString(name) }

@@ -1,0 +1,350 @@
+package bundles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/plugins"
+	bundleplugin "github.com/open-policy-agent/opa/v1/plugins/bundle"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/gavel/gavel/decision"
+)
+
+// ErrNotReady means no bundle has been activated yet: the engine cannot
+// decide and the caller applies its failure action.
+var ErrNotReady = errors.New("no policy bundle is active")
+
+var _ decision.Evaluator = (*Engine)(nil)
+
+// Engine evaluates the enforcement policy of one bundle. It owns an OPA
+// plugin manager and store; OPA's bundle plugin loads and activates bundles,
+// and on each activation the engine prepares the entry point once and swaps
+// it in atomically. Evaluate is safe for concurrent use and takes no lock.
+type Engine struct {
+	cfg     Config
+	src     source
+	query   ast.Ref
+	log     *slog.Logger
+	manager *plugins.Manager
+	plugin  *bundleplugin.Plugin
+
+	active    atomic.Pointer[active]
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	mu       sync.Mutex
+	refused  problem // set when gavel refused an activation OPA accepted
+	loadFail problem // set from OPA's bundle status (download, verification, compile)
+
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
+	stopOnce  sync.Once
+}
+
+// active is one activated bundle: its prepared query, evaluated against a
+// snapshot of the bundle's data, and its reason catalog.
+type active struct {
+	pq          rego.PreparedEvalQuery
+	catalog     catalog
+	revision    string
+	activatedAt time.Time
+}
+
+type problem struct {
+	msg string
+	at  time.Time
+}
+
+// Status is the state of one engine's bundle.
+type Status struct {
+	Role        string    `json:"role"`
+	Name        string    `json:"name"`
+	Revision    string    `json:"revision,omitempty"`
+	ActivatedAt time.Time `json:"activated_at,omitzero"`
+	Ready       bool      `json:"ready"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+}
+
+// New starts an engine on cfg's bundle source. It returns once OPA's plugins
+// are started, without waiting for the bundle: use WaitReady to wait for
+// the first activation. Until then Evaluate returns ErrNotReady.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	src, _ := parseSource(cfg.Source)
+	query, _ := parseEntrypoint(cfg.Entrypoint)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("bundle", cfg.Name)
+
+	raw, err := cfg.opaConfig(src)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %q: OPA configuration: %w", cfg.Name, err)
+	}
+	ol := opaLogger{log}
+	m, err := plugins.New(raw, cfg.Name, inmem.New(), plugins.Logger(ol), plugins.ConsoleLogger(ol))
+	if err != nil {
+		return nil, fmt.Errorf("bundle %q: OPA plugin manager: %w", cfg.Name, err)
+	}
+	pcfg, err := bundleplugin.NewConfigBuilder().
+		WithBytes(m.Config.Bundles).
+		WithServices(m.Services()).
+		WithKeyConfigs(m.PublicKeys()).
+		Parse()
+	if err != nil {
+		return nil, fmt.Errorf("bundle %q: OPA bundle configuration: %w", cfg.Name, err)
+	}
+	e := &Engine{
+		cfg:     cfg,
+		src:     src,
+		query:   query,
+		log:     log,
+		manager: m,
+		ready:   make(chan struct{}),
+	}
+	e.plugin = bundleplugin.New(pcfg, m)
+	m.Register(bundleplugin.Name, e.plugin)
+	m.RegisterCompilerTrigger(e.onCompile)
+	e.plugin.Register(e, e.onStatus)
+
+	// The local watcher fingerprints the source before OPA first reads it,
+	// so a change made while OPA starts is not missed.
+	var watch func()
+	if src.local() {
+		var wctx context.Context
+		wctx, e.stopWatch = context.WithCancel(context.WithoutCancel(ctx))
+		e.watchDone = make(chan struct{})
+		watch = e.watcher(wctx, fingerprint(src.path))
+	}
+	if err := m.Start(context.WithoutCancel(ctx)); err != nil {
+		if e.stopWatch != nil {
+			e.stopWatch()
+		}
+		m.Stop(ctx)
+		return nil, fmt.Errorf("start bundle %q: %w", cfg.Name, err)
+	}
+	if watch != nil {
+		go watch()
+	}
+	return e, nil
+}
+
+// WaitReady waits until a bundle is active or ctx is done. Give ctx a
+// deadline: a source that never yields a good bundle never becomes ready.
+func (e *Engine) WaitReady(ctx context.Context) error {
+	select {
+	case <-e.ready:
+		return nil
+	case <-ctx.Done():
+	}
+	err := fmt.Errorf("bundle %q not active: %w", e.cfg.Name, ctx.Err())
+	if s := e.Status()[0]; s.LastError != "" {
+		err = fmt.Errorf("%w (last error: %s)", err, s.LastError)
+	}
+	return err
+}
+
+// Reload asks OPA to load the bundle again now. For a local source it
+// returns the load or activation error; a bundle server's errors show in
+// Status.
+func (e *Engine) Reload(ctx context.Context) error {
+	if err := e.plugin.Trigger(ctx); err != nil {
+		return fmt.Errorf("reload bundle %q: %w", e.cfg.Name, err)
+	}
+	return nil
+}
+
+// Stop stops the watcher and OPA's plugins. Evaluate keeps answering with
+// the last active bundle.
+func (e *Engine) Stop(ctx context.Context) {
+	e.stopOnce.Do(func() {
+		if e.stopWatch != nil {
+			e.stopWatch()
+			<-e.watchDone
+		}
+		e.manager.Stop(ctx)
+	})
+}
+
+// Status reports the engine's bundle: what serves, and the last problem.
+func (e *Engine) Status() []Status {
+	s := Status{Role: e.cfg.Role, Name: e.cfg.Name}
+	if a := e.active.Load(); a != nil {
+		s.Ready = true
+		s.Revision = a.revision
+		s.ActivatedAt = a.activatedAt
+	}
+	e.mu.Lock()
+	last := e.refused
+	if e.loadFail.msg != "" && (last.msg == "" || e.loadFail.at.After(last.at)) {
+		last = e.loadFail
+	}
+	e.mu.Unlock()
+	s.LastError, s.LastErrorAt = last.msg, last.at
+	return []Status{s}
+}
+
+// Evaluate evaluates the entry point on input (plain JSON types) and returns
+// the verdict with catalog texts joined. An undefined or malformed result
+// is an error, never an allow; the verdict then carries only the bundle
+// revision, when one is active.
+func (e *Engine) Evaluate(ctx context.Context, input map[string]any) (decision.Verdict, error) {
+	a := e.active.Load()
+	if a == nil {
+		return decision.Verdict{}, fmt.Errorf("evaluate bundle %q: %w", e.cfg.Name, ErrNotReady)
+	}
+	failed := decision.Verdict{BundleRevision: a.revision}
+	if err := ctx.Err(); err != nil {
+		return failed, fmt.Errorf("evaluate bundle %q: %w", e.cfg.Name, err)
+	}
+	in, err := ast.InterfaceToValue(input)
+	if err != nil {
+		return failed, fmt.Errorf("evaluate bundle %q: input: %w", e.cfg.Name, err)
+	}
+	rs, err := a.pq.Eval(ctx, rego.EvalParsedInput(in))
+	if err != nil && ctx.Err() != nil {
+		// OPA reports a cancelled evaluation without wrapping ctx's error.
+		return failed, fmt.Errorf("evaluate bundle %q revision %q: %w", e.cfg.Name, a.revision, ctx.Err())
+	}
+	if err != nil {
+		return failed, fmt.Errorf("evaluate bundle %q revision %q: %w", e.cfg.Name, a.revision, err)
+	}
+	switch {
+	case len(rs) == 0:
+		return failed, fmt.Errorf("evaluate bundle %q revision %q: %s is undefined", e.cfg.Name, a.revision, e.cfg.Entrypoint)
+	case len(rs) > 1 || len(rs[0].Expressions) != 1:
+		return failed, fmt.Errorf("evaluate bundle %q revision %q: %s has %d results, want one", e.cfg.Name, a.revision, e.cfg.Entrypoint, len(rs))
+	}
+	v, err := a.catalog.verdict(rs[0].Expressions[0].Value)
+	if err != nil {
+		return failed, fmt.Errorf("evaluate bundle %q revision %q: %w", e.cfg.Name, a.revision, err)
+	}
+	v.BundleRevision = a.revision
+	return v, nil
+}
+
+// onCompile runs inside OPA's store commit whenever the bundle plugin has
+// activated a bundle (OPA has compiled it already). It prepares the entry
+// point against the new compiler and a snapshot of the new data; if gavel
+// cannot use the bundle, the previous one keeps serving.
+func (e *Engine) onCompile(txn storage.Transaction) {
+	ctx := context.Background()
+	rev, err := bundle.ReadBundleRevisionFromStore(ctx, e.manager.Store, txn, e.cfg.Name)
+	if storage.IsNotFound(err) {
+		return // OPA initialising its empty store: no bundle yet
+	}
+	if err != nil {
+		e.refuse(rev, fmt.Errorf("activate bundle %q: read revision: %w", e.cfg.Name, err))
+		return
+	}
+	a, err := e.prepare(ctx, txn, rev)
+	if err != nil {
+		e.refuse(rev, fmt.Errorf("activate bundle %q revision %q: %w", e.cfg.Name, rev, err))
+		return
+	}
+	e.active.Store(a)
+	e.mu.Lock()
+	e.refused, e.loadFail = problem{}, problem{} // this activation resolves both
+	e.mu.Unlock()
+	e.readyOnce.Do(func() { close(e.ready) })
+	e.log.Info("bundle activated", "bundle_revision", rev, "role", e.cfg.Role)
+}
+
+func (e *Engine) prepare(ctx context.Context, txn storage.Transaction, rev string) (*active, error) {
+	compiler := e.manager.GetCompiler()
+	if compiler == nil || len(compiler.GetRules(e.query)) == 0 {
+		return nil, fmt.Errorf("entry point %s is not defined", e.cfg.Entrypoint)
+	}
+	raw, err := e.manager.Store.Read(ctx, txn, storage.RootPath)
+	if err != nil {
+		return nil, fmt.Errorf("read data: %w", err)
+	}
+	data, ok := raw.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("read data: want an object, got %T", raw)
+	}
+	cat, err := readCatalog(data)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := snapshot(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	pq, err := rego.New(
+		rego.Query(e.cfg.Entrypoint),
+		rego.Compiler(compiler),
+		rego.Store(snap),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", e.cfg.Entrypoint, err)
+	}
+	return &active{pq: pq, catalog: cat, revision: rev, activatedAt: time.Now().UTC()}, nil
+}
+
+// snapshot copies the bundle's data into a store of its own, so the
+// prepared query keeps reading the data it was activated with even if a
+// later bundle that gavel refuses has already been written to OPA's store,
+// and evaluations never wait on an activation's write lock.
+func snapshot(ctx context.Context, data map[string]any) (storage.Store, error) {
+	s := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(true), inmem.OptReturnASTValuesOnRead(true))
+	err := storage.Txn(ctx, s, storage.WriteParams, func(txn storage.Transaction) error {
+		return s.Write(ctx, txn, storage.AddOp, storage.RootPath, data)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot data: %w", err)
+	}
+	return s, nil
+}
+
+func (e *Engine) refuse(rev string, err error) {
+	e.mu.Lock()
+	e.refused = problem{msg: err.Error(), at: time.Now().UTC()}
+	e.mu.Unlock()
+	serving := ""
+	if a := e.active.Load(); a != nil {
+		serving = a.revision
+	}
+	e.log.Error("bundle refused", "bundle_revision", rev, "serving_revision", serving, "error", err)
+}
+
+// onStatus receives OPA's bundle status after every load attempt. OPA logs
+// its own failures; this only records them for Status.
+func (e *Engine) onStatus(s bundleplugin.Status) {
+	msg := statusMessage(s)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if msg == "" {
+		e.loadFail = problem{}
+		return
+	}
+	e.loadFail = problem{msg: msg, at: time.Now().UTC()}
+}
+
+func statusMessage(s bundleplugin.Status) string {
+	if s.Code == "" && s.Message == "" && len(s.Errors) == 0 {
+		return ""
+	}
+	msg := s.Message
+	if len(s.Errors) > 0 {
+		msg = errors.Join(s.Errors...).Error()
+	}
+	if s.HTTPCode != "" {
+		msg = fmt.Sprintf("%s (HTTP %s)", msg, s.HTTPCode)
+	}
+	return fmt.Sprintf("load bundle %q: %s", s.Name, msg)
+}

@@ -1,0 +1,504 @@
+// Package config loads gavel's configuration: built-in defaults, then a YAML
+// file, then GAVEL_ environment variables, then command-line flags. Unknown
+// keys and invalid values are errors that name the key, all reported at once.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+
+	"github.com/gavel/gavel/decision"
+)
+
+// Config is the whole of gavel's configuration.
+type Config struct {
+	// DataDir holds the SQLite ledger, persisted bundles and detector state.
+	DataDir   string          `koanf:"data_dir"`
+	Server    ServerConfig    `koanf:"server"`
+	Auth      AuthConfig      `koanf:"auth"`
+	Decision  DecisionConfig  `koanf:"decision"`
+	Policy    PolicyConfig    `koanf:"policy"`
+	Detectors DetectorsConfig `koanf:"detectors"`
+	Ledger    LedgerConfig    `koanf:"ledger"`
+	Log       LogConfig       `koanf:"log"`
+}
+
+// ServerConfig is the Connect/gRPC/gRPC-Web listener.
+type ServerConfig struct {
+	Listen            string        `koanf:"listen"`
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	ReadTimeout       time.Duration `koanf:"read_timeout"`
+	WriteTimeout      time.Duration `koanf:"write_timeout"`
+	IdleTimeout       time.Duration `koanf:"idle_timeout"`
+	MaxHeaderBytes    int           `koanf:"max_header_bytes"`
+	MaxRequestBytes   int           `koanf:"max_request_bytes"`
+	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout"`
+	Reflection        bool          `koanf:"reflection"`
+	Metrics           bool          `koanf:"metrics"`
+}
+
+// AuthConfig lists the bearer tokens callers present. With no tokens, gavel
+// serves without authentication, and only on a loopback address.
+type AuthConfig struct {
+	Tokens map[string]Token `koanf:"tokens"`
+}
+
+// Token is one caller's credential and what it may do.
+type Token struct {
+	Secret Secret   `koanf:"secret"`
+	Roles  []string `koanf:"roles"`
+}
+
+// Roles a token may hold.
+const (
+	RoleDecide = "decide" // Decide
+	RoleRead   = "read"   // GetDecision, ListDecisions
+	RoleReview = "review" // appeals
+	RoleAdmin  = "admin"  // GetStatus
+)
+
+var knownRoles = []string{RoleDecide, RoleRead, RoleReview, RoleAdmin}
+
+// Secret is a string that never prints.
+type Secret string
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// MarshalText keeps secrets out of printed configuration.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// DecisionConfig is the decision engine's part.
+type DecisionConfig struct {
+	Checkpoints   []string      `koanf:"checkpoints"`
+	FailureAction string        `koanf:"failure_action"`
+	PolicyTimeout time.Duration `koanf:"policy_timeout"`
+	SignalTimeout time.Duration `koanf:"signal_timeout"`
+}
+
+// PolicyConfig says where the enforcement bundle comes from.
+type PolicyConfig struct {
+	// Source is "embedded" (the policies compiled into gavel), a folder, a
+	// file:// tarball or an http(s) bundle server URL.
+	Source     string        `koanf:"source"`
+	Entrypoint string        `koanf:"entrypoint"`
+	ReadyWait  time.Duration `koanf:"ready_wait"`
+	Polling    PollingConfig `koanf:"polling"`
+}
+
+// PollingConfig is how often a bundle source is checked for a new revision.
+type PollingConfig struct {
+	Min time.Duration `koanf:"min"`
+	Max time.Duration `koanf:"max"`
+}
+
+// DetectorsConfig lists the detector plugins.
+type DetectorsConfig struct {
+	// Dir is where detector binaries are found by default; empty means the
+	// folder of the gavel executable.
+	Dir string `koanf:"dir"`
+	// OnFailure is "degrade" (start and report the detector unavailable) or
+	// "refuse" (do not start) when a detector cannot start.
+	OnFailure         string                    `koanf:"on_failure"`
+	StartTimeout      time.Duration             `koanf:"start_timeout"`
+	RestartBackoffMin time.Duration             `koanf:"restart_backoff_min"`
+	RestartBackoffMax time.Duration             `koanf:"restart_backoff_max"`
+	Plugins           map[string]DetectorConfig `koanf:"plugins"`
+}
+
+// DetectorConfig is one detector plugin.
+type DetectorConfig struct {
+	Enabled bool `koanf:"enabled"`
+	// Path to the binary; empty means <dir>/gavel-detector-<name>.
+	Path string `koanf:"path"`
+	// SHA256 pins the binary; empty computes and logs it at start.
+	SHA256   string            `koanf:"sha256"`
+	Timeout  time.Duration     `koanf:"timeout"`
+	Required bool              `koanf:"required"`
+	Env      map[string]string `koanf:"env"`
+}
+
+// LedgerConfig selects the ledger backend.
+type LedgerConfig struct {
+	Driver     string        `koanf:"driver"` // sqlite or postgres
+	Path       string        `koanf:"path"`   // sqlite file; empty means <data_dir>/ledger.db
+	DSN        Secret        `koanf:"dsn"`    // postgres
+	MaxConns   int           `koanf:"max_conns"`
+	StrikeTTL  time.Duration `koanf:"strike_ttl"`
+	StoreInput bool          `koanf:"store_input"`
+}
+
+// LogConfig is the structured log.
+type LogConfig struct {
+	Level  string `koanf:"level"`  // debug, info, warn, error
+	Format string `koanf:"format"` // json or text
+}
+
+// Defaults returns the built-in configuration: SQLite under ./data, the
+// built-in detectors, the policies compiled into gavel, loopback only.
+func Defaults() map[string]any {
+	return map[string]any{
+		"data_dir":                   "data",
+		"server.listen":              "127.0.0.1:8080",
+		"server.read_header_timeout": "5s",
+		"server.read_timeout":        "10s",
+		"server.write_timeout":       "15s",
+		"server.idle_timeout":        "120s",
+		"server.max_header_bytes":    64 << 10,
+		"server.max_request_bytes":   256 << 10,
+		"server.shutdown_timeout":    "20s",
+		"server.reflection":          true,
+		"server.metrics":             true,
+		"decision.checkpoints": []string{
+			"signup", "login", "profile_update", "identity_verification",
+			"payout_method_change", "proposal_submit", "contract_start", "withdrawal",
+		},
+		"decision.failure_action":        "challenge",
+		"decision.policy_timeout":        "250ms",
+		"decision.signal_timeout":        "300ms",
+		"policy.source":                  "embedded",
+		"policy.entrypoint":              "data.gavel.enforcement.decision",
+		"policy.ready_wait":              "30s",
+		"policy.polling.min":             "10s",
+		"policy.polling.max":             "30s",
+		"detectors.on_failure":           "degrade",
+		"detectors.start_timeout":        "10s",
+		"detectors.restart_backoff_min":  "200ms",
+		"detectors.restart_backoff_max":  "30s",
+		"detectors.plugins.email":        map[string]any{"enabled": true, "timeout": "50ms"},
+		"detectors.plugins.velocity":     map[string]any{"enabled": true, "timeout": "50ms"},
+		"ledger.driver":                  "sqlite",
+		"ledger.max_conns":               8,
+		"ledger.strike_ttl":              "2160h",
+		"ledger.store_input":             true,
+		"log.level":                      "info",
+		"log.format":                     "text",
+	}
+}
+
+// Flags registers the command-line flags that override configuration keys.
+func Flags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML configuration file")
+	fs.String("listen", "", "address to serve on (server.listen)")
+	fs.String("data-dir", "", "folder for the ledger, bundles and detector state (data_dir)")
+	fs.String("policy-source", "", "embedded, a bundle folder, a file:// tarball or a bundle server URL (policy.source)")
+	fs.String("ledger-driver", "", "sqlite or postgres (ledger.driver)")
+	fs.String("ledger-dsn", "", "PostgreSQL DSN (ledger.dsn)")
+	fs.String("log-level", "", "debug, info, warn or error (log.level)")
+	fs.String("log-format", "", "text or json (log.format)")
+}
+
+var flagKeys = map[string]string{
+	"listen":        "server.listen",
+	"data-dir":      "data_dir",
+	"policy-source": "policy.source",
+	"ledger-driver": "ledger.driver",
+	"ledger-dsn":    "ledger.dsn",
+	"log-level":     "log.level",
+	"log-format":    "log.format",
+}
+
+// Load builds the configuration from defaults, the file named by --config,
+// the environment (GAVEL_SECTION__KEY) and the changed flags. environ is
+// the process environment (os.Environ in production).
+func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(Defaults(), "."), nil); err != nil {
+		return nil, fmt.Errorf("load defaults: %w", err)
+	}
+	if path, _ := fs.GetString("config"); path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return nil, fmt.Errorf("load config file %s: %w", path, err)
+		}
+	}
+	if err := k.Load(env.Provider(".", env.Opt{
+		Prefix:      "GAVEL_",
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(key, v string) (string, any) {
+			key = strings.ToLower(strings.TrimPrefix(key, "GAVEL_"))
+			if strings.HasPrefix(key, "detector_") || strings.HasPrefix(key, "test_") {
+				return "", nil // detector plugin settings and test knobs, not ours
+			}
+			key = strings.ReplaceAll(key, "__", ".")
+			if k.Get(key) != nil {
+				if _, isList := k.Get(key).([]string); isList || isSlice(k.Get(key)) {
+					return key, splitList(v)
+				}
+			}
+			return key, v
+		},
+	}), nil); err != nil {
+		return nil, fmt.Errorf("load environment: %w", err)
+	}
+	if err := k.Load(posflag.ProviderWithFlag(fs, ".", k, func(f *pflag.Flag) (string, any) {
+		key, ok := flagKeys[f.Name]
+		if !ok || !f.Changed {
+			return "", nil
+		}
+		return key, f.Value.String()
+	}), nil); err != nil {
+		return nil, fmt.Errorf("load flags: %w", err)
+	}
+
+	var cfg Config
+	dc := &mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+			mapstructure.TextUnmarshallerHookFunc(),
+		),
+		WeaklyTypedInput: true,
+		ErrorUnused:      true,
+		Result:           &cfg,
+		TagName:          "koanf",
+	}
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{DecoderConfig: dc}); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func isSlice(v any) bool {
+	switch v.(type) {
+	case []any, []string:
+		return true
+	}
+	return false
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Problems lists every configuration problem found.
+type Problems []string
+
+func (p Problems) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(p, "\n  - ")
+}
+
+// Validate checks the configuration and reports every problem at once.
+func (c *Config) Validate() error {
+	var p Problems
+	bad := func(key, format string, args ...any) {
+		p = append(p, key+": "+fmt.Sprintf(format, args...))
+	}
+	positive := func(key string, d time.Duration) {
+		if d <= 0 {
+			bad(key, "must be a positive duration, got %v", d)
+		}
+	}
+
+	if c.DataDir == "" {
+		bad("data_dir", "is required")
+	}
+	loopback := false
+	if host, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		bad("server.listen", "%q is not host:port", c.Server.Listen)
+	} else {
+		loopback = isLoopback(host)
+	}
+	positive("server.read_header_timeout", c.Server.ReadHeaderTimeout)
+	positive("server.read_timeout", c.Server.ReadTimeout)
+	positive("server.write_timeout", c.Server.WriteTimeout)
+	positive("server.idle_timeout", c.Server.IdleTimeout)
+	positive("server.shutdown_timeout", c.Server.ShutdownTimeout)
+	if c.Server.MaxRequestBytes < 1024 {
+		bad("server.max_request_bytes", "must be at least 1024, got %d", c.Server.MaxRequestBytes)
+	}
+	if c.Server.MaxHeaderBytes < 4096 {
+		bad("server.max_header_bytes", "must be at least 4096, got %d", c.Server.MaxHeaderBytes)
+	}
+
+	if len(c.Auth.Tokens) == 0 && !loopback && c.Server.Listen != "" {
+		bad("auth.tokens", "at least one token is required when server.listen (%s) is not a loopback address", c.Server.Listen)
+	}
+	secrets := map[Secret]string{}
+	for _, name := range sortedKeys(c.Auth.Tokens) {
+		t := c.Auth.Tokens[name]
+		key := "auth.tokens." + name
+		if len(t.Secret) < 16 {
+			bad(key+".secret", "must be at least 16 characters")
+		}
+		if other, dup := secrets[t.Secret]; dup && t.Secret != "" {
+			bad(key+".secret", "is the same as auth.tokens.%s.secret", other)
+		}
+		secrets[t.Secret] = name
+		if len(t.Roles) == 0 {
+			bad(key+".roles", "at least one of %s", strings.Join(knownRoles, ", "))
+		}
+		for _, r := range t.Roles {
+			if !slices.Contains(knownRoles, r) {
+				bad(key+".roles", "unknown role %q (want %s)", r, strings.Join(knownRoles, ", "))
+			}
+		}
+	}
+
+	if len(c.Decision.Checkpoints) == 0 {
+		bad("decision.checkpoints", "at least one checkpoint is required")
+	}
+	seen := map[string]bool{}
+	for _, cp := range c.Decision.Checkpoints {
+		if !decision.ValidCheckpointName(cp) {
+			bad("decision.checkpoints", "%q must be lower_snake_case", cp)
+		}
+		if seen[cp] {
+			bad("decision.checkpoints", "%q is listed twice", cp)
+		}
+		seen[cp] = true
+	}
+	if _, err := decision.ParseAction(c.Decision.FailureAction); err != nil {
+		bad("decision.failure_action", "%v", err)
+	}
+	positive("decision.policy_timeout", c.Decision.PolicyTimeout)
+	positive("decision.signal_timeout", c.Decision.SignalTimeout)
+
+	if c.Policy.Source == "" {
+		bad("policy.source", "is required (embedded, a folder, file://… or http(s)://…)")
+	}
+	if !strings.HasPrefix(c.Policy.Entrypoint, "data.") {
+		bad("policy.entrypoint", "must be a reference such as data.gavel.enforcement.decision")
+	}
+	positive("policy.ready_wait", c.Policy.ReadyWait)
+	positive("policy.polling.min", c.Policy.Polling.Min)
+	if c.Policy.Polling.Max < c.Policy.Polling.Min {
+		bad("policy.polling.max", "must not be less than policy.polling.min")
+	}
+
+	if c.Detectors.OnFailure != "degrade" && c.Detectors.OnFailure != "refuse" {
+		bad("detectors.on_failure", "must be degrade or refuse, got %q", c.Detectors.OnFailure)
+	}
+	positive("detectors.start_timeout", c.Detectors.StartTimeout)
+	positive("detectors.restart_backoff_min", c.Detectors.RestartBackoffMin)
+	if c.Detectors.RestartBackoffMax < c.Detectors.RestartBackoffMin {
+		bad("detectors.restart_backoff_max", "must not be less than detectors.restart_backoff_min")
+	}
+	for _, name := range sortedKeys(c.Detectors.Plugins) {
+		d := c.Detectors.Plugins[name]
+		key := "detectors.plugins." + name
+		if !decision.ValidCheckpointName(name) {
+			bad(key, "detector names must be lower_snake_case")
+		}
+		if d.Enabled && d.Timeout <= 0 {
+			bad(key+".timeout", "must be a positive duration")
+		}
+		if d.SHA256 != "" && !isHex64(d.SHA256) {
+			bad(key+".sha256", "must be 64 hexadecimal characters")
+		}
+	}
+
+	switch c.Ledger.Driver {
+	case "sqlite":
+	case "postgres":
+		if c.Ledger.DSN == "" {
+			bad("ledger.dsn", "is required when ledger.driver is postgres")
+		}
+	default:
+		bad("ledger.driver", "must be sqlite or postgres, got %q", c.Ledger.Driver)
+	}
+	if c.Ledger.MaxConns < 1 {
+		bad("ledger.max_conns", "must be at least 1")
+	}
+	positive("ledger.strike_ttl", c.Ledger.StrikeTTL)
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	if len(p) > 0 {
+		return p
+	}
+	return nil
+}
+
+// AuthDisabled reports whether gavel serves without authentication (no tokens
+// configured; Validate allows that only on loopback).
+func (c *Config) AuthDisabled() bool { return len(c.Auth.Tokens) == 0 }
+
+// LedgerPath is the SQLite file.
+func (c *Config) LedgerPath() string {
+	if c.Ledger.Path != "" {
+		return c.Ledger.Path
+	}
+	return filepath.Join(c.DataDir, "ledger.db")
+}
+
+// DetectorPath resolves a detector's binary.
+func (c *Config) DetectorPath(name string) (string, error) {
+	d := c.Detectors.Plugins[name]
+	if d.Path != "" {
+		return d.Path, nil
+	}
+	dir := c.Detectors.Dir
+	if dir == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("detector %s: find gavel's own folder: %w", name, err)
+		}
+		dir = filepath.Dir(exe)
+	}
+	return filepath.Join(dir, "gavel-detector-"+name), nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+

@@ -1,0 +1,268 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gavel/gavel/decision"
+)
+
+// Commit stores a decision and its enforcement effects in one transaction:
+// the record, the reason codes that fired, and, unless the decision is a dry
+// run or a fallback, its holds, suspension and strike, and the lifting of
+// holds whose remedy checkpoint the decision passed.
+//
+// If the request id is already stored, Commit stores nothing and returns the
+// stored record with replayed true; concurrent retries of one request id
+// store one decision between them and all get it back.
+//
+// The stored record is rec with DecidedAt in UTC truncated to microseconds
+// and, when Config.StoreInput is false, without input.subject.profile.
+func (l *Ledger) Commit(ctx context.Context, rec *decision.Record) (*decision.Record, bool, error) {
+	if err := checkRecord(rec); err != nil {
+		return nil, false, fmt.Errorf("commit decision: %w", err)
+	}
+	st := l.storable(rec)
+	body, err := json.Marshal(st)
+	if err != nil {
+		return nil, false, fmt.Errorf("commit decision %s: encode record: %w", st.DecisionID, err)
+	}
+	codes := reasonCodes(st.Verdict.Reasons)
+	codesJSON, err := json.Marshal(codes)
+	if err != nil {
+		return nil, false, fmt.Errorf("commit decision %s: encode reason codes: %w", st.DecisionID, err)
+	}
+
+	tx, err := l.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("commit decision %s: begin: %w", st.DecisionID, err)
+	}
+	defer tx.Rollback()
+
+	res, err := tx.StmtContext(ctx, l.put.decision).ExecContext(ctx,
+		st.DecisionID, st.RequestID, st.SubjectID, st.Checkpoint, l.d.ts(st.DecidedAt),
+		st.Verdict.Action.String(), string(codesJSON), st.Fallback, st.DryRun,
+		st.Verdict.BundleRevision, int64(st.Latency), string(body))
+	if err != nil {
+		return nil, false, fmt.Errorf("commit decision %s: insert: %w", st.DecisionID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, false, fmt.Errorf("commit decision %s: insert: %w", st.DecisionID, err)
+	}
+	if n == 0 {
+		prev, err := l.scanRecord(tx.QueryRowContext(ctx, l.q.recordByRequestID, st.RequestID))
+		if errors.Is(err, decision.ErrNotFound) {
+			return nil, false, fmt.Errorf("commit decision %s: decision id already stored for another request", st.DecisionID)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("commit decision %s: read back request %q: %w", st.DecisionID, st.RequestID, err)
+		}
+		prev.Replayed = true
+		l.log.Debug("request already decided", "request_id", st.RequestID, "decision_id", prev.DecisionID)
+		return prev, true, nil
+	}
+
+	for _, c := range codes {
+		if _, err := tx.StmtContext(ctx, l.put.reasonHit).ExecContext(ctx, st.DecisionID, c); err != nil {
+			return nil, false, fmt.Errorf("commit decision %s: record reason %q: %w", st.DecisionID, c, err)
+		}
+	}
+	lifted := int64(0)
+	if !st.DryRun && !st.Fallback {
+		if lifted, err = l.enforce(ctx, tx, st, string(codesJSON)); err != nil {
+			return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
+	}
+	if lifted > 0 {
+		l.log.Info("holds lifted by remedy", "subject_id", st.SubjectID, "decision_id", st.DecisionID,
+			"checkpoint", st.Checkpoint, "holds", lifted)
+	}
+	return st, false, nil
+}
+
+// enforce writes the decision's effects on the subject's standing and
+// returns how many holds its passing a remedy checkpoint lifted.
+func (l *Ledger) enforce(ctx context.Context, tx *sql.Tx, st *decision.Record, codesJSON string) (int64, error) {
+	at := l.d.ts(st.DecidedAt)
+	v := &st.Verdict
+	var lifted int64
+	if v.Action == decision.Allow {
+		reason := fmt.Sprintf("remedy passed at %s by decision %s", st.Checkpoint, st.DecisionID)
+		res, err := tx.StmtContext(ctx, l.put.lift).ExecContext(ctx, at, reason, st.SubjectID, st.Checkpoint, at, at)
+		if err != nil {
+			return 0, fmt.Errorf("lift remedied holds: %w", err)
+		}
+		if lifted, err = res.RowsAffected(); err != nil {
+			return 0, fmt.Errorf("lift remedied holds: %w", err)
+		}
+	}
+	var remedy, remedyAt string
+	if v.Remedy != nil {
+		remedy, remedyAt = v.Remedy.Code, v.Remedy.Checkpoint
+	}
+	for _, r := range v.Restrictions {
+		if _, err := tx.StmtContext(ctx, l.put.hold).ExecContext(ctx, st.SubjectID, r.Capability, at,
+			l.d.nullTS(st.Until(r.Duration)), st.DecisionID, remedy, remedyAt); err != nil {
+			return 0, fmt.Errorf("hold %q: %w", r.Capability, err)
+		}
+	}
+	if v.Action == decision.Suspend {
+		if _, err := tx.StmtContext(ctx, l.put.suspension).ExecContext(ctx, st.DecisionID, st.SubjectID, at,
+			l.d.nullTS(st.Until(v.Duration))); err != nil {
+			return 0, fmt.Errorf("suspend: %w", err)
+		}
+	}
+	if v.Strike {
+		if _, err := tx.StmtContext(ctx, l.put.strike).ExecContext(ctx, st.DecisionID, st.SubjectID, codesJSON, at,
+			l.d.ts(st.DecidedAt.Add(l.cfg.StrikeTTL))); err != nil {
+			return 0, fmt.Errorf("strike: %w", err)
+		}
+	}
+	return lifted, nil
+}
+
+func checkRecord(rec *decision.Record) error {
+	var errs []error
+	if rec == nil {
+		return errors.New("nil record")
+	}
+	if rec.DecisionID == "" {
+		errs = append(errs, errors.New("no decision id"))
+	}
+	if rec.RequestID == "" {
+		errs = append(errs, errors.New("no request id"))
+	}
+	if rec.SubjectID == "" {
+		errs = append(errs, errors.New("no subject id"))
+	}
+	if rec.Checkpoint == "" {
+		errs = append(errs, errors.New("no checkpoint"))
+	}
+	if rec.DecidedAt.IsZero() {
+		errs = append(errs, errors.New("no decision time"))
+	}
+	if !rec.Verdict.Action.Valid() {
+		errs = append(errs, fmt.Errorf("action %v is not enforceable", rec.Verdict.Action))
+	}
+	for i, r := range rec.Verdict.Restrictions {
+		if r.Capability == "" {
+			errs = append(errs, fmt.Errorf("restriction %d has no capability", i))
+		}
+		if r.Duration < 0 {
+			errs = append(errs, fmt.Errorf("restriction %q has a negative duration", r.Capability))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// storable returns the record as the ledger stores it.
+func (l *Ledger) storable(rec *decision.Record) *decision.Record {
+	st := *rec
+	st.DecidedAt = normTime(rec.DecidedAt)
+	st.Replayed = false
+	if !l.cfg.StoreInput {
+		st.Input = withoutProfile(rec.Input)
+	}
+	return &st
+}
+
+// withoutProfile returns input without subject.profile, leaving input
+// itself untouched.
+func withoutProfile(input map[string]any) map[string]any {
+	subject, ok := input["subject"].(map[string]any)
+	if !ok {
+		return input
+	}
+	if _, ok := subject["profile"]; !ok {
+		return input
+	}
+	in := make(map[string]any, len(input))
+	for k, v := range input {
+		in[k] = v
+	}
+	s := make(map[string]any, len(subject))
+	for k, v := range subject {
+		if k != "profile" {
+			s[k] = v
+		}
+	}
+	in["subject"] = s
+	return in
+}
+
+// reasonCodes returns the distinct reason codes in the order they fired.
+func reasonCodes(reasons []decision.Reason) []string {
+	codes := make([]string, 0, len(reasons))
+outer:
+	for _, r := range reasons {
+		if r.Code == "" {
+			continue
+		}
+		for _, c := range codes {
+			if c == r.Code {
+				continue outer
+			}
+		}
+		codes = append(codes, r.Code)
+	}
+	return codes
+}
+
+// Overturn records that an appeal overturned a decision: the decision is
+// marked, its strike no longer counts, and its holds and suspension are
+// lifted with the given reason. Overturning twice changes nothing; an
+// unknown decision is decision.ErrNotFound.
+func (l *Ledger) Overturn(ctx context.Context, decisionID, reason string, at time.Time) error {
+	tx, err := l.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("overturn decision %s: begin: %w", decisionID, err)
+	}
+	defer tx.Rollback()
+	t := l.d.ts(at)
+	res, err := tx.ExecContext(ctx, l.q.overturnDecision, t, decisionID)
+	if err != nil {
+		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
+	} else if n == 0 {
+		var one []byte
+		err := tx.QueryRowContext(ctx, l.q.recordByID, decisionID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("overturn decision %s: %w", decisionID, decision.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("overturn decision %s: %w", decisionID, err)
+		}
+		return nil // already overturned
+	}
+	lifted := "overturned on appeal"
+	if reason != "" {
+		lifted += ": " + reason
+	}
+	for _, step := range []struct {
+		what string
+		q    string
+		args []any
+	}{
+		{"strike", l.q.overturnStrike, []any{t, decisionID}},
+		{"holds", l.q.liftHoldsOf, []any{t, lifted, decisionID}},
+		{"suspension", l.q.liftSuspensionOf, []any{t, lifted, decisionID}},
+	} {
+		if _, err := tx.ExecContext(ctx, step.q, step.args...); err != nil {
+			return fmt.Errorf("overturn decision %s: %s: %w", decisionID, step.what, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
+	}
+	return nil
+}

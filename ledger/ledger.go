@@ -1,0 +1,247 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/gavel/gavel/decision"
+)
+
+var _ decision.Ledger = (*Ledger)(nil)
+
+// Ledger is the enforcement ledger on one database. It is safe for
+// concurrent use.
+//
+// Both backends go through database/sql: PostgreSQL through pgx's stdlib
+// adapter rather than pgxpool, so that one implementation of every query and
+// transaction serves both dialects and one test suite proves them alike. The
+// cost is pgx's native extras (batching, COPY), which the ledger's small
+// statements do not need; pgx still caches prepared statements per
+// connection.
+type Ledger struct {
+	cfg   Config
+	d     *dialect
+	q     *queries
+	where string // "sqlite ledger \"path\"" or "postgres ledger \"dsn\"", password redacted
+	log   *slog.Logger
+
+	// w is the connection pool for writes, r for reads. On PostgreSQL they
+	// are the same pool; on SQLite w has exactly one connection, so writers
+	// queue in Go instead of meeting SQLITE_BUSY, and r has MaxConns
+	// read-only connections that WAL lets read alongside the writer.
+	w, r *sql.DB
+
+	// hot are History's statements, prepared once on the read pool; put
+	// are Commit's, on the write pool.
+	hot struct{ holds, strikes, recent, standing *sql.Stmt }
+	put struct{ decision, reasonHit, hold, suspension, strike, lift *sql.Stmt }
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating if needed) the ledger described by cfg and applies
+// the schema migrations. Zero fields of cfg take their defaults, except
+// StoreInput (see DefaultConfig). A database that cannot be reached, opened
+// or migrated is an error naming it, with any password redacted.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Ledger, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l := &Ledger{cfg: cfg, log: log.With("ledger", cfg.Driver)}
+	var err error
+	switch cfg.Driver {
+	case SQLite:
+		l.where = fmt.Sprintf("sqlite ledger %q", cfg.Path)
+		err = l.openSQLite(ctx)
+	case Postgres:
+		l.where = fmt.Sprintf("postgres ledger %q", RedactDSN(cfg.DSN))
+		err = l.openPostgres(ctx)
+	}
+	if err == nil {
+		err = l.migrate(ctx)
+	}
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("open %s: %w", l.where, err)
+	}
+	l.q = newQueries(l.d)
+	if err := l.prepare(ctx); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("open %s: %w", l.where, err)
+	}
+	return l, nil
+}
+
+// prepare prepares the statements of History and Commit, which run on
+// every decision's path; database/sql prepares them again on each
+// connection that runs them.
+func (l *Ledger) prepare(ctx context.Context) error {
+	for _, s := range []struct {
+		db  *sql.DB
+		dst **sql.Stmt
+		q   string
+	}{
+		{l.r, &l.hot.holds, l.q.activeHolds},
+		{l.r, &l.hot.strikes, l.q.activeStrikes},
+		{l.r, &l.hot.recent, l.q.recent},
+		{l.r, &l.hot.standing, l.q.standing},
+		{l.w, &l.put.decision, l.q.insertDecision},
+		{l.w, &l.put.reasonHit, l.q.insertReasonHit},
+		{l.w, &l.put.hold, l.q.insertHold},
+		{l.w, &l.put.suspension, l.q.insertSuspension},
+		{l.w, &l.put.strike, l.q.insertStrike},
+		{l.w, &l.put.lift, l.q.liftRemedied},
+	} {
+		st, err := s.db.PrepareContext(ctx, s.q)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", s.q, err)
+		}
+		*s.dst = st
+	}
+	return nil
+}
+
+func (l *Ledger) openSQLite(ctx context.Context) error {
+	l.d = sqliteDialect
+	path := l.cfg.Path
+	if strings.ContainsRune(path, '?') {
+		return errors.New("sqlite path must not contain '?'")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return fmt.Errorf("create folder: %w", err)
+	}
+	// WAL lets readers run alongside the one writer. synchronous=NORMAL in
+	// WAL mode syncs the WAL at checkpoints, not at every commit: the
+	// database cannot be corrupted, and a crash of gavel's process loses
+	// nothing (committed pages are in the OS cache); only an OS crash or a
+	// power cut may roll back the last commits. FULL would add an fsync to
+	// every decision's reply path. Deployments that must survive power loss
+	// with no lost decision run on PostgreSQL.
+	// busy_timeout covers other processes (a second gavel, the sqlite3
+	// shell); within this process the single writer connection serialises
+	// writers, and _txlock=immediate takes the write lock at BEGIN so a
+	// transaction never fails upgrading a read lock.
+	common := url.Values{
+		"_busy_timeout": {"10000"},
+		"_foreign_keys": {"1"},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {"NORMAL"},
+	}
+	wq := cloneValues(common)
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	if err != nil {
+		return err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	l.w = w
+	if err := w.PingContext(ctx); err != nil {
+		return err
+	}
+	// Touch the file so a corrupt one fails now, not on the first decision.
+	var n int
+	if err := w.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+		return err
+	}
+
+	rq := cloneValues(common)
+	rq.Set("_query_only", "1")
+	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err != nil {
+		return err
+	}
+	r.SetMaxOpenConns(l.cfg.MaxConns)
+	r.SetMaxIdleConns(l.cfg.MaxConns)
+	r.SetConnMaxIdleTime(0)
+	r.SetConnMaxLifetime(0)
+	l.r = r
+	return r.PingContext(ctx)
+}
+
+func (l *Ledger) openPostgres(ctx context.Context) error {
+	l.d = postgresDialect
+	pc, err := pgx.ParseConfig(l.cfg.DSN)
+	if err != nil {
+		// pgx's parse errors may quote the connection string; keep them out.
+		return errors.New("cannot parse the connection string")
+	}
+	db := stdlib.OpenDB(*pc)
+	db.SetMaxOpenConns(l.cfg.MaxConns)
+	db.SetMaxIdleConns(l.cfg.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(time.Hour)
+	l.w, l.r = db, db
+	return db.PingContext(ctx)
+}
+
+func cloneValues(v url.Values) url.Values {
+	c := make(url.Values, len(v)+1)
+	for k, s := range v {
+		c[k] = append([]string(nil), s...)
+	}
+	return c
+}
+
+// Backend names the database: "sqlite" or "postgres".
+func (l *Ledger) Backend() string { return l.cfg.Driver }
+
+// Config returns the configuration the ledger was opened with, defaults
+// applied. It holds the DSN: do not log it without RedactDSN.
+func (l *Ledger) Config() Config { return l.cfg }
+
+// Ping checks that the database answers.
+func (l *Ledger) Ping(ctx context.Context) error {
+	if err := l.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s: %w", l.where, err)
+	}
+	if l.w != l.r {
+		if err := l.w.PingContext(ctx); err != nil {
+			return fmt.Errorf("ping %s: %w", l.where, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database. It is safe to call more than once.
+func (l *Ledger) Close() error {
+	l.closeOnce.Do(func() {
+		var errs []error
+		for _, st := range []*sql.Stmt{l.hot.holds, l.hot.strikes, l.hot.recent, l.hot.standing,
+			l.put.decision, l.put.reasonHit, l.put.hold, l.put.suspension, l.put.strike, l.put.lift} {
+			if st != nil {
+				errs = append(errs, st.Close())
+			}
+		}
+		if l.r != nil && l.r != l.w {
+			errs = append(errs, l.r.Close())
+		}
+		if l.w != nil {
+			errs = append(errs, l.w.Close())
+		}
+		if err := errors.Join(errs...); err != nil {
+			l.closeErr = fmt.Errorf("close %s: %w", l.where, err)
+		}
+	})
+	return l.closeErr
+}

@@ -1,0 +1,63 @@
+package ledgertest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gavel/gavel/decision"
+)
+
+// BenchCommit measures Commit of a restricting, striking decision with two
+// holds: the heaviest write on a decision's path.
+func BenchCommit(b *testing.B, open Opener) {
+	l := open(b)
+	ctx := b.Context()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		rec := Record(fmt.Sprintf("bench-commit-%d", i%1000), payout, T0.Add(time.Duration(i)*time.Millisecond),
+			decision.Restrict, "PAYOUT_MISMATCH", "NEW_DEVICE")
+		rec.Verdict.Strike = true
+		rec.Verdict.Restrictions = []decision.Restriction{{Capability: "payouts", Duration: day}, {Capability: "withdrawals"}}
+		rec.Verdict.Remedy = &decision.Remedy{Code: "verify_identity", Checkpoint: idv}
+		if _, _, err := l.Commit(ctx, rec); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchHistory measures History of a subject with a realistic past: 50
+// decisions over 60 days, a third of them striking and holding.
+func BenchHistory(b *testing.B, open Opener) {
+	l := open(b)
+	ctx := b.Context()
+	for s := range 100 {
+		subject := fmt.Sprintf("bench-history-%d", s)
+		for i := range 50 {
+			rec := Record(subject, login, T0.Add(time.Duration(i)*30*time.Hour), decision.Warn, "NEW_DEVICE")
+			if i%3 == 0 {
+				rec.Verdict.Action = decision.Restrict
+				rec.Verdict.Strike = true
+				rec.Verdict.Restrictions = []decision.Restriction{{Capability: "payouts", Duration: 30 * day}}
+			}
+			if _, _, err := l.Commit(ctx, rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	now := T0.Add(62 * day)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		h, err := l.History(ctx, fmt.Sprintf("bench-history-%d", i%100), now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(h.Recent) == 0 || h.Strikes == 0 {
+			b.Fatalf("History = %+v, want recent decisions and strikes", h)
+		}
+		i++
+	}
+}

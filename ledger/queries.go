@@ -1,0 +1,72 @@
+package ledger
+
+// queries are the ledger's statements, written once with ? placeholders and
+// rebound for the dialect at Open.
+type queries struct {
+	insertDecision, insertReasonHit, insertHold, insertSuspension, insertStrike string
+	liftRemedied                                                                string
+	recordByRequestID, recordByID, listFirst, listAfter                         string
+	activeHolds, activeStrikes, recent, standing                                string
+	overturnDecision, overturnStrike, liftHoldsOf, liftSuspensionOf             string
+}
+
+func newQueries(d *dialect) *queries {
+	r := d.rebind
+	return &queries{
+		// DO NOTHING without a conflict target: a retried request id, or the
+		// very same record committed twice, stores nothing.
+		insertDecision: r(`INSERT INTO decisions
+			(decision_id, request_id, subject_id, checkpoint, decided_at, action, codes,
+			 fallback, dry_run, bundle_revision, latency_ns, record)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`),
+		insertReasonHit: r(`INSERT INTO reason_hits (decision_id, code) VALUES (?, ?)`),
+		insertHold: r(`INSERT INTO holds
+			(subject_id, capability, since, until, decision_id, remedy, remedy_checkpoint)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		insertSuspension: r(`INSERT INTO suspensions (decision_id, subject_id, since, until)
+			VALUES (?, ?, ?, ?)`),
+		insertStrike: r(`INSERT INTO strikes (decision_id, subject_id, codes, at, expires_at)
+			VALUES (?, ?, ?, ?, ?)`),
+		liftRemedied: r(`UPDATE holds SET lifted_at = ?, lifted_reason = ?
+			WHERE subject_id = ? AND remedy_checkpoint = ? AND lifted_at IS NULL
+			  AND since <= ? AND (until IS NULL OR until > ?)`),
+
+		recordByRequestID: r(`SELECT record FROM decisions WHERE request_id = ?`),
+		recordByID:        r(`SELECT record FROM decisions WHERE decision_id = ?`),
+		listFirst: r(`SELECT record, decided_at, decision_id FROM decisions
+			WHERE subject_id = ?
+			ORDER BY decided_at DESC, decision_id DESC LIMIT ?`),
+		listAfter: r(`SELECT record, decided_at, decision_id FROM decisions
+			WHERE subject_id = ? AND (decided_at, decision_id) < (?, ?)
+			ORDER BY decided_at DESC, decision_id DESC LIMIT ?`),
+
+		// History, on every decision's hot path: each reads one subject
+		// through a partial index of what is still in force.
+		activeHolds: r(`SELECT capability, since, until, decision_id, remedy FROM holds
+			WHERE subject_id = ? AND lifted_at IS NULL AND since <= ? AND (until IS NULL OR until > ?)
+			ORDER BY since, id`),
+		activeStrikes: r(`SELECT codes FROM strikes
+			WHERE subject_id = ? AND overturned_at IS NULL AND at <= ? AND expires_at > ?
+			ORDER BY at, decision_id`),
+		recent: r(`SELECT decision_id, checkpoint, action, codes, decided_at, overturned_at IS NOT NULL
+			FROM decisions
+			WHERE subject_id = ? AND decided_at <= ? AND decided_at > ? AND dry_run = ?
+			ORDER BY decided_at DESC, decision_id DESC LIMIT ?`),
+		standing: r(`SELECT
+			EXISTS (SELECT 1 FROM suspensions
+				WHERE subject_id = ? AND lifted_at IS NULL AND since <= ? AND (until IS NULL OR until > ?)),
+			(SELECT count(*) FROM decisions WHERE subject_id = ? AND overturned_at IS NOT NULL)`),
+
+		overturnDecision: r(`UPDATE decisions SET overturned_at = ? WHERE decision_id = ? AND overturned_at IS NULL`),
+		overturnStrike:   r(`UPDATE strikes SET overturned_at = ? WHERE decision_id = ? AND overturned_at IS NULL`),
+		liftHoldsOf: r(`UPDATE holds SET lifted_at = ?, lifted_reason = ?
+			WHERE decision_id = ? AND lifted_at IS NULL`),
+		liftSuspensionOf: r(`UPDATE suspensions SET lifted_at = ?, lifted_reason = ?
+			WHERE decision_id = ? AND lifted_at IS NULL`),
+	}
+}
+
+// allHolds lists a subject's holds, lifted ones included, for reviewers.
+const allHolds = `SELECT capability, since, until, decision_id, remedy, remedy_checkpoint, lifted_at, lifted_reason
+	FROM holds WHERE subject_id = ? ORDER BY since, id`

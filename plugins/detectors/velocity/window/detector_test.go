@@ -1,0 +1,404 @@
+package window
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	detectorv1 "github.com/gavel/gavel/proto/gavel/detector/v1"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// env returns a configuration lookup over vars, with defaults elsewhere.
+func env(vars map[string]string) func(key, def string) string {
+	return func(key, def string) string {
+		if v, ok := vars[key]; ok {
+			return v
+		}
+		return def
+	}
+}
+
+func openStore(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newDetector(t testing.TB, vars map[string]string) (*Detector, string) {
+	t.Helper()
+	cfg, err := LoadConfig(env(vars))
+	if err != nil {
+		t.Fatalf("LoadConfig(%v): %v", vars, err)
+	}
+	path := filepath.Join(t.TempDir(), "velocity.db")
+	return NewDetector(openStore(t, path), cfg), path
+}
+
+type req struct {
+	checkpoint, subject, email, ip, device string
+	at                                     time.Time
+	dryRun                                 bool
+}
+
+func (r req) proto() *detectorv1.DetectRequest {
+	p := &detectorv1.DetectRequest{
+		Checkpoint: r.checkpoint,
+		Subject:    &detectorv1.Subject{Id: r.subject, Profile: &detectorv1.Profile{Email: r.email}},
+		Context:    &detectorv1.Context{Ip: r.ip, DeviceId: r.device},
+		DryRun:     r.dryRun,
+	}
+	if !r.at.IsZero() {
+		p.Now = timestamppb.New(r.at)
+	}
+	return p
+}
+
+// counts runs Detect and returns each signal's value (the count).
+func counts(t testing.TB, d *Detector, r req) map[string]string {
+	t.Helper()
+	resp, err := d.Detect(context.Background(), r.proto())
+	if err != nil {
+		t.Fatalf("Detect(%+v): %v", r, err)
+	}
+	out := map[string]string{}
+	for _, s := range resp.GetSignals() {
+		out[s.GetName()] = s.GetValue()
+	}
+	return out
+}
+
+func signup(ip, device, email string, at time.Time) req {
+	return req{checkpoint: "signup", subject: "acct-" + email, email: email, ip: ip, device: device, at: at}
+}
+
+func TestDetectCountsWithinWindow(t *testing.T) {
+	t.Parallel()
+	d, _ := newDetector(t, map[string]string{"WINDOW": "1h"})
+	steps := []struct {
+		r    req
+		want map[string]string
+	}{
+		{signup("203.0.113.7", "dev-1", "a@acme.io", t0), map[string]string{
+			"velocity.signups_per_ip": "1", "velocity.signups_per_device": "1", "velocity.signups_per_email_domain": "1"}},
+		{signup("203.0.113.7", "dev-2", "b@acme.io", t0.Add(10*time.Minute)), map[string]string{
+			"velocity.signups_per_ip": "2", "velocity.signups_per_device": "1", "velocity.signups_per_email_domain": "2"}},
+		// gmail.com is ignored for the domain count; no device, no device signal
+		{signup("203.0.113.7", "", "c@gmail.com", t0.Add(20*time.Minute)), map[string]string{
+			"velocity.signups_per_ip": "3"}},
+		// a /64 counts as one IPv6 subscriber
+		{signup("2001:db8::1", "dev-1", "d@acme.io", t0.Add(30*time.Minute)), map[string]string{
+			"velocity.signups_per_ip": "1", "velocity.signups_per_device": "2", "velocity.signups_per_email_domain": "3"}},
+		{signup("2001:db8::ffff", "", "", t0.Add(31*time.Minute)), map[string]string{
+			"velocity.signups_per_ip": "2"}},
+		// the first signup is now more than an hour old
+		{signup("203.0.113.7", "dev-1", "e@ACME.io", t0.Add(65*time.Minute)), map[string]string{
+			"velocity.signups_per_ip": "3", "velocity.signups_per_device": "2", "velocity.signups_per_email_domain": "3"}},
+		// other checkpoints count other things
+		{req{checkpoint: "login", ip: "203.0.113.7", at: t0.Add(66 * time.Minute)}, map[string]string{}},
+		{req{checkpoint: "profile_update", subject: "x", ip: "203.0.113.7", at: t0.Add(66 * time.Minute)}, map[string]string{}},
+	}
+	for i, s := range steps {
+		if got := counts(t, d, s.r); !mapsEqual(got, s.want) {
+			t.Errorf("step %d: Detect(%+v) = %v, want %v", i, s.r, got, s.want)
+		}
+	}
+}
+
+func TestDetectExpiry(t *testing.T) {
+	t.Parallel()
+	d, _ := newDetector(t, map[string]string{"PAYOUT_CHANGES_PER_ACCOUNT_WINDOW": "168h"})
+	change := func(at time.Time) req { return req{checkpoint: "payout_method_change", subject: "acct-9", at: at} }
+	tests := []struct {
+		at   time.Time
+		want string
+	}{
+		{t0, "1"},
+		{t0.Add(24 * time.Hour), "2"},
+		{t0.Add(7 * 24 * time.Hour), "2"}, // the first is exactly a window old: out
+		{t0.Add(7*24*time.Hour + time.Nanosecond), "3"},
+		{t0.Add(30 * 24 * time.Hour), "1"},
+	}
+	for _, tt := range tests {
+		if got := counts(t, d, change(tt.at))["velocity.payout_changes_per_account"]; got != tt.want {
+			t.Errorf("Detect(payout change at %v) = %s, want %s", tt.at, got, tt.want)
+		}
+	}
+}
+
+func TestDetectScoreAndEvidence(t *testing.T) {
+	t.Parallel()
+	d, _ := newDetector(t, map[string]string{"SIGNUPS_PER_DEVICE_THRESHOLD": "3", "SIGNUPS_PER_DEVICE_WINDOW": "2h"})
+	var got []float64
+	for i := range 4 {
+		resp, err := d.Detect(context.Background(), req{checkpoint: "signup", device: "dev-7", at: t0.Add(time.Duration(i) * time.Minute)}.proto())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.GetSignals()) != 1 {
+			t.Fatalf("Detect(device only) = %v, want one signal", resp.GetSignals())
+		}
+		s := resp.GetSignals()[0]
+		got = append(got, s.GetScore())
+		ev := s.GetEvidence().GetFields()
+		if ev["count"].GetNumberValue() != float64(i+1) || ev["threshold"].GetNumberValue() != 3 ||
+			ev["window"].GetStringValue() != "2h0m0s" || ev["key_kind"].GetStringValue() != KindDevice {
+			t.Errorf("Detect(signup %d) evidence = %v, want count %d, threshold 3, window 2h0m0s, key_kind device_id", i+1, ev, i+1)
+		}
+	}
+	if want := []float64{0, 0.5, 1, 1}; !slices.Equal(got, want) {
+		t.Errorf("Detect scores for 4 signups = %v, want %v", got, want)
+	}
+}
+
+func TestScore(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		count, threshold int
+		want             float64
+	}{
+		{0, 5, 0}, {1, 5, 0}, {2, 5, 0.25}, {3, 5, 0.5}, {5, 5, 1}, {50, 5, 1}, {2, 2, 1},
+	}
+	for _, tt := range tests {
+		if got := Score(tt.count, tt.threshold); got != tt.want {
+			t.Errorf("Score(%d, %d) = %v, want %v", tt.count, tt.threshold, got, tt.want)
+		}
+	}
+}
+
+func TestDetectDryRunNotCounted(t *testing.T) {
+	t.Parallel()
+	d, _ := newDetector(t, nil)
+	r := signup("198.51.100.1", "dev-dry", "x@acme.io", t0)
+	r.dryRun = true
+	for i := range 3 {
+		// a dry run sees itself counted, but leaves nothing behind
+		if got := counts(t, d, r)["velocity.signups_per_ip"]; got != "1" {
+			t.Errorf("dry run %d: Detect = %s, want 1", i, got)
+		}
+	}
+	r.dryRun = false
+	if got := counts(t, d, r)["velocity.signups_per_ip"]; got != "1" {
+		t.Errorf("Detect after 3 dry runs = %s, want 1", got)
+	}
+	r.dryRun = true
+	if got := counts(t, d, r)["velocity.signups_per_ip"]; got != "2" {
+		t.Errorf("dry run after one signup: Detect = %s, want 2", got)
+	}
+}
+
+func TestDetectDistinctAccountsPerDevice(t *testing.T) {
+	t.Parallel()
+	d, _ := newDetector(t, nil)
+	login := func(subject string, dry bool) string {
+		r := req{checkpoint: "login", subject: subject, device: "shared-dev", at: t0, dryRun: dry}
+		return counts(t, d, r)["velocity.logins_per_device_accounts"]
+	}
+	for i, tt := range []struct {
+		subject string
+		dry     bool
+		want    string
+	}{
+		{"a", false, "1"}, {"a", false, "1"}, {"b", false, "2"}, {"a", false, "2"},
+		{"c", true, "3"}, {"b", true, "2"}, {"c", false, "3"},
+	} {
+		if got := login(tt.subject, tt.dry); got != tt.want {
+			t.Errorf("login %d by %s (dry %v): Detect = %s, want %s", i, tt.subject, tt.dry, got, tt.want)
+		}
+	}
+	if got := counts(t, d, req{checkpoint: "login", device: "shared-dev", at: t0}); len(got) != 0 {
+		t.Errorf("Detect(login without subject) = %v, want no signal", got)
+	}
+}
+
+func TestDetectSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "velocity.db")
+	for i := range 3 {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatalf("Open(%s), run %d: %v", path, i, err)
+		}
+		got := counts(t, NewDetector(s, cfg), signup("192.0.2.44", "", "", t0.Add(time.Duration(i)*time.Minute)))
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprint(i + 1); got["velocity.signups_per_ip"] != want {
+			t.Errorf("run %d after reopening: Detect = %v, want signups_per_ip %s", i, got, want)
+		}
+	}
+}
+
+func TestDetectConcurrent(t *testing.T) {
+	t.Parallel()
+	d, _ := newDetector(t, map[string]string{"PRUNE_EVERY": "7"})
+	const workers, each = 8, 25
+	seen := make(chan int, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				r := signup("203.0.113.99", fmt.Sprintf("dev-%d-%d", w, i), "", t0)
+				resp, err := d.Detect(context.Background(), r.proto())
+				if err != nil {
+					t.Errorf("Detect: %v", err)
+					return
+				}
+				for _, s := range resp.GetSignals() {
+					if s.GetName() == "velocity.signups_per_ip" {
+						var n int
+						fmt.Sscan(s.GetValue(), &n)
+						seen <- n
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(seen)
+	var got []int
+	for n := range seen {
+		got = append(got, n)
+	}
+	slices.Sort(got)
+	// Each call counts itself and every call committed before it: the counts
+	// are exactly 1..N, no duplicate and no gap.
+	for i, n := range got {
+		if n != i+1 {
+			t.Fatalf("concurrent Detect counts = %v, want 1..%d each once", got, workers*each)
+		}
+	}
+	if len(got) != workers*each {
+		t.Fatalf("concurrent Detect gave %d counts, want %d", len(got), workers*each)
+	}
+}
+
+func TestPrune(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, filepath.Join(t.TempDir(), "velocity.db"))
+	ctx := context.Background()
+	q := []Query{{Key: "k", Window: 48 * time.Hour}}
+	for i := range 5 {
+		if _, err := s.Observe(ctx, t0.Add(time.Duration(i)*time.Hour), true, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.Prune(ctx, t0.Add(time.Hour))
+	if err != nil || n != 2 {
+		t.Errorf("Prune(t0+1h) = %d, %v, want 2 rows", n, err)
+	}
+	c, err := s.Observe(ctx, t0.Add(5*time.Hour), false, q)
+	if err != nil || c[0] != 4 {
+		t.Errorf("Observe after Prune = %v, %v, want [4]", c, err)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig(env(map[string]string{
+		"WINDOW": "2h", "SIGNUPS_PER_IP_WINDOW": "30m", "SIGNUPS_PER_IP_THRESHOLD": "10", "IGNORE_EMAIL_DOMAINS": " Example.com ,",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range cfg.Rules {
+		want := Rule{Window: 2 * time.Hour, Threshold: DefaultRules()[slices.IndexFunc(DefaultRules(), func(d Rule) bool { return d.Name == r.Name })].Threshold}
+		if r.Name == "signups_per_ip" {
+			want = Rule{Window: 30 * time.Minute, Threshold: 10}
+		}
+		if r.Window != want.Window || r.Threshold != want.Threshold || r.Signal != "velocity."+r.Name {
+			t.Errorf("LoadConfig: rule %s = %v %d %s, want %v %d", r.Name, r.Window, r.Threshold, r.Signal, want.Window, want.Threshold)
+		}
+	}
+	if !cfg.IgnoreEmailDomains["example.com"] || cfg.IgnoreEmailDomains["gmail.com"] || len(cfg.IgnoreEmailDomains) != 1 {
+		t.Errorf("LoadConfig: IgnoreEmailDomains = %v, want only example.com", cfg.IgnoreEmailDomains)
+	}
+	if cfg.MaxWindow() != 2*time.Hour {
+		t.Errorf("MaxWindow() = %v, want 2h", cfg.MaxWindow())
+	}
+
+	_, err = LoadConfig(env(map[string]string{"WINDOW": "soon", "SIGNUPS_PER_DEVICE_THRESHOLD": "1", "PRUNE_EVERY": "x"}))
+	if err == nil {
+		t.Fatal("LoadConfig(bad values) = nil error, want every problem")
+	}
+	for _, key := range []string{"WINDOW", "SIGNUPS_PER_DEVICE_THRESHOLD", "PRUNE_EVERY"} {
+		if !strings.Contains(err.Error(), key+":") {
+			t.Errorf("LoadConfig(bad values) = %v, want it to name %s", err, key)
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	t.Parallel()
+	d, _ := newDetector(t, nil)
+	resp, err := d.Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSignals := []string{"velocity.signups_per_ip", "velocity.signups_per_device", "velocity.signups_per_email_domain",
+		"velocity.payout_changes_per_account", "velocity.logins_per_device_accounts"}
+	wantCheckpoints := []string{"signup", "payout_method_change", "login"}
+	if resp.GetName() != "velocity" || resp.GetVersion() != "1.0.0" || resp.GetLatencyBudget().AsDuration() != 20*time.Millisecond ||
+		!slices.Equal(resp.GetSignals(), wantSignals) || !slices.Equal(resp.GetCheckpoints(), wantCheckpoints) {
+		t.Errorf("Describe() = %v, want velocity 1.0.0, 20ms, signals %v, checkpoints %v", resp, wantSignals, wantCheckpoints)
+	}
+}
+
+func TestDetectWithoutNowUsesClock(t *testing.T) {
+	t.Parallel()
+	d, _ := newDetector(t, map[string]string{"WINDOW": "1h"})
+	old := signup("192.0.2.9", "", "", time.Now().Add(-2*time.Hour))
+	counts(t, d, old)
+	counts(t, d, signup("192.0.2.9", "", "", time.Now().Add(-time.Minute)))
+	if got := counts(t, d, signup("192.0.2.9", "", "", time.Time{}))["velocity.signups_per_ip"]; got != "2" {
+		t.Errorf("Detect(no now) = %s, want 2 (the event two hours ago is out of the window)", got)
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func BenchmarkDetectSignup(b *testing.B) {
+	d, _ := newDetector(b, nil)
+	i := 0
+	for b.Loop() {
+		i++
+		r := signup(fmt.Sprintf("203.0.113.%d", i%250), fmt.Sprintf("dev-%d", i%1000), "x@acme.io", t0.Add(time.Duration(i)*time.Second))
+		if _, err := d.Detect(context.Background(), r.proto()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestLoadConfigBadWindowReportedOnce(t *testing.T) {
+	t.Parallel()
+	_, err := LoadConfig(env(map[string]string{"WINDOW": "soon", "SIGNUPS_PER_IP_WINDOW": "-1h"}))
+	if err == nil || strings.Count(err.Error(), "WINDOW:") != 2 || !strings.Contains(err.Error(), "SIGNUPS_PER_IP_WINDOW:") {
+		t.Errorf("LoadConfig(WINDOW=soon, SIGNUPS_PER_IP_WINDOW=-1h) = %v, want exactly those two problems", err)
+	}
+}
