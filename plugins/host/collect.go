@@ -1,0 +1,202 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gavel/gavel/decision"
+	detectorv1 "github.com/gavel/gavel/proto/gavel/detector/v1"
+)
+
+// Collect asks, in parallel, every detector that wants req's checkpoint and
+// returns one result per such detector, in configuration order. Each call runs
+// under the lesser of the detector's timeout, its declared budget and ctx's
+// deadline. A detector that is not running is reported unavailable without
+// being called; one that answers late is a timeout, one that answers with any
+// invalid signal an error. Collect never fails as a whole.
+func (h *Host) Collect(ctx context.Context, req *decision.Request, now time.Time) []decision.DetectorResult {
+	results := make([]decision.DetectorResult, 0, len(h.dets))
+	// insts[i] is the instance to call for results[i]; nil means unavailable.
+	var instsBuf [8]*instance
+	insts := instsBuf[:0]
+	var dets [8]*detector
+	callers := dets[:0]
+	for _, d := range h.dets {
+		inst := d.inst.Load()
+		if inst != nil {
+			if !inst.desc.wants(req.Checkpoint) {
+				continue
+			}
+		} else if st := d.status.Load(); st.desc != nil && !st.desc.wants(req.Checkpoint) {
+			continue
+		}
+		r := decision.DetectorResult{Name: d.cfg.Name, Status: decision.StatusUnavailable}
+		if inst == nil {
+			if st := d.status.Load(); st.err != "" {
+				r.Error = st.err
+			} else {
+				r.Error = "detector not running"
+			}
+		} else {
+			r.Version = inst.desc.version
+		}
+		results = append(results, r)
+		insts = append(insts, inst)
+		callers = append(callers, d)
+	}
+
+	running := 0
+	for _, inst := range insts {
+		if inst != nil {
+			running++
+		}
+	}
+	if running == 0 {
+		return results
+	}
+	preq := detectRequest(req, now, h.log)
+	if running == 1 {
+		for i, inst := range insts {
+			if inst != nil {
+				callers[i].call(ctx, inst, preq, &results[i])
+			}
+		}
+		return results
+	}
+	var wg sync.WaitGroup
+	for i, inst := range insts {
+		if inst != nil {
+			wg.Go(func() { callers[i].call(ctx, inst, preq, &results[i]) })
+		}
+	}
+	wg.Wait()
+	return results
+}
+
+// call runs one Detect and fills r.
+func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.DetectRequest, r *decision.DetectorResult) {
+	cctx, cancel := context.WithTimeout(ctx, inst.timeout)
+	start := time.Now()
+	resp, err := inst.rpc.Detect(cctx, preq)
+	r.Latency = time.Since(start)
+	late := cctx.Err() != nil
+	cancel()
+	d.lastLatency.Store(int64(r.Latency))
+
+	switch code := status.Code(err); {
+	case late || code == codes.DeadlineExceeded || code == codes.Canceled:
+		r.Status = decision.StatusTimeout
+		r.Error = fmt.Sprintf("no answer within %v", r.Latency.Round(time.Millisecond))
+	case code == codes.Unavailable:
+		// The connection is gone: most likely the process died. The
+		// supervisor confirms and restarts it.
+		r.Status = decision.StatusUnavailable
+		r.Error = status.Convert(err).Message()
+		d.nudge()
+	case err != nil:
+		r.Status = decision.StatusError
+		r.Error = fmt.Sprintf("Detect: %s: %s", code, status.Convert(err).Message())
+		d.log.Warn("detector call failed", "error", r.Error)
+	default:
+		sigs, err := d.signals(inst.desc, resp.GetSignals())
+		if err != nil {
+			r.Status = decision.StatusError
+			r.Error = err.Error()
+			d.log.Warn("detector answer rejected", "error", err)
+			return
+		}
+		r.Status = decision.StatusOK
+		r.Signals = sigs
+	}
+}
+
+// signals converts and checks a response: any invalid or undeclared signal,
+// or too many, rejects the whole response.
+func (d *detector) signals(desc *description, in []*detectorv1.Signal) ([]decision.Signal, error) {
+	if len(in) > MaxSignals {
+		return nil, fmt.Errorf("%d signals, more than the %d allowed", len(in), MaxSignals)
+	}
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make([]decision.Signal, len(in))
+	for i, s := range in {
+		if _, ok := desc.signals[s.GetName()]; !ok {
+			return nil, fmt.Errorf("signal %d: name %q was not declared by Describe", i, truncate(s.GetName(), 64))
+		}
+		out[i] = decision.Signal{
+			Name:       s.GetName(),
+			Score:      s.GetScore(),
+			Value:      s.GetValue(),
+			Confidence: s.GetConfidence(),
+			Source:     d.cfg.Name,
+		}
+		if s.GetEvidence() != nil {
+			out[i].Evidence = s.GetEvidence().AsMap()
+		}
+		if err := decision.CheckSignal(&out[i], decision.Limits{}); err != nil {
+			return nil, fmt.Errorf("signal %d: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
+// detectRequest converts a decision request once for all detectors; proto
+// messages are safe to marshal concurrently.
+func detectRequest(req *decision.Request, now time.Time, log *slog.Logger) *detectorv1.DetectRequest {
+	p := &req.Subject.Profile
+	out := &detectorv1.DetectRequest{
+		RequestId: req.RequestID,
+		Subject: &detectorv1.Subject{
+			Id:   req.Subject.ID,
+			Kind: req.Subject.Kind,
+			Profile: &detectorv1.Profile{
+				GivenName:   p.GivenName,
+				FamilyName:  p.FamilyName,
+				DisplayName: p.DisplayName,
+				Country:     p.Country,
+				Email:       p.Email,
+				Phone:       p.Phone,
+				DateOfBirth: p.DateOfBirth,
+			},
+		},
+		Checkpoint: req.Checkpoint,
+		Context: &detectorv1.Context{
+			Ip:        req.Context.IP,
+			DeviceId:  req.Context.DeviceID,
+			UserAgent: req.Context.UserAgent,
+			SessionId: req.Context.SessionID,
+		},
+		Now:    timestamppb.New(now),
+		DryRun: req.DryRun,
+	}
+	if !req.Subject.CreatedAt.IsZero() {
+		out.Subject.CreatedAt = timestamppb.New(req.Subject.CreatedAt)
+	}
+	if len(req.Attributes) > 0 {
+		attrs, err := structpb.NewStruct(req.Attributes)
+		if err != nil {
+			// Validate admits only JSON values, so this is a bug upstream.
+			log.Error("request attributes cannot be sent to detectors; sending none",
+				"request_id", req.RequestID, "error", err)
+		} else {
+			out.Attributes = attrs
+		}
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
