@@ -172,6 +172,7 @@ func Defaults() map[string]any {
 		"decision.checkpoints": []string{
 			"signup", "login", "profile_update", "identity_verification",
 			"payout_method_change", "proposal_submit", "contract_start", "withdrawal",
+			"phone_verification", "email_verification",
 		},
 		"decision.failure_action":        "challenge",
 		"decision.policy_timeout":        "250ms",

@@ -1,0 +1,97 @@
+# gavel's front door. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+TOOLS     := -modfile=tools/go.mod
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/gavel/gavel/internal/server.Version=$(VERSION)
+DETECTORS := $(notdir $(wildcard plugins/detectors/*))
+OPA       := $(BIN)/opa
+PG_DIR    := /tmp/gavel-test-pg
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+# ---- tools, pinned in tools/go.mod and built once into bin/ ----
+$(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-connect-go $(BIN)/protoc-gen-go-grpc $(OPA): tools/go.mod tools/go.sum
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install $(TOOLS) github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go \
+		connectrpc.com/connect/cmd/protoc-gen-connect-go google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+		github.com/open-policy-agent/opa
+	@touch $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-connect-go $(BIN)/protoc-gen-go-grpc $(OPA)
+
+.PHONY: tools
+tools: $(BIN)/buf $(OPA) ## build the pinned developer tools (buf, protoc plugins, opa) into bin/
+
+# ---- code generation ----
+.PHONY: generate
+generate: tools ## regenerate the Go code for the proto contracts (offline)
+	cd proto && PATH=$(BIN):$$PATH buf lint
+	cd proto && PATH=$(BIN):$$PATH buf generate
+	cd proto && PATH=$(BIN):$$PATH buf generate --template buf.gen.grpc.yaml --path gavel/detector
+
+.PHONY: check-generate
+check-generate: generate ## fail if generated code differs from what is committed
+	@git diff --exit-code --stat -- proto || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- proto)" || { git status --porcelain -- proto; echo "generate wrote new files: commit them"; exit 1; }
+
+# ---- build and run ----
+.PHONY: build
+build: ## build gavel and the built-in detectors into bin/
+	@mkdir -p $(BIN)
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/gavel ./cmd/gavel
+	$(GO) build -o $(BIN)/ $(addprefix ./plugins/detectors/,$(DETECTORS))
+	@for d in $(DETECTORS); do mv -f $(BIN)/$$d $(BIN)/gavel-detector-$$d; done
+
+.PHONY: run
+run: build ## run gavel on its embedded defaults (SQLite under ./data, built-in detectors, these policies) on 127.0.0.1:8080
+	$(BIN)/gavel serve
+
+# ---- tests ----
+.PHONY: test
+test: test-policies ## run every test: Rego policies, then Go (unit, SQLite and PostgreSQL ledger, end to end) with -race
+	@if [ -z "$${GAVEL_TEST_POSTGRES_DSN:-}" ]; then \
+		export GAVEL_TEST_POSTGRES_DSN="$$(tests/pg/start.sh $(PG_DIR) 55432)"; \
+	fi; \
+	echo "PostgreSQL for tests: $$GAVEL_TEST_POSTGRES_DSN"; \
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+.PHONY: test-short
+test-short: ## Go unit tests only, without PostgreSQL or end-to-end tests
+	$(GO) test -race -short ./...
+
+.PHONY: test-policies
+test-policies: $(OPA) ## Rego: opa fmt, strict schema-checked compile, tests with a 90% coverage threshold
+	$(OPA) fmt --list --fail policies
+	$(OPA) check --bundle --strict --schema policies/input.schema.json policies
+	$(OPA) test --bundle --coverage --threshold 90 policies > $(CURDIR)/.cache/policies-coverage.json
+	@$(OPA) test --bundle policies | tail -n 1
+
+.PHONY: lint
+lint: $(OPA) $(BIN)/buf ## go vet, gofmt, opa fmt, buf lint
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change the files above"; exit 1; }
+	$(OPA) fmt --list --fail policies
+	cd proto && PATH=$(BIN):$$PATH buf lint
+
+# ---- benchmarks ----
+.PHONY: bench
+bench: ## benchmarks: Decide in-process (inline signals vs built-in detectors), policy eval, detector calls, ledger
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./tests/... ./bundles/... ./plugins/host/... ./ledger/... | tee $(CURDIR)/.cache/bench.txt
+	@$(GO) run ./tests/benchreport < $(CURDIR)/.cache/bench.txt
+
+# ---- data for detectors ----
+.PHONY: data
+data: ## refresh the detectors' shipped data sets from the npm registry (pinned versions)
+	@for s in plugins/detectors/*/data/update.sh; do echo "$$s"; bash "$$s"; done
+
+.PHONY: clean
+clean: ## remove built binaries, caches and local data
+	rm -rf $(BIN) .cache data
+
+$(shell mkdir -p .cache)

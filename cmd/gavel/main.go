@@ -1,0 +1,101 @@
+// Command gavel is the enforcement decision point: `gavel serve` runs it, and
+// the other commands talk to a running gavel or work on policies.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, distinct so scripts and CI can tell failures apart.
+const (
+	exitOK          = 0
+	exitFailure     = 1 // runtime error: server unreachable, RPC failed
+	exitUsage       = 2 // bad flags or bad configuration
+	exitPolicy      = 3 // the policy bundle did not load or compile
+	exitPolicyTests = 4 // the policy's tests failed
+)
+
+// exitError carries an exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the decision service", runServe},
+		{"decide", "ask a running gavel for a decision", runDecide},
+		{"get", "show a stored decision (user or reviewer view)", runGet},
+		{"detectors", "list the detectors of a running gavel and their health", runDetectors},
+		{"status", "show a running gavel's bundles, detectors and ledger", runStatus},
+		{"version", "print gavel's version", runVersion},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: gavel <command> [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'gavel <command> --help' for a command's flags.")
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		if err == nil {
+			return exitOK
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.err != nil && !errors.Is(ee.err, errQuiet) {
+				fmt.Fprintln(stderr, "gavel "+c.name+":", ee.err)
+			}
+			return ee.code
+		}
+		fmt.Fprintln(stderr, "gavel "+c.name+":", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stderr, "gavel: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+// errQuiet marks an exit whose message was already printed.
+var errQuiet = errors.New("")

@@ -1,0 +1,52 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gavel/gavel/decision"
+)
+
+// metrics are gavel's Prometheus series, on their own registry.
+type metrics struct {
+	registry  *prometheus.Registry
+	decisions *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	detectors *prometheus.CounterVec
+	fallbacks prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gavel_decisions_total", Help: "Decisions made, by checkpoint and action.",
+		}, []string{"checkpoint", "action"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gavel_decision_seconds", Help: "Time to decide and record, by checkpoint.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}, []string{"checkpoint"}),
+		detectors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gavel_detector_calls_total", Help: "Detector calls within decisions, by detector and status.",
+		}, []string{"detector", "status"}),
+		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gavel_policy_fallbacks_total", Help: "Decisions where the policy could not decide and the failure action applied.",
+		}),
+	}
+	m.registry.MustRegister(m.decisions, m.latency, m.detectors, m.fallbacks,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observe(rec *decision.Record) {
+	if rec.Replayed {
+		return
+	}
+	m.decisions.WithLabelValues(rec.Checkpoint, rec.Verdict.Action.String()).Inc()
+	m.latency.WithLabelValues(rec.Checkpoint).Observe(rec.Latency.Seconds())
+	for _, d := range rec.Detectors {
+		m.detectors.WithLabelValues(d.Name, string(d.Status)).Inc()
+	}
+	if rec.Fallback {
+		m.fallbacks.Inc()
+	}
+}

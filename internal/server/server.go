@@ -1,0 +1,288 @@
+// Package server is gavel's RPC edge and process wiring: it opens the ledger,
+// starts the detector host and the policy engine, and serves the Connect,
+// gRPC and gRPC-Web protocols, gRPC health, reflection and metrics on one
+// port. Handlers turn protos into domain values and back; errors become
+// Connect codes here and nowhere else.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gavel/gavel/bundles"
+	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/internal/config"
+	"github.com/gavel/gavel/ledger"
+	"github.com/gavel/gavel/plugins/host"
+	"github.com/gavel/gavel/policies"
+	"github.com/gavel/gavel/proto/gavel/admin/v1/adminv1connect"
+	"github.com/gavel/gavel/proto/gavel/decision/v1/decisionv1connect"
+)
+
+// Version is stamped at build time.
+var Version = "dev"
+
+var errBadPageToken = ledger.ErrBadPageToken
+
+// ErrPolicy marks a start-up failure of the policy bundle (it did not load,
+// verify or compile), so the command can exit with its own code.
+var ErrPolicy = errors.New("policy bundle")
+
+// Server is one running gavel: build it with New, then Run it; Close
+// releases everything New opened.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	started time.Time
+
+	ledger  *ledger.Ledger
+	host    *host.Host
+	policy  *bundles.Engine
+	engine  *decision.Engine
+	health  *grpchealth.StaticChecker
+	metrics *metrics
+
+	ln        net.Listener
+	http      *http.Server
+	closeOnce sync.Once
+}
+
+// New opens the ledger, starts the detectors and loads the policy bundle. It
+// fails with an error naming the part that could not start.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, err error) {
+	s = &Server{cfg: cfg, log: log, started: time.Now(), metrics: newMetrics()}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	lc := ledger.DefaultConfig()
+	lc.Driver = cfg.Ledger.Driver
+	lc.Path = cfg.LedgerPath()
+	lc.DSN = string(cfg.Ledger.DSN)
+	lc.MaxConns = cfg.Ledger.MaxConns
+	lc.StrikeTTL = cfg.Ledger.StrikeTTL
+	lc.StoreInput = cfg.Ledger.StoreInput
+	s.ledger, err = ledger.Open(ctx, lc, log.With("part", "ledger"))
+	if err != nil {
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+
+	if s.host, err = s.startDetectors(ctx); err != nil {
+		return nil, err
+	}
+
+	source := cfg.Policy.Source
+	if source == "embedded" {
+		dir := filepath.Join(cfg.DataDir, "bundles", "embedded")
+		if err := policies.WriteBundle(dir); err != nil {
+			return nil, fmt.Errorf("write the embedded policy bundle: %w", err)
+		}
+		source = dir
+	}
+	s.policy, err = bundles.New(ctx, bundles.Config{
+		Name:       "gavel",
+		Source:     source,
+		Entrypoint: cfg.Policy.Entrypoint,
+		PersistDir: filepath.Join(cfg.DataDir, "bundles", "persist"),
+		Polling:    bundles.Polling{Min: cfg.Policy.Polling.Min, Max: cfg.Policy.Polling.Max},
+	}, log.With("part", "policy"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: start policy engine: %w", ErrPolicy, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, cfg.Policy.ReadyWait)
+	err = s.policy.WaitReady(wctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("%w from %s: %w", ErrPolicy, cfg.Policy.Source, err)
+	}
+
+	failure, _ := decision.ParseAction(cfg.Decision.FailureAction)
+	s.engine, err = decision.New(decision.Config{
+		Checkpoints:   cfg.Decision.Checkpoints,
+		FailureAction: failure,
+		PolicyTimeout: cfg.Decision.PolicyTimeout,
+		SignalTimeout: cfg.Decision.SignalTimeout,
+	}, s.host, s.policy, s.ledger, log.With("part", "decision"))
+	if err != nil {
+		return nil, fmt.Errorf("decision engine: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Server) startDetectors(ctx context.Context) (*host.Host, error) {
+	hc := host.Config{
+		DataDir:           filepath.Join(s.cfg.DataDir, "detectors"),
+		StartTimeout:      s.cfg.Detectors.StartTimeout,
+		RestartBackoffMin: s.cfg.Detectors.RestartBackoffMin,
+		RestartBackoffMax: s.cfg.Detectors.RestartBackoffMax,
+		OnFailure:         s.cfg.Detectors.OnFailure,
+	}
+	names := make([]string, 0, len(s.cfg.Detectors.Plugins))
+	for name, d := range s.cfg.Detectors.Plugins {
+		if d.Enabled {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		d := s.cfg.Detectors.Plugins[name]
+		path, err := s.cfg.DetectorPath(name)
+		if err != nil {
+			return nil, err
+		}
+		hc.Detectors = append(hc.Detectors, host.DetectorConfig{
+			Name: name, Path: path, SHA256: d.SHA256, Timeout: d.Timeout, Env: d.Env, Required: d.Required,
+		})
+	}
+	h, err := host.New(hc, s.log.With("part", "detectors"))
+	if err != nil {
+		return nil, fmt.Errorf("detector host: %w", err)
+	}
+	if err := h.Start(ctx); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("start detectors: %w", err)
+	}
+	return h, nil
+}
+
+// Handler returns everything gavel serves on its one port.
+func (s *Server) Handler() http.Handler {
+	needs := map[string][]string{
+		decisionv1connect.DecisionServiceDecideProcedure:        {roleDecide},
+		decisionv1connect.DecisionServiceGetDecisionProcedure:   {roleRead, roleReview, roleAdmin},
+		decisionv1connect.DecisionServiceListDecisionsProcedure: {roleRead, roleReview, roleAdmin},
+		adminv1connect.AdminServiceGetStatusProcedure:           {roleAdmin},
+	}
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(newAuthenticator(s.cfg.Auth, needs)),
+		connect.WithReadMaxBytes(s.cfg.Server.MaxRequestBytes),
+		connect.WithCompressMinBytes(1024),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, log: s.log, metrics: s.metrics}, opts...))
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminHandler{s: s}, opts...))
+
+	s.health = grpchealth.NewStaticChecker(decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName)
+	mux.Handle(grpchealth.NewHandler(s.health))
+	if s.cfg.Server.Reflection {
+		reflector := grpcreflect.NewStaticReflector(decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, grpchealth.HealthV1ServiceName)
+		mux.Handle(grpcreflect.NewHandlerV1(reflector))
+		mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	}
+	if s.cfg.Server.Metrics {
+		mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	}
+	return mux
+}
+
+// Listen binds the configured address (port 0 picks a free one).
+func (s *Server) Listen() error {
+	if s.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Server.Listen, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the address being served, once Listen has run.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Run serves until ctx is done, then stops taking requests, lets in-flight
+// decisions finish (up to server.shutdown_timeout) and closes everything.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		Protocols:         &protocols,
+		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.Server.ReadTimeout,
+		WriteTimeout:      s.cfg.Server.WriteTimeout,
+		IdleTimeout:       s.cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.Server.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.AuthDisabled() {
+		s.log.Warn("no auth tokens configured: serving without authentication on a loopback address only", "addr", s.Addr())
+	}
+	s.log.Info("gavel serving", "addr", s.Addr(), "version", Version, "ledger", s.ledger.Backend(),
+		"bundle_revision", s.revision(), "auth", !s.cfg.AuthDisabled())
+
+	served := make(chan error, 1)
+	go func() { served <- s.http.Serve(s.ln) }()
+	select {
+	case err := <-served:
+		s.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing in-flight decisions", "timeout", s.cfg.Server.ShutdownTimeout)
+	s.health.SetStatus(decisionv1connect.DecisionServiceName, grpchealth.StatusNotServing)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	err := s.http.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	s.Close()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	s.log.Info("gavel stopped")
+	return nil
+}
+
+// revision is the active bundle's revision.
+func (s *Server) revision() string {
+	for _, st := range s.policy.Status() {
+		if st.Role == "active" {
+			return st.Revision
+		}
+	}
+	return ""
+}
+
+// Close releases the detectors, the policy engine and the ledger.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		if s.policy != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.policy.Stop(ctx)
+			cancel()
+		}
+		if s.host != nil {
+			s.host.Close()
+		}
+		if s.ledger != nil {
+			s.ledger.Close()
+		}
+	})
+}
