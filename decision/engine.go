@@ -47,6 +47,8 @@ type Engine struct {
 	policy      Evaluator
 	ledger      Ledger
 	log         *slog.Logger
+	shadow      *shadowRunner
+	observers   []Observer
 }
 
 // New returns an engine. signals may be nil (no detectors).
@@ -156,6 +158,12 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 	}
 	if replayed {
 		return e.replay(stored, req)
+	}
+	if e.shadow != nil && !rec.DryRun {
+		e.shadow.submit(stored.DecisionID, input)
+	}
+	for _, o := range e.observers {
+		o.Observe(stored)
 	}
 	return stored, nil
 }
