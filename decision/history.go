@@ -28,8 +28,8 @@ type PastDecision struct {
 type History struct {
 	Holds      []Hold         `json:"holds,omitempty"`
 	Suspended  bool           `json:"suspended"`
-	Strikes    int            `json:"strikes"`       // unexpired, not overturned
-	StrikeCode []string       `json:"strike_codes"`  // the reason codes of those strikes
+	Strikes    int            `json:"strikes"`      // unexpired, not overturned
+	StrikeCode []string       `json:"strike_codes"` // the reason codes of those strikes
 	Recent     []PastDecision `json:"recent,omitempty"`
 	Overturned int            `json:"overturned"` // appeals won by the subject
 }
