@@ -36,6 +36,7 @@ type shadowRunner struct {
 	log     *slog.Logger
 	jobs    chan shadowJob
 	wg      sync.WaitGroup
+	once    sync.Once
 	dropped atomic.Int64
 	done    atomic.Int64
 }
@@ -80,7 +81,7 @@ func (r *shadowRunner) work() {
 }
 
 func (r *shadowRunner) close() {
-	close(r.jobs)
+	r.once.Do(func() { close(r.jobs) })
 	r.wg.Wait()
 }
 
@@ -108,7 +109,8 @@ func (e *Engine) ShadowStats() ShadowStats {
 // AddObserver registers an observer of committed decisions. Call before serving.
 func (e *Engine) AddObserver(o Observer) { e.observers = append(e.observers, o) }
 
-// Close waits for queued shadow evaluations to finish.
+// Close waits for queued shadow evaluations to finish. It is safe to call
+// more than once; no decision may be made after it.
 func (e *Engine) Close() {
 	if e.shadow != nil {
 		e.shadow.close()

@@ -5,12 +5,16 @@
 package policies
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -33,11 +37,16 @@ func bundleFile(name string) bool {
 }
 
 // WriteBundle writes the embedded bundle into dir, replacing what was there.
+// The manifest's revision gets the bundle's content hash appended
+// ("dev+1a2b3c4d5e6f"), so every decision names the exact policy text that
+// made it.
 func WriteBundle(dir string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("clear %s: %w", dir, err)
 	}
-	return fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
+	contents := map[string][]byte{}
+	var names []string
+	err := fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !bundleFile(name) {
 			return err
 		}
@@ -45,10 +54,38 @@ func WriteBundle(dir string) error {
 		if err != nil {
 			return err
 		}
+		contents[name] = b
+		names = append(names, name)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, name := range names {
+		if name != ".manifest" {
+			fmt.Fprintf(h, "%s\x00%d\x00", name, len(contents[name]))
+			h.Write(contents[name])
+		}
+	}
+	var manifest map[string]any
+	if err := json.Unmarshal(contents[".manifest"], &manifest); err != nil {
+		return fmt.Errorf("embedded .manifest: %w", err)
+	}
+	rev, _ := manifest["revision"].(string)
+	manifest["revision"] = rev + "+" + hex.EncodeToString(h.Sum(nil))[:12]
+	if contents[".manifest"], err = json.Marshal(manifest); err != nil {
+		return err
+	}
+	for _, name := range names {
 		dst := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
-		return os.WriteFile(dst, b, 0o644)
-	})
+		if err := os.WriteFile(dst, contents[name], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,94 @@
+package decision
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+var testCheckpoints = map[string]bool{"signup": true, "login": true}
+
+func validRequest() *Request {
+	return &Request{
+		RequestID:  "req-1",
+		Checkpoint: "signup",
+		Subject:    Subject{ID: "acct-1", Profile: Profile{Country: "fr", Email: "a@example.org"}},
+		Context:    Context{IP: "2001:db8::1"},
+	}
+}
+
+func TestValidateAcceptsAndNormalises(t *testing.T) {
+	t.Parallel()
+	r := validRequest()
+	r.Signals = []Signal{{Name: "geo.hosting_asn", Score: 1, Confidence: 0.5, Source: "forged"}}
+	if err := Validate(r, testCheckpoints, Limits{}); err != nil {
+		t.Fatalf("Validate(valid) = %v, want nil", err)
+	}
+	if r.Subject.Profile.Country != "FR" {
+		t.Errorf("country = %q, want upper-cased FR", r.Subject.Profile.Country)
+	}
+	if r.Signals[0].Source != SourceCaller {
+		t.Errorf("caller signal source = %q, want %q (a caller cannot claim to be a detector)", r.Signals[0].Source, SourceCaller)
+	}
+}
+
+func TestValidateNamesEveryBadField(t *testing.T) {
+	t.Parallel()
+	deep := map[string]any{}
+	cur := deep
+	for range 12 {
+		next := map[string]any{}
+		cur["x"] = next
+		cur = next
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Request)
+		fields []string
+	}{
+		{"missing ids", func(r *Request) { r.RequestID, r.Subject.ID = "", "" }, []string{"request_id", "subject.id"}},
+		{"bad id characters", func(r *Request) { r.RequestID = "a b/c" }, []string{"request_id"}},
+		{"unknown checkpoint", func(r *Request) { r.Checkpoint = "teleport" }, []string{"checkpoint"}},
+		{"missing checkpoint", func(r *Request) { r.Checkpoint = "" }, []string{"checkpoint"}},
+		{"bad ip and country", func(r *Request) { r.Context.IP = "1.2.3"; r.Subject.Profile.Country = "FRA" }, []string{"context.ip", "subject.profile.country"}},
+		{"bad email", func(r *Request) { r.Subject.Profile.Email = "no-at-sign" }, []string{"subject.profile.email"}},
+		{"bad date of birth", func(r *Request) { r.Subject.Profile.DateOfBirth = "12/01/1990" }, []string{"subject.profile.date_of_birth"}},
+		{"invalid utf8", func(r *Request) { r.Subject.Profile.GivenName = "\xff\xfe" }, []string{"subject.profile.given_name"}},
+		{"attributes too deep", func(r *Request) { r.Attributes = deep }, []string{"attributes"}},
+		{"signal NaN", func(r *Request) { r.Signals = []Signal{{Name: "geo.hosting_asn", Score: math.NaN()}} }, []string{"signals[0]"}},
+		{"signal name", func(r *Request) { r.Signals = []Signal{{Name: "Hosting", Score: 0.5}} }, []string{"signals[0]"}},
+		{"signal confidence", func(r *Request) { r.Signals = []Signal{{Name: "a.b", Score: 0.5, Confidence: 2}} }, []string{"signals[0]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := validRequest()
+			tt.mutate(r)
+			err := Validate(r, testCheckpoints, Limits{})
+			verr, ok := err.(ValidationError)
+			if !ok {
+				t.Fatalf("Validate(%s) = %v, want a ValidationError", tt.name, err)
+			}
+			for _, f := range tt.fields {
+				found := false
+				for _, e := range verr {
+					found = found || e.Field == f
+				}
+				if !found {
+					t.Errorf("Validate(%s) = %v, want field %q named", tt.name, verr, f)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateLimits(t *testing.T) {
+	t.Parallel()
+	r := validRequest()
+	r.Subject.Profile.DisplayName = strings.Repeat("x", 5000)
+	r.Signals = make([]Signal, 70)
+	err := Validate(r, testCheckpoints, Limits{})
+	if err == nil || !strings.Contains(err.Error(), "subject.profile.display_name") || !strings.Contains(err.Error(), "signals") {
+		t.Errorf("Validate(oversized) = %v, want display_name and signals named", err)
+	}
+}
