@@ -4,6 +4,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -36,6 +37,7 @@ type Config struct {
 	Policy    PolicyConfig    `koanf:"policy"`
 	Detectors DetectorsConfig `koanf:"detectors"`
 	Ledger    LedgerConfig    `koanf:"ledger"`
+	Appeals   AppealsConfig   `koanf:"appeals"`
 	Log       LogConfig       `koanf:"log"`
 }
 
@@ -104,6 +106,81 @@ type PolicyConfig struct {
 	Entrypoint string        `koanf:"entrypoint"`
 	ReadyWait  time.Duration `koanf:"ready_wait"`
 	Polling    PollingConfig `koanf:"polling"`
+	// Signing verifies the bundle's signature (.signatures.json).
+	Signing SigningConfig `koanf:"signing"`
+	// Shadow evaluates a candidate bundle beside the active one on live
+	// traffic, never enforced; its verdicts go to the ledger.
+	Shadow ShadowConfig `koanf:"shadow"`
+}
+
+// ShadowConfig is the candidate bundle evaluated in shadow. An empty Source
+// turns shadowing off.
+type ShadowConfig struct {
+	// Source is a folder, a file:// tarball or an http(s) bundle server URL.
+	Source     string        `koanf:"source"`
+	Entrypoint string        `koanf:"entrypoint"` // default: policy.entrypoint
+	Polling    PollingConfig `koanf:"polling"`    // default: policy.polling
+}
+
+// SigningConfig is the key that bundle signatures are verified with.
+type SigningConfig struct {
+	// KeyID is the key's name; a signature must name the same key id.
+	KeyID string `koanf:"key_id"`
+	// PublicKeyFile is a PEM public key file; PublicKey is the PEM text
+	// itself, or the shared secret for HS* algorithms. Set one.
+	PublicKeyFile string `koanf:"public_key_file"`
+	PublicKey     Secret `koanf:"public_key"`
+	Algorithm     string `koanf:"algorithm"` // default RS256
+	// Required refuses unsigned bundles. Unset, it is true for a tarball or
+	// a bundle server and false for embedded policies or a folder
+	// (development); Load fills it in.
+	Required *bool `koanf:"required"`
+}
+
+// signingAlgorithms are the JWT algorithms OPA verifies bundles with.
+var signingAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"}
+
+// SigningRequired reports whether unsigned bundles are refused: the
+// signing.required setting, or by default true unless the source is the
+// embedded policies or a local folder.
+func (p PolicyConfig) SigningRequired() bool {
+	if p.Signing.Required != nil {
+		return *p.Signing.Required
+	}
+	return !developmentSource(p.Source)
+}
+
+// developmentSource reports whether a policy source is a development one:
+// the embedded policies or a folder on disk (not a tarball, not a server).
+func developmentSource(src string) bool {
+	if src == "embedded" {
+		return true
+	}
+	path := src
+	if strings.Contains(src, "://") {
+		rest, ok := strings.CutPrefix(src, "file://")
+		if !ok {
+			return false // http(s)
+		}
+		path = rest
+	}
+	if fi, err := os.Stat(path); err == nil {
+		return fi.IsDir()
+	}
+	return !strings.HasSuffix(path, ".tar.gz") && !strings.HasSuffix(path, ".tgz")
+}
+
+// SigningKey is the verification key's PEM text or secret, read from
+// public_key_file when that is set; empty when no key is configured.
+func (p PolicyConfig) SigningKey() (string, error) {
+	if f := p.Signing.PublicKeyFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("policy.signing.public_key_file: %w", err)
+		}
+		return string(b), nil
+	}
+	return string(p.Signing.PublicKey), nil
 }
 
 // PollingConfig is how often a bundle source is checked for a new revision.
@@ -148,6 +225,12 @@ type LedgerConfig struct {
 	StoreInput bool          `koanf:"store_input"`
 }
 
+// AppealsConfig is the internal complaint-handling system.
+type AppealsConfig struct {
+	// Window is how long after a decision its appeal may be filed.
+	Window time.Duration `koanf:"window"`
+}
+
 // LogConfig is the structured log.
 type LogConfig struct {
 	Level  string `koanf:"level"`  // debug, info, warn, error
@@ -182,16 +265,26 @@ func Defaults() map[string]any {
 		"policy.ready_wait":             "30s",
 		"policy.polling.min":            "10s",
 		"policy.polling.max":            "30s",
+		"policy.shadow.source":          "",
+		"policy.shadow.entrypoint":      "",
+		"policy.shadow.polling.min":     "0s",
+		"policy.shadow.polling.max":     "0s",
 		"detectors.on_failure":          "degrade",
 		"detectors.start_timeout":       "10s",
 		"detectors.restart_backoff_min": "200ms",
 		"detectors.restart_backoff_max": "30s",
 		"detectors.plugins.email":       map[string]any{"enabled": true, "timeout": "50ms"},
 		"detectors.plugins.velocity":    map[string]any{"enabled": true, "timeout": "50ms"},
+		"detectors.plugins.linkage":     map[string]any{"enabled": true, "timeout": "50ms"},
+		"detectors.plugins.document":    map[string]any{"enabled": true, "timeout": "50ms"},
+		"detectors.plugins.geo":         map[string]any{"enabled": true, "timeout": "50ms"},
+		"detectors.plugins.phone":       map[string]any{"enabled": true, "timeout": "50ms"},
+		"detectors.plugins.model":       map[string]any{"enabled": true, "timeout": "50ms"},
 		"ledger.driver":                 "sqlite",
 		"ledger.max_conns":              8,
 		"ledger.strike_ttl":             "2160h",
 		"ledger.store_input":            true,
+		"appeals.window":                "4320h",
 		"log.level":                     "info",
 		"log.format":                    "text",
 	}
@@ -278,6 +371,10 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Policy.Signing.Required == nil { // the effective default, for Print
+		req := cfg.Policy.SigningRequired()
+		cfg.Policy.Signing.Required = &req
 	}
 	return &cfg, nil
 }
@@ -394,6 +491,21 @@ func (c *Config) Validate() error {
 	if c.Policy.Polling.Max < c.Policy.Polling.Min {
 		bad("policy.polling.max", "must not be less than policy.polling.min")
 	}
+	c.validateSigning(bad)
+	if sh := c.Policy.Shadow; sh.Source != "" {
+		if sh.Source == "embedded" {
+			bad("policy.shadow.source", "must be a folder, file://… or http(s)://… (the embedded policies are the active ones)")
+		}
+		if sh.Entrypoint != "" && !strings.HasPrefix(sh.Entrypoint, "data.") {
+			bad("policy.shadow.entrypoint", "must be a reference such as data.gavel.enforcement.decision")
+		}
+		if sh.Polling.Min < 0 || (sh.Polling.Min > 0 && sh.Polling.Min < time.Second) {
+			bad("policy.shadow.polling.min", "must be 0 (policy.polling.min) or at least 1s, got %v", sh.Polling.Min)
+		}
+		if sh.Polling.Max != 0 && sh.Polling.Max < sh.Polling.Min {
+			bad("policy.shadow.polling.max", "must not be less than policy.shadow.polling.min")
+		}
+	}
 
 	if c.Detectors.OnFailure != "degrade" && c.Detectors.OnFailure != "refuse" {
 		bad("detectors.on_failure", "must be degrade or refuse, got %q", c.Detectors.OnFailure)
@@ -430,6 +542,7 @@ func (c *Config) Validate() error {
 		bad("ledger.max_conns", "must be at least 1")
 	}
 	positive("ledger.strike_ttl", c.Ledger.StrikeTTL)
+	positive("appeals.window", c.Appeals.Window)
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -445,6 +558,35 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+func (c *Config) validateSigning(bad func(key, format string, args ...any)) {
+	sg := c.Policy.Signing
+	switch {
+	case sg.PublicKeyFile != "" && sg.PublicKey != "":
+		bad("policy.signing", "set public_key_file or public_key, not both")
+	case sg.PublicKeyFile != "":
+		if _, err := c.Policy.SigningKey(); err != nil {
+			bad("policy.signing.public_key_file", "%v", errors.Unwrap(err))
+		}
+	}
+	hasKey := sg.PublicKeyFile != "" || sg.PublicKey != ""
+	if hasKey && sg.KeyID == "" {
+		bad("policy.signing.key_id", "is required with a public key")
+	}
+	if !hasKey && sg.KeyID != "" {
+		bad("policy.signing", "key_id %q has no public_key_file or public_key", sg.KeyID)
+	}
+	if sg.Algorithm != "" && !slices.Contains(signingAlgorithms, sg.Algorithm) {
+		bad("policy.signing.algorithm", "%q: want one of %s", sg.Algorithm, strings.Join(signingAlgorithms, ", "))
+	}
+	if c.Policy.SigningRequired() && !hasKey {
+		if sg.Required != nil {
+			bad("policy.signing", "required is true but no key is set (key_id and public_key_file or public_key)")
+		} else {
+			bad("policy.signing", "policy.source %s is a tarball or a bundle server, so signatures are required: set key_id and public_key_file (or public_key), or required: false to accept unsigned bundles", c.Policy.Source)
+		}
+	}
+}
+
 // AuthDisabled reports whether gavel serves without authentication (no tokens
 // configured; Validate allows that only on loopback).
 func (c *Config) AuthDisabled() bool { return len(c.Auth.Tokens) == 0 }
@@ -455,6 +597,25 @@ func (c *Config) LedgerPath() string {
 		return c.Ledger.Path
 	}
 	return filepath.Join(c.DataDir, "ledger.db")
+}
+
+// ShadowPolicy is the shadow bundle's settings with policy's as defaults,
+// or ok false when shadowing is off.
+func (c *Config) ShadowPolicy() (sh ShadowConfig, ok bool) {
+	sh = c.Policy.Shadow
+	if sh.Source == "" {
+		return sh, false
+	}
+	if sh.Entrypoint == "" {
+		sh.Entrypoint = c.Policy.Entrypoint
+	}
+	if sh.Polling.Min == 0 {
+		sh.Polling.Min = c.Policy.Polling.Min
+	}
+	if sh.Polling.Max == 0 {
+		sh.Polling.Max = max(c.Policy.Polling.Max, sh.Polling.Min)
+	}
+	return sh, true
 }
 
 // DetectorPath resolves a detector's binary.

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -19,8 +20,9 @@ import (
 // Collect asks, in parallel, every detector that wants req's checkpoint and
 // returns one result per such detector, in configuration order. Each call runs
 // under the lesser of the detector's timeout, its declared budget and ctx's
-// deadline. A detector that is not running is reported unavailable without
-// being called; one that answers late is a timeout, one that answers with any
+// deadline. A detector that is not running, or whose circuit breaker is open
+// (too many consecutive failures), is reported unavailable without being
+// called; one that answers late is a timeout, one that answers with any
 // invalid signal an error. Collect never fails as a whole.
 func (h *Host) Collect(ctx context.Context, req *decision.Request, now time.Time) []decision.DetectorResult {
 	results := make([]decision.DetectorResult, 0, len(h.dets))
@@ -29,6 +31,9 @@ func (h *Host) Collect(ctx context.Context, req *decision.Request, now time.Time
 	insts := instsBuf[:0]
 	var dets [8]*detector
 	callers := dets[:0]
+	var probesBuf [8]bool
+	probes := probesBuf[:0] // whether the call is the breaker's half-open probe
+	wall := time.Now()      // the breaker's clock; now may be a decision's fixed clock
 	for _, d := range h.dets {
 		inst := d.inst.Load()
 		if inst != nil {
@@ -48,9 +53,19 @@ func (h *Host) Collect(ctx context.Context, req *decision.Request, now time.Time
 		} else {
 			r.Version = inst.desc.version
 		}
+		probe := false
+		if inst != nil {
+			var ok bool
+			if ok, probe = d.brk.allow(wall); !ok {
+				r.Error = fmt.Sprintf("circuit breaker open after %d consecutive failures; not called until %s",
+					d.brk.limit, time.Unix(0, d.brk.openUntil.Load()).UTC().Format(time.RFC3339))
+				inst = nil
+			}
+		}
 		results = append(results, r)
 		insts = append(insts, inst)
 		callers = append(callers, d)
+		probes = append(probes, probe)
 	}
 
 	running := 0
@@ -66,7 +81,7 @@ func (h *Host) Collect(ctx context.Context, req *decision.Request, now time.Time
 	if running == 1 {
 		for i, inst := range insts {
 			if inst != nil {
-				callers[i].call(ctx, inst, preq, &results[i])
+				callers[i].call(ctx, inst, preq, &results[i], probes[i])
 			}
 		}
 		return results
@@ -74,15 +89,32 @@ func (h *Host) Collect(ctx context.Context, req *decision.Request, now time.Time
 	var wg sync.WaitGroup
 	for i, inst := range insts {
 		if inst != nil {
-			wg.Go(func() { callers[i].call(ctx, inst, preq, &results[i]) })
+			wg.Go(func() { callers[i].call(ctx, inst, preq, &results[i], probes[i]) })
 		}
 	}
 	wg.Wait()
 	return results
 }
 
-// call runs one Detect and fills r.
-func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.DetectRequest, r *decision.DetectorResult) {
+// call runs one Detect, fills r and tells the breaker how it went (probe:
+// this call is the half-open probe).
+func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.DetectRequest, r *decision.DetectorResult, probe bool) {
+	defer func() {
+		// Only errors and timeouts of the detector's own making count. A
+		// call the decision's deadline cut short, or a lost connection (the
+		// supervisor restarts the process), says nothing either way.
+		failed := r.Status == decision.StatusError || r.Status == decision.StatusTimeout
+		if ctx.Err() != nil || (!failed && r.Status != decision.StatusOK) {
+			if probe {
+				d.brk.probing.Store(false)
+			}
+			return
+		}
+		if d.brk.record(time.Now(), !failed, probe) {
+			d.log.Warn("detector circuit breaker opened; not calling it during the cool-down",
+				"failures", d.brk.failures.Load(), "cooldown", d.brk.cooldown, "error", r.Error)
+		}
+	}()
 	cctx, cancel := context.WithTimeout(ctx, inst.timeout)
 	start := time.Now()
 	resp, err := inst.rpc.Detect(cctx, preq)
@@ -109,7 +141,7 @@ func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.De
 		sigs, err := d.signals(inst.desc, resp.GetSignals())
 		if err != nil {
 			r.Status = decision.StatusError
-			r.Error = err.Error()
+			r.Error = fmt.Sprintf("detector %q: answer rejected: %v", d.cfg.Name, err)
 			d.log.Warn("detector answer rejected", "error", err)
 			return
 		}
@@ -123,6 +155,13 @@ func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.De
 func (d *detector) signals(desc *description, in []*detectorv1.Signal) ([]decision.Signal, error) {
 	if len(in) > MaxSignals {
 		return nil, fmt.Errorf("%d signals, more than the %d allowed", len(in), MaxSignals)
+	}
+	for i, s := range in {
+		// Cheap (no marshalling), and before AsMap copies a huge tree.
+		if n := proto.Size(s.GetEvidence()); n > d.maxEvidence {
+			return nil, fmt.Errorf("signal %d (%s): evidence is %d bytes marshalled, more than the %d allowed",
+				i, truncate(s.GetName(), 64), n, d.maxEvidence)
+		}
 	}
 	if len(in) == 0 {
 		return nil, nil
@@ -142,7 +181,7 @@ func (d *detector) signals(desc *description, in []*detectorv1.Signal) ([]decisi
 		if s.GetEvidence() != nil {
 			out[i].Evidence = s.GetEvidence().AsMap()
 		}
-		if err := decision.CheckSignal(&out[i], decision.Limits{}); err != nil {
+		if err := decision.CheckSignal(&out[i], d.limits); err != nil {
 			return nil, fmt.Errorf("signal %d: %w", i, err)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/gavel/gavel/decision"
 )
 
 // DetectorConfig is one detector binary.
@@ -49,6 +51,18 @@ type Config struct {
 	// (return the errors) or "degrade" (the default: log, report the detector
 	// unavailable and keep retrying in the background).
 	OnFailure string
+	// BreakerFailures is how many consecutive failed calls (error or
+	// timeout) open a detector's circuit breaker: it is then reported
+	// unavailable without being called for BreakerCooldown, after which one
+	// call probes it (half-open) and closes the breaker if it succeeds.
+	BreakerFailures int
+	BreakerCooldown time.Duration
+	// Limits bound what one signal may carry (value and evidence strings,
+	// evidence depth and size), as for caller-supplied signals; zero fields
+	// take decision's defaults.
+	Limits decision.Limits
+	// MaxEvidenceBytes bounds one signal's evidence, marshalled.
+	MaxEvidenceBytes int
 }
 
 // Defaults applied by New to zero fields.
@@ -57,6 +71,9 @@ const (
 	DefaultStartTimeout      = 10 * time.Second
 	DefaultRestartBackoffMin = 500 * time.Millisecond
 	DefaultRestartBackoffMax = 30 * time.Second
+	DefaultBreakerFailures   = 5
+	DefaultBreakerCooldown   = 10 * time.Second
+	DefaultMaxEvidenceBytes  = 16 << 10
 )
 
 // MaxSignals is the most signals one Detect response may carry.
@@ -82,6 +99,15 @@ func (c Config) withDefaults() Config {
 	if c.OnFailure == "" {
 		c.OnFailure = OnFailureDegrade
 	}
+	if c.BreakerFailures <= 0 {
+		c.BreakerFailures = DefaultBreakerFailures
+	}
+	if c.BreakerCooldown <= 0 {
+		c.BreakerCooldown = DefaultBreakerCooldown
+	}
+	if c.MaxEvidenceBytes <= 0 {
+		c.MaxEvidenceBytes = DefaultMaxEvidenceBytes
+	}
 	ds := make([]DetectorConfig, len(c.Detectors))
 	copy(ds, c.Detectors)
 	for i := range ds {
@@ -101,6 +127,15 @@ func (c Config) Validate() error {
 	case "", OnFailureRefuse, OnFailureDegrade:
 	default:
 		bad("detectors: on_failure %q must be %q or %q", c.OnFailure, OnFailureRefuse, OnFailureDegrade)
+	}
+	if c.BreakerFailures < 0 {
+		bad("detectors: breaker failures %d is negative", c.BreakerFailures)
+	}
+	if c.BreakerCooldown < 0 {
+		bad("detectors: breaker cool-down %v is negative", c.BreakerCooldown)
+	}
+	if c.MaxEvidenceBytes < 0 {
+		bad("detectors: max evidence bytes %d is negative", c.MaxEvidenceBytes)
 	}
 	if c.RestartBackoffMin > 0 && c.RestartBackoffMax > 0 && c.RestartBackoffMin > c.RestartBackoffMax {
 		bad("detectors: restart backoff min %v exceeds max %v", c.RestartBackoffMin, c.RestartBackoffMax)

@@ -52,6 +52,11 @@ type detector struct {
 	restarts    atomic.Int64
 	lastLatency atomic.Int64
 	kick        chan struct{} // asks the supervisor to check the instance now
+	brk         breaker       // consecutive call failures (breaker.go)
+	limits      decision.Limits
+	maxEvidence int // bytes of one signal's evidence, marshalled
+
+	observed, observeFailed atomic.Int64 // Observe calls (observe.go)
 
 	pin []byte // supervisor only
 }
@@ -82,6 +87,7 @@ type description struct {
 	checkpoints    map[string]struct{} // empty: all
 	checkpointList []string
 	budget         time.Duration
+	observes       bool // wants Observe calls (observe.go)
 }
 
 func (d *description) wants(checkpoint string) bool {
@@ -128,6 +134,9 @@ func newDetector(dc DetectorConfig, cfg Config, log *slog.Logger) (*detector, er
 		log:          l,
 		hclog:        newHCLogger(l),
 		kick:         make(chan struct{}, 1),
+		brk:          breaker{limit: int64(cfg.BreakerFailures), cooldown: cfg.BreakerCooldown},
+		limits:       cfg.Limits,
+		maxEvidence:  cfg.MaxEvidenceBytes,
 	}
 	if dc.SHA256 != "" {
 		d.pin, _ = hex.DecodeString(dc.SHA256) // validated
@@ -350,6 +359,7 @@ func (d *detector) connect(client *plugin.Client) (*instance, error) {
 func describe(r *detectorv1.DescribeResponse) (*description, error) {
 	d := &description{
 		version:     r.GetVersion(),
+		observes:    r.GetObserves(),
 		signals:     make(map[string]struct{}, len(r.GetSignals())),
 		checkpoints: make(map[string]struct{}, len(r.GetCheckpoints())),
 	}

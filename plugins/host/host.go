@@ -42,9 +42,20 @@ type Health struct {
 	Budget      time.Duration `json:"budget"`  // the detector's declared latency budget
 	Timeout     time.Duration `json:"timeout"` // effective per-call deadline
 	LastLatency time.Duration `json:"last_latency"`
-	Path        string        `json:"path"`
-	SHA256      string        `json:"sha256,omitempty"`
-	PID         int           `json:"pid,omitempty"`
+	// Breaker is the circuit breaker's state: "closed", "open" (not called
+	// until the cool-down ends) or "half-open" (the next call probes).
+	Breaker string `json:"breaker"`
+	// ConsecutiveFailures counts failed calls (error or timeout) in a row.
+	ConsecutiveFailures int `json:"consecutive_failures"`
+	// PingLatency is the health check's round trip, set by Ping only.
+	PingLatency time.Duration `json:"ping_latency,omitempty"`
+	// PingError is why the health check failed, set by Ping only.
+	PingError string `json:"ping_error,omitempty"`
+	// BreakerOpened counts how often the breaker opened.
+	BreakerOpened int    `json:"breaker_opened"`
+	Path          string `json:"path"`
+	SHA256        string `json:"sha256,omitempty"`
+	PID           int    `json:"pid,omitempty"`
 }
 
 // Host runs detectors. It is safe for concurrent use.
@@ -58,6 +69,8 @@ type Host struct {
 	wg      sync.WaitGroup
 	started atomic.Bool
 	closed  sync.Once
+
+	obs *observeQueue // committed decisions for observing detectors (observe.go)
 }
 
 var _ decision.SignalSource = (*Host)(nil)
@@ -71,7 +84,7 @@ func New(cfg Config, log *slog.Logger) (*Host, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Host{cfg: cfg, log: log}
+	h := &Host{cfg: cfg, log: log, obs: newObserveQueue(ObserveQueue)}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	for _, dc := range cfg.Detectors {
 		d, err := newDetector(dc, cfg, log)
@@ -99,6 +112,7 @@ func (h *Host) Start(ctx context.Context) error {
 			}
 		}
 	}
+	h.wg.Go(func() { h.forward(h.ctx) })
 	firsts := make([]chan error, len(h.dets))
 	for i, d := range h.dets {
 		firsts[i] = make(chan error, 1)
@@ -153,23 +167,37 @@ func (h *Host) Status() []Health {
 }
 
 // Ping health-checks every running detector concurrently (a failure makes
-// its supervisor check it at once) and then reports Status.
+// its supervisor check it at once) and then reports Status, with each
+// answered health check's round trip in PingLatency and a failed one's
+// error in PingError.
 func (h *Host) Ping(ctx context.Context) []Health {
 	var wg sync.WaitGroup
-	for _, d := range h.dets {
+	rtts := make([]time.Duration, len(h.dets))
+	errs := make([]error, len(h.dets))
+	for i, d := range h.dets {
 		inst := d.inst.Load()
 		if inst == nil {
 			continue
 		}
 		wg.Go(func() {
-			if err := inst.ping(ctx); err != nil {
-				d.log.Warn("detector health check failed", "error", err)
+			start := time.Now()
+			if errs[i] = inst.ping(ctx); errs[i] != nil {
+				d.log.Warn("detector health check failed", "error", errs[i])
 				d.nudge()
+				return
 			}
+			rtts[i] = time.Since(start)
 		})
 	}
 	wg.Wait()
-	return h.Status()
+	out := h.Status()
+	for i := range out {
+		out[i].PingLatency = rtts[i]
+		if errs[i] != nil {
+			out[i].PingError = errs[i].Error()
+		}
+	}
+	return out
 }
 
 func (d *detector) health() Health {
@@ -183,6 +211,10 @@ func (d *detector) health() Health {
 		Path:        d.path,
 		SHA256:      st.sha256,
 		Timeout:     d.cfg.Timeout,
+
+		Breaker:             d.brk.state(time.Now()),
+		ConsecutiveFailures: int(d.brk.failures.Load()),
+		BreakerOpened:       int(d.brk.opened.Load()),
 	}
 	desc := st.desc
 	if inst := d.inst.Load(); inst != nil {

@@ -151,7 +151,8 @@ func TestCollectOK(t *testing.T) {
 }
 
 func TestCollectRejectsInvalidAnswers(t *testing.T) {
-	h, logs := startHost(t, Config{Detectors: []DetectorConfig{detectorConfig("alpha", nil)}})
+	// A high breaker threshold: this test sends many bad answers in a row.
+	h, logs := startHost(t, Config{Detectors: []DetectorConfig{detectorConfig("alpha", nil)}, BreakerFailures: 100})
 	for _, tc := range []struct {
 		c       string
 		status  decision.DetectorStatus

@@ -76,6 +76,8 @@ func (testDetector) Describe(context.Context) (*detectorv1.DescribeResponse, err
 		Name:    "test",
 		Version: "1.2.3",
 		Signals: []string{"test.score", "test.env"},
+		// OBSERVE_MODE: record (to observed.jsonl in the data folder), fail, hang, unimplemented
+		Observes: sdk.Env("OBSERVE_MODE", "") != "",
 	}
 	if cps := sdk.Env("CHECKPOINTS", ""); cps != "" {
 		r.Checkpoints = strings.Split(cps, ",")
@@ -123,6 +125,13 @@ func (testDetector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (
 		s := sdk.NewSignal("test.score", 0.1, "", nil, 1)
 		s.Evidence = v.GetStructValue()
 		return one(s)
+	case "evidence_big":
+		// Within every per-string and per-key limit, but 20 KB in all.
+		ev := map[string]any{}
+		for i := range 5 {
+			ev[fmt.Sprintf("k%d", i)] = strings.Repeat("x", 4000)
+		}
+		return one(sdk.NewSignal("test.score", 0.1, "", ev, 1))
 	case "evidence_inf":
 		// Bypasses the SDK, which would drop it.
 		s := sdk.NewSignal("test.score", 0.1, "", nil, 1)

@@ -30,6 +30,17 @@ type Detector interface {
 	Detect(ctx context.Context, req *detectorv1.DetectRequest) (*detectorv1.DetectResponse, error)
 }
 
+// Observer is optionally implemented by a Detector that learns from the
+// decisions gavel commits (a linkage detector learning which accounts were
+// suspended). The host calls Observe, after the reply has left, for every
+// committed decision that is not a dry run, provided Describe set Observes;
+// delivery is best effort and may drop observations under load. A Detector
+// that does not implement Observer answers the call with UNIMPLEMENTED, which
+// the host ignores.
+type Observer interface {
+	Observe(ctx context.Context, req *detectorv1.ObserveRequest) error
+}
+
 // Serve serves d to the gavel host over go-plugin's gRPC transport and blocks
 // until the host stops it. Run by hand (without the host's handshake cookie),
 // it prints a message and exits with status 1. The detector exits on its own
@@ -99,6 +110,18 @@ func (s *server) Detect(ctx context.Context, req *detectorv1.DetectRequest) (res
 		resp = &detectorv1.DetectResponse{}
 	}
 	return resp, err
+}
+
+func (s *server) Observe(ctx context.Context, req *detectorv1.ObserveRequest) (resp *detectorv1.ObserveResponse, err error) {
+	o, ok := s.d.(Observer)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "this detector does not observe decisions")
+	}
+	defer recoverInto(&err, "Observe")
+	if err = o.Observe(ctx, req); err != nil {
+		return nil, err
+	}
+	return &detectorv1.ObserveResponse{}, nil
 }
 
 func recoverInto(err *error, method string) {

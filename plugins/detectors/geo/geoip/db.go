@@ -1,0 +1,264 @@
+// Package geoip is gavel's geo detector: it maps the request's IP address to a
+// country and an autonomous system, flags hosting and datacenter networks,
+// and compares the IP's country with the one the account claims. The lookup
+// tables are sorted range starts searched by binary search, IPv4 and IPv6
+// apart, loaded once from the compact database data/update.sh writes. The
+// main package beside it serves it over the detector protocol.
+package geoip
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sort"
+)
+
+// magic opens a database file; the last byte is the format version.
+const magic = "gavel-geo\x01"
+
+// Section tags, in the order Write emits them.
+const (
+	tagCountries = 'C' // country code table; index 0 is unknown
+	tagCountry4  = '4' // IPv4 range starts → country index
+	tagCountry6  = '6' // IPv6 range starts → country index
+	tagASN4      = 'a' // IPv4 range starts → ASN (0: unknown)
+	tagASN6      = 'b' // IPv6 range starts → ASN
+	tagOrgs      = 'n' // ASN → organisation name
+)
+
+// maxEntries bounds each section so a corrupt count cannot allocate wildly.
+const maxEntries = 1 << 24
+
+// DB answers IP lookups. It is immutable once loaded and safe for concurrent use.
+type DB struct {
+	countries []string // index 0 is ""
+	country4  table4[uint8]
+	country6  table6[uint8]
+	asn4      table4[uint32]
+	asn6      table6[uint32]
+	orgs      map[uint32]string
+}
+
+// Result is what the database knows of one address. Zero fields are unknown.
+type Result struct {
+	Country string // ISO 3166-1 alpha-2
+	ASN     uint32
+	Org     string // the AS organisation's name
+}
+
+// Lookup returns what the database knows of addr. IPv4-mapped IPv6
+// addresses are looked up as IPv4.
+func (db *DB) Lookup(addr netip.Addr) Result {
+	addr = addr.Unmap()
+	var r Result
+	switch {
+	case addr.Is4():
+		b := addr.As4()
+		k := binary.BigEndian.Uint32(b[:])
+		r.Country = db.countries[db.country4.find(k)]
+		r.ASN = db.asn4.find(k)
+	case addr.Is6():
+		k := key6(addr)
+		r.Country = db.countries[db.country6.find(k)]
+		r.ASN = db.asn6.find(k)
+	}
+	if r.ASN != 0 {
+		r.Org = db.orgs[r.ASN]
+	}
+	return r
+}
+
+// Stats counts the entries of each table, for logs.
+func (db *DB) Stats() map[string]int {
+	return map[string]int{
+		"country_v4": len(db.country4.starts), "country_v6": len(db.country6.starts),
+		"asn_v4": len(db.asn4.starts), "asn_v6": len(db.asn6.starts), "as_orgs": len(db.orgs),
+	}
+}
+
+// u128 is an IPv6 address as a number.
+type u128 struct{ hi, lo uint64 }
+
+func (a u128) less(b u128) bool { return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
+
+func (a u128) next() (u128, bool) {
+	if a.lo == ^uint64(0) {
+		if a.hi == ^uint64(0) {
+			return u128{}, false
+		}
+		return u128{a.hi + 1, 0}, true
+	}
+	return u128{a.hi, a.lo + 1}, true
+}
+
+func key6(addr netip.Addr) u128 {
+	b := addr.As16()
+	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+// table4 maps IPv4 ranges to values: starts[i] begins a range holding vals[i]
+// that runs to the next start. Gaps hold the zero value.
+type table4[V comparable] struct {
+	starts []uint32
+	vals   []V
+}
+
+func (t *table4[V]) find(k uint32) V {
+	// The last start <= k.
+	i := sort.Search(len(t.starts), func(i int) bool { return t.starts[i] > k }) - 1
+	if i < 0 {
+		var zero V
+		return zero
+	}
+	return t.vals[i]
+}
+
+type table6[V comparable] struct {
+	starts []u128
+	vals   []V
+}
+
+func (t *table6[V]) find(k u128) V {
+	i := sort.Search(len(t.starts), func(i int) bool { return k.less(t.starts[i]) }) - 1
+	if i < 0 {
+		var zero V
+		return zero
+	}
+	return t.vals[i]
+}
+
+// Load reads a database written by Write (gzip-compressed).
+func Load(r io.Reader) (*DB, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("geo database: %w", err)
+	}
+	defer zr.Close()
+	br := bufio.NewReaderSize(zr, 1<<16)
+	head := make([]byte, len(magic))
+	if _, err := io.ReadFull(br, head); err != nil || string(head) != magic {
+		return nil, errors.New("geo database: not a gavel geo database (version 1)")
+	}
+	db := &DB{orgs: map[uint32]string{}}
+	for _, tag := range []byte{tagCountries, tagCountry4, tagCountry6, tagASN4, tagASN6, tagOrgs} {
+		if err := db.readSection(br, tag); err != nil {
+			return nil, fmt.Errorf("geo database: section %q: %w", tag, err)
+		}
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		return nil, errors.New("geo database: trailing data")
+	}
+	return db, nil
+}
+
+func (db *DB) readSection(r *bufio.Reader, tag byte) error {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return err
+	}
+	if hdr[0] != tag {
+		return fmt.Errorf("found section %q", hdr[0])
+	}
+	n := int(binary.BigEndian.Uint32(hdr[1:]))
+	if n > maxEntries {
+		return fmt.Errorf("%d entries is implausible", n)
+	}
+	buf := make([]byte, 20)
+	switch tag {
+	case tagCountries:
+		db.countries = make([]string, n+1)
+		for i := 1; i <= n; i++ {
+			if _, err := io.ReadFull(r, buf[:2]); err != nil {
+				return err
+			}
+			db.countries[i] = string(buf[:2])
+		}
+		if n > 255 {
+			return fmt.Errorf("%d countries do not fit a byte", n)
+		}
+	case tagCountry4, tagASN4:
+		w := 5
+		if tag == tagASN4 {
+			w = 8
+		}
+		starts := make([]uint32, n)
+		var c []uint8
+		var a []uint32
+		for i := range n {
+			if _, err := io.ReadFull(r, buf[:w]); err != nil {
+				return err
+			}
+			starts[i] = binary.BigEndian.Uint32(buf)
+			if i > 0 && starts[i] <= starts[i-1] {
+				return fmt.Errorf("entry %d is out of order", i)
+			}
+			if tag == tagCountry4 {
+				if int(buf[4]) >= len(db.countries) {
+					return fmt.Errorf("entry %d: country index %d out of range", i, buf[4])
+				}
+				c = append(c, buf[4])
+			} else {
+				a = append(a, binary.BigEndian.Uint32(buf[4:]))
+			}
+		}
+		if tag == tagCountry4 {
+			db.country4 = table4[uint8]{starts, c}
+		} else {
+			db.asn4 = table4[uint32]{starts, a}
+		}
+	case tagCountry6, tagASN6:
+		w := 17
+		if tag == tagASN6 {
+			w = 20
+		}
+		starts := make([]u128, n)
+		var c []uint8
+		var a []uint32
+		for i := range n {
+			if _, err := io.ReadFull(r, buf[:w]); err != nil {
+				return err
+			}
+			starts[i] = u128{binary.BigEndian.Uint64(buf), binary.BigEndian.Uint64(buf[8:])}
+			if i > 0 && !starts[i-1].less(starts[i]) {
+				return fmt.Errorf("entry %d is out of order", i)
+			}
+			if tag == tagCountry6 {
+				if int(buf[16]) >= len(db.countries) {
+					return fmt.Errorf("entry %d: country index %d out of range", i, buf[16])
+				}
+				c = append(c, buf[16])
+			} else {
+				a = append(a, binary.BigEndian.Uint32(buf[16:]))
+			}
+		}
+		if tag == tagCountry6 {
+			db.country6 = table6[uint8]{starts, c}
+		} else {
+			db.asn6 = table6[uint32]{starts, a}
+		}
+	case tagOrgs:
+		for range n {
+			if _, err := io.ReadFull(r, buf[:4]); err != nil {
+				return err
+			}
+			asn := binary.BigEndian.Uint32(buf)
+			l, err := binary.ReadUvarint(r)
+			if err != nil {
+				return err
+			}
+			if l > 1024 {
+				return fmt.Errorf("AS%d: name of %d bytes is implausible", asn, l)
+			}
+			name := make([]byte, l)
+			if _, err := io.ReadFull(r, name); err != nil {
+				return err
+			}
+			db.orgs[asn] = string(name)
+		}
+	}
+	return nil
+}

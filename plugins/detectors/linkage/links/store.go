@@ -1,0 +1,254 @@
+package links
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+// Kinds of identifier that link accounts. They appear in evidence ("via").
+const (
+	KindDevice   = "device"
+	KindPayout   = "payout"
+	KindDocument = "document"
+)
+
+// Store keeps which accounts used which identifiers, and which accounts are
+// suspended, in SQLite (one gavel) or PostgreSQL (several replicas sharing
+// it), with the same schema and queries. Identifiers are stored as keyed
+// hashes (see Hasher); account ids are stored as the caller sent them, since
+// reviewers need them to follow a link (see the package comment).
+type Store struct {
+	db       *sql.DB
+	postgres bool
+	where    string // for errors: the SQLite path or "postgres"
+}
+
+// The schema, identical on both backends. Times are Unix nanoseconds.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS linkage_links (
+		kind       TEXT   NOT NULL,
+		key        TEXT   NOT NULL,
+		account    TEXT   NOT NULL,
+		first_seen BIGINT NOT NULL,
+		last_seen  BIGINT NOT NULL,
+		PRIMARY KEY (kind, key, account)
+	)`,
+	`CREATE INDEX IF NOT EXISTS linkage_links_account ON linkage_links (account)`,
+	`CREATE TABLE IF NOT EXISTS linkage_suspensions (
+		account     TEXT   NOT NULL,
+		decision_id TEXT   NOT NULL,
+		at          BIGINT NOT NULL,
+		PRIMARY KEY (account, decision_id)
+	)`,
+}
+
+// migrationLock is the PostgreSQL advisory lock that serialises schema
+// creation by replicas starting at once (CREATE … IF NOT EXISTS races).
+const migrationLock = 0x6c696e6b // "link"
+
+// OpenSQLite opens (creating if needed) the store in the SQLite file at path.
+func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	if strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("linkage store path %q must not contain '?'", path)
+	}
+	q := url.Values{}
+	q.Set("_txlock", "immediate") // BEGIN takes the write lock; other writers wait on busy_timeout
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open linkage store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	s := &Store{db: db, where: path}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenPostgres opens the store in the PostgreSQL database at dsn (a URL or
+// libpq key=value string), creating its tables when missing.
+func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+	pc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors may quote the connection string, password included.
+		return nil, errors.New("linkage store: POSTGRES_DSN is not a valid PostgreSQL connection string")
+	}
+	db := stdlib.OpenDB(*pc)
+	db.SetMaxOpenConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, postgres: true, where: "postgres " + pc.Host + "/" + pc.Database}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("linkage store %s: %w", s.where, err)
+	}
+	defer tx.Rollback()
+	if s.postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return fmt.Errorf("linkage store %s: lock for schema creation: %w", s.where, err)
+		}
+	}
+	for _, stmt := range schema {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("linkage store %s: create schema: %w", s.where, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("linkage store %s: create schema: %w", s.where, err)
+	}
+	return nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// q rewrites a query's ? placeholders as $1, $2, … for PostgreSQL. The
+// queries below contain no other question marks.
+func (s *Store) q(query string) string {
+	if !s.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Key is one hashed identifier of an account.
+type Key struct {
+	Kind string
+	Hash string
+}
+
+// Linked is another account sharing a key.
+type Linked struct {
+	Account   string
+	Suspended bool
+}
+
+// maxLinked bounds how many other accounts one key reports; a key shared by
+// more is reported as shared by maxLinked (enough for any policy threshold).
+const maxLinked = 1000
+
+// Link records, unless record is false (a dry run), that account used keys at
+// at, and returns for each key the other accounts that used it since since,
+// most recent first, each marked when suspended. It runs in one transaction.
+func (s *Store) Link(ctx context.Context, account string, keys []Key, at, since time.Time, record bool) ([][]Linked, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("linkage store: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if record {
+		if err := s.upsert(ctx, tx, account, keys, at); err != nil {
+			return nil, err
+		}
+	}
+	out := make([][]Linked, len(keys))
+	query := s.q(`SELECT l.account, EXISTS (SELECT 1 FROM linkage_suspensions s WHERE s.account = l.account)
+		FROM linkage_links l
+		WHERE l.kind = ? AND l.key = ? AND l.account <> ? AND l.last_seen > ?
+		ORDER BY l.last_seen DESC, l.account LIMIT ` + strconv.Itoa(maxLinked))
+	for i, k := range keys {
+		rows, err := tx.QueryContext(ctx, query, k.Kind, k.Hash, account, since.UnixNano())
+		if err != nil {
+			return nil, fmt.Errorf("linkage store: read links: %w", err)
+		}
+		for rows.Next() {
+			var l Linked
+			if err := rows.Scan(&l.Account, &l.Suspended); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("linkage store: read links: %w", err)
+			}
+			out[i] = append(out[i], l)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("linkage store: read links: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("linkage store: commit: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) upsert(ctx context.Context, tx *sql.Tx, account string, keys []Key, at time.Time) error {
+	stmt := s.q(`INSERT INTO linkage_links (kind, key, account, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (kind, key, account) DO UPDATE SET last_seen = excluded.last_seen
+		WHERE linkage_links.last_seen < excluded.last_seen`)
+	for _, k := range keys {
+		if _, err := tx.ExecContext(ctx, stmt, k.Kind, k.Hash, account, at.UnixNano(), at.UnixNano()); err != nil {
+			return fmt.Errorf("linkage store: record link: %w", err)
+		}
+	}
+	return nil
+}
+
+// Suspend records that decision suspended account, and the keys the account
+// used in it (in case its own Detect was missed). Idempotent.
+func (s *Store) Suspend(ctx context.Context, account, decisionID string, keys []Key, at time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("linkage store: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.upsert(ctx, tx, account, keys, at); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO linkage_suspensions (account, decision_id, at) VALUES (?, ?, ?)
+		ON CONFLICT (account, decision_id) DO NOTHING`), account, decisionID, at.UnixNano()); err != nil {
+		return fmt.Errorf("linkage store: record suspension: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("linkage store: commit: %w", err)
+	}
+	return nil
+}
+
+// Unsuspend forgets the suspension of account by decision (it was
+// overturned). The account stays suspended if another decision suspended it.
+func (s *Store) Unsuspend(ctx context.Context, account, decisionID string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM linkage_suspensions WHERE account = ? AND decision_id = ?`),
+		account, decisionID); err != nil {
+		return fmt.Errorf("linkage store: forget suspension: %w", err)
+	}
+	return nil
+}
+
+// Suspended reports whether account is suspended.
+func (s *Store) Suspended(ctx context.Context, account string) (bool, error) {
+	var ok bool
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM linkage_suspensions WHERE account = ?)`), account).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("linkage store: read suspension: %w", err)
+	}
+	return ok, nil
+}
