@@ -18,7 +18,8 @@ type Evaluator interface {
 }
 
 var (
-	// ErrUnavailable means gavel cannot decide at all (the ledger is down).
+	// ErrUnavailable means gavel cannot decide at all: the ledger is down and
+	// there is no journal, or the journal cannot be written either.
 	ErrUnavailable = errors.New("unavailable")
 	// ErrConflict means a request id was reused for a different request.
 	ErrConflict = errors.New("request id already used for a different subject or checkpoint")
@@ -49,6 +50,7 @@ type Engine struct {
 	log         *slog.Logger
 	shadow      *shadowRunner
 	observers   []Observer
+	journal     Journal
 }
 
 // New returns an engine. signals may be nil (no detectors).
@@ -87,18 +89,33 @@ func (e *Engine) Checkpoints() []string { return e.cfg.Checkpoints }
 // Decide validates req, gathers history and signals concurrently, evaluates
 // the policy and commits the decision to the ledger before returning it. A
 // retried request id returns the stored decision with Replayed set.
+//
+// When the ledger cannot be read or written and a journal is set, the
+// decision is the configured failure action with reason
+// ReasonLedgerUnavailable, journaled before it is returned (see SetJournal);
+// only a journal that cannot be written either makes it ErrUnavailable.
 func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 	start := time.Now()
 	if err := Validate(req, e.checkpoints, e.cfg.Limits); err != nil {
 		return nil, err
 	}
+	if e.journal != nil {
+		if prev, ok := e.journal.ByRequestID(req.RequestID); ok {
+			return e.replay(prev, req)
+		}
+	}
+	now := e.cfg.Now()
 	if prev, err := e.ledger.ByRequestID(ctx, req.RequestID); err == nil {
 		return e.replay(prev, req)
 	} else if !errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: look up request %q: %v", ErrUnavailable, req.RequestID, err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		cause := fmt.Errorf("%w: look up request %q: %v", ErrUnavailable, req.RequestID, err)
+		rec := e.newRecord(req, now, Input(req, nil, req.Signals, History{}, now), req.Signals, nil)
+		return e.ledgerFallback(rec, req, start, cause)
 	}
 
-	now := e.cfg.Now()
 	var (
 		hist    History
 		histErr error
@@ -116,28 +133,22 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 	}
 	wg.Wait()
 	cancel()
-	if histErr != nil {
-		return nil, fmt.Errorf("%w: read history of %q: %v", ErrUnavailable, req.Subject.ID, histErr)
-	}
-
 	signals := make([]Signal, 0, len(req.Signals)+4*len(results))
 	signals = append(signals, req.Signals...)
 	for _, r := range results {
 		signals = append(signals, r.Signals...)
 	}
+	if histErr != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		cause := fmt.Errorf("%w: read history of %q: %v", ErrUnavailable, req.Subject.ID, histErr)
+		rec := e.newRecord(req, now, Input(req, results, signals, History{}, now), signals, results)
+		return e.ledgerFallback(rec, req, start, cause)
+	}
 	input := Input(req, results, signals, hist, now)
 
-	rec := &Record{
-		DecisionID: uuid.Must(uuid.NewV7()).String(),
-		RequestID:  req.RequestID,
-		SubjectID:  req.Subject.ID,
-		Checkpoint: req.Checkpoint,
-		DecidedAt:  now,
-		Input:      input,
-		Signals:    signals,
-		Detectors:  results,
-		DryRun:     req.DryRun,
-	}
+	rec := e.newRecord(req, now, input, signals, results)
 	pctx, pcancel := context.WithTimeout(ctx, e.cfg.PolicyTimeout)
 	verdict, err := e.policy.Evaluate(pctx, input)
 	pcancel()
@@ -154,7 +165,11 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 
 	stored, replayed, err := e.ledger.Commit(ctx, rec)
 	if err != nil {
-		return nil, fmt.Errorf("%w: record decision %s: %v", ErrUnavailable, rec.DecisionID, err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		cause := fmt.Errorf("%w: record decision %s: %v", ErrUnavailable, rec.DecisionID, err)
+		return e.ledgerFallback(rec, req, start, cause)
 	}
 	if replayed {
 		return e.replay(stored, req)
@@ -166,6 +181,20 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 		o.Observe(stored)
 	}
 	return stored, nil
+}
+
+func (e *Engine) newRecord(req *Request, now time.Time, input map[string]any, signals []Signal, results []DetectorResult) *Record {
+	return &Record{
+		DecisionID: uuid.Must(uuid.NewV7()).String(),
+		RequestID:  req.RequestID,
+		SubjectID:  req.Subject.ID,
+		Checkpoint: req.Checkpoint,
+		DecidedAt:  now,
+		Input:      input,
+		Signals:    signals,
+		Detectors:  results,
+		DryRun:     req.DryRun,
+	}
 }
 
 func (e *Engine) replay(prev *Record, req *Request) (*Record, error) {

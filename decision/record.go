@@ -28,6 +28,13 @@ type Record struct {
 	// Replayed is set on a record returned for a retried request id. It is
 	// not stored.
 	Replayed bool `json:"-"`
+	// Overturned, AppealID and AppealStatus are what became of the decision
+	// later: whether an appeal overturned it, and its latest appeal ("open",
+	// "upheld" or "overturned"). They are not part of the stored record; the
+	// ledger fills them in when a decision is read by id or listed.
+	Overturned   bool   `json:"-"`
+	AppealID     string `json:"-"`
+	AppealStatus string `json:"-"`
 }
 
 // Until returns when a restriction of the record ends, or zero when it is

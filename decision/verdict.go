@@ -5,12 +5,16 @@ import "time"
 // Reason is one rule that fired. Code and Action come from the policy; the
 // texts are joined from the reason catalog when the bundle is activated.
 type Reason struct {
-	Code        string           `json:"code"`
-	Action      Action           `json:"action"`
-	Title       string           `json:"title,omitempty"`
-	Message     string           `json:"message,omitempty"`     // safe to show the account holder
-	Explanation string           `json:"explanation,omitempty"` // for reviewers
-	Ground      string           `json:"ground,omitempty"`      // contractual ground
+	Code        string `json:"code"`
+	Action      Action `json:"action"`
+	Title       string `json:"title,omitempty"`
+	Message     string `json:"message,omitempty"`     // safe to show the account holder
+	Explanation string `json:"explanation,omitempty"` // for reviewers
+	Ground      string `json:"ground,omitempty"`      // contractual ground
+	// DSACategory and DSAKeyword classify the reason for statements of
+	// reasons (DSA Transparency Database category and specification).
+	DSACategory string           `json:"dsa_category,omitempty"`
+	DSAKeyword  string           `json:"dsa_keyword,omitempty"`
 	Evidence    []map[string]any `json:"evidence,omitempty"`
 	Rule        string           `json:"rule,omitempty"` // policy rule that produced the reason
 	Appealable  bool             `json:"appealable"`

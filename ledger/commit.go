@@ -217,49 +217,18 @@ outer:
 }
 
 // Overturn records that an appeal overturned a decision: the decision is
-// marked, its strike no longer counts, and its holds and suspension are
-// lifted with the given reason. Overturning twice changes nothing; an
-// unknown decision is decision.ErrNotFound.
+// marked, its strike no longer counts, its holds and suspension are lifted
+// with the given reason, and each reason code that fired in it is marked a
+// false positive. Overturning twice changes nothing; an unknown decision is
+// decision.ErrNotFound. ResolveAppeal does the same as part of resolving.
 func (l *Ledger) Overturn(ctx context.Context, decisionID, reason string, at time.Time) error {
 	tx, err := l.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("overturn decision %s: begin: %w", decisionID, err)
 	}
 	defer tx.Rollback()
-	t := l.d.ts(at)
-	res, err := tx.ExecContext(ctx, l.q.overturnDecision, t, decisionID)
-	if err != nil {
-		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
-	} else if n == 0 {
-		var one []byte
-		err := tx.QueryRowContext(ctx, l.q.recordByID, decisionID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("overturn decision %s: %w", decisionID, decision.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("overturn decision %s: %w", decisionID, err)
-		}
-		return nil // already overturned
-	}
-	lifted := "overturned on appeal"
-	if reason != "" {
-		lifted += ": " + reason
-	}
-	for _, step := range []struct {
-		what string
-		q    string
-		args []any
-	}{
-		{"strike", l.q.overturnStrike, []any{t, decisionID}},
-		{"holds", l.q.liftHoldsOf, []any{t, lifted, decisionID}},
-		{"suspension", l.q.liftSuspensionOf, []any{t, lifted, decisionID}},
-	} {
-		if _, err := tx.ExecContext(ctx, step.q, step.args...); err != nil {
-			return fmt.Errorf("overturn decision %s: %s: %w", decisionID, step.what, err)
-		}
+	if err := l.overturn(ctx, tx, decisionID, reason, at); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("overturn decision %s: %w", decisionID, err)

@@ -38,6 +38,9 @@ func (l *Ledger) Get(ctx context.Context, decisionID string) (*decision.Record, 
 	if err != nil {
 		return nil, fmt.Errorf("decision %s: %w", decisionID, err)
 	}
+	if err := l.annotate(ctx, rec); err != nil {
+		return nil, fmt.Errorf("decision %s: %w", decisionID, err)
+	}
 	return rec, nil
 }
 
@@ -81,6 +84,10 @@ func (l *Ledger) List(ctx context.Context, subjectID string, pageSize int, pageT
 		}
 		if len(recs) == pageSize {
 			// One more than asked: there is a next page after the last kept.
+			rows.Close()
+			if err := l.annotate(ctx, recs...); err != nil {
+				return nil, "", fmt.Errorf("list decisions of %q: %w", subjectID, err)
+			}
 			return recs, encodeCursor(subjectID, last), nil
 		}
 		rec, err := decodeRecord(body)
@@ -91,6 +98,10 @@ func (l *Ledger) List(ctx context.Context, subjectID string, pageSize int, pageT
 		last = cursor{At: at.Time, ID: id}
 	}
 	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list decisions of %q: %w", subjectID, err)
+	}
+	rows.Close()
+	if err := l.annotate(ctx, recs...); err != nil {
 		return nil, "", fmt.Errorf("list decisions of %q: %w", subjectID, err)
 	}
 	return recs, "", nil

@@ -63,6 +63,15 @@ func Run(t *testing.T, open Opener) {
 		{"Timestamps", testTimestamps},
 		{"Reopen", testReopen},
 		{"WithoutProfile", testWithoutProfile},
+		{"FileAppeal", testFileAppeal},
+		{"AppealRefusals", testAppealRefusals},
+		{"ResolveAppeal", testResolveAppeal},
+		{"ConcurrentResolve", testConcurrentResolve},
+		{"ListAppeals", testListAppeals},
+		{"RuleStats", testRuleStats},
+		{"Restrictive", testRestrictive},
+		{"Shadow", testShadow},
+		{"Scan", testScan},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

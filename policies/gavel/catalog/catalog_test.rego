@@ -74,7 +74,7 @@ emitted_codes contains code if {
 }
 
 # Codes gavel itself emits, outside the policy.
-engine_codes := {"POLICY_UNAVAILABLE"}
+engine_codes := {"POLICY_UNAVAILABLE", "LEDGER_UNAVAILABLE"}
 
 # Operational reasons are about gavel's state: nothing to appeal.
 not_appealable := enforcement.operational_codes | engine_codes

@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -24,7 +25,10 @@ const (
 )
 
 type GetStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Health-check every running detector now (in parallel, bounded by the
+	// call's deadline) instead of reporting the last known health.
+	Ping          bool `protobuf:"varint,1,opt,name=ping,proto3" json:"ping,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -57,6 +61,13 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
 	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetStatusRequest) GetPing() bool {
+	if x != nil {
+		return x.Ping
+	}
+	return false
 }
 
 type BundleStatus struct {
@@ -165,8 +176,17 @@ type DetectorHealth struct {
 	Signals     []string             `protobuf:"bytes,7,rep,name=signals,proto3" json:"signals,omitempty"`
 	Budget      *durationpb.Duration `protobuf:"bytes,8,opt,name=budget,proto3" json:"budget,omitempty"`
 	// Latency of the last successful call.
-	LastLatency   *durationpb.Duration `protobuf:"bytes,9,opt,name=last_latency,json=lastLatency,proto3" json:"last_latency,omitempty"`
-	Path          string               `protobuf:"bytes,10,opt,name=path,proto3" json:"path,omitempty"`
+	LastLatency *durationpb.Duration `protobuf:"bytes,9,opt,name=last_latency,json=lastLatency,proto3" json:"last_latency,omitempty"`
+	Path        string               `protobuf:"bytes,10,opt,name=path,proto3" json:"path,omitempty"`
+	// The circuit breaker: "closed", "open" (not called until the cool-down
+	// ends) or "half-open" (the next call probes).
+	Breaker string `protobuf:"bytes,11,opt,name=breaker,proto3" json:"breaker,omitempty"`
+	// Failed calls (error or timeout) in a row.
+	ConsecutiveFailures int32 `protobuf:"varint,12,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
+	// Set when the request asked to ping: the health check's round trip, or
+	// why it failed.
+	PingLatency   *durationpb.Duration `protobuf:"bytes,13,opt,name=ping_latency,json=pingLatency,proto3" json:"ping_latency,omitempty"`
+	PingError     string               `protobuf:"bytes,14,opt,name=ping_error,json=pingError,proto3" json:"ping_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -271,6 +291,34 @@ func (x *DetectorHealth) GetPath() string {
 	return ""
 }
 
+func (x *DetectorHealth) GetBreaker() string {
+	if x != nil {
+		return x.Breaker
+	}
+	return ""
+}
+
+func (x *DetectorHealth) GetConsecutiveFailures() int32 {
+	if x != nil {
+		return x.ConsecutiveFailures
+	}
+	return 0
+}
+
+func (x *DetectorHealth) GetPingLatency() *durationpb.Duration {
+	if x != nil {
+		return x.PingLatency
+	}
+	return nil
+}
+
+func (x *DetectorHealth) GetPingError() string {
+	if x != nil {
+		return x.PingError
+	}
+	return ""
+}
+
 type GetStatusResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Version   string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
@@ -280,8 +328,18 @@ type GetStatusResponse struct {
 	// "sqlite", "postgres" or "memory".
 	LedgerBackend string   `protobuf:"bytes,5,opt,name=ledger_backend,json=ledgerBackend,proto3" json:"ledger_backend,omitempty"`
 	Checkpoints   []string `protobuf:"bytes,6,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Absent when no shadow bundle is configured.
+	Shadow *ShadowReport `protobuf:"bytes,7,opt,name=shadow,proto3" json:"shadow,omitempty"`
+	// Whether the ledger answers now. While it does not, decisions get the
+	// configured failure action with reason LEDGER_UNAVAILABLE and are
+	// journaled, to be written to the ledger when it is back.
+	LedgerOk bool `protobuf:"varint,8,opt,name=ledger_ok,json=ledgerOk,proto3" json:"ledger_ok,omitempty"`
+	// Why the ledger does not answer (any password redacted); empty when it does.
+	LedgerError string `protobuf:"bytes,9,opt,name=ledger_error,json=ledgerError,proto3" json:"ledger_error,omitempty"`
+	// Journaled decisions not yet written to the ledger.
+	JournalPending int64 `protobuf:"varint,10,opt,name=journal_pending,json=journalPending,proto3" json:"journal_pending,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -356,12 +414,492 @@ func (x *GetStatusResponse) GetCheckpoints() []string {
 	return nil
 }
 
+func (x *GetStatusResponse) GetShadow() *ShadowReport {
+	if x != nil {
+		return x.Shadow
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetLedgerOk() bool {
+	if x != nil {
+		return x.LedgerOk
+	}
+	return false
+}
+
+func (x *GetStatusResponse) GetLedgerError() string {
+	if x != nil {
+		return x.LedgerError
+	}
+	return ""
+}
+
+func (x *GetStatusResponse) GetJournalPending() int64 {
+	if x != nil {
+		return x.JournalPending
+	}
+	return 0
+}
+
+// ShadowReport compares the shadow bundle's verdicts with the decisions
+// they shadowed, since the shadow's current revision was first evaluated.
+type ShadowReport struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Revision string                 `protobuf:"bytes,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Shadow verdicts recorded for the revision (every replica), failed ones included.
+	Evaluated int64 `protobuf:"varint,2,opt,name=evaluated,proto3" json:"evaluated,omitempty"`
+	// Of those, the ones with the same action as the decision.
+	Agreed int64 `protobuf:"varint,3,opt,name=agreed,proto3" json:"agreed,omitempty"`
+	// Shadow evaluations this replica dropped because its queue was full.
+	Dropped int64 `protobuf:"varint,4,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// Decisions whose action the shadow would have changed, by (from, to).
+	Transitions []*Transition `protobuf:"bytes,5,rep,name=transitions,proto3" json:"transitions,omitempty"`
+	// Shadow evaluations that could not decide.
+	Errors int64 `protobuf:"varint,6,opt,name=errors,proto3" json:"errors,omitempty"`
+	// agreed / (evaluated - errors); 0 when nothing was decided.
+	AgreementRate float64 `protobuf:"fixed64,7,opt,name=agreement_rate,json=agreementRate,proto3" json:"agreement_rate,omitempty"`
+	// When the revision's first shadow verdict was evaluated.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShadowReport) Reset() {
+	*x = ShadowReport{}
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShadowReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShadowReport) ProtoMessage() {}
+
+func (x *ShadowReport) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShadowReport.ProtoReflect.Descriptor instead.
+func (*ShadowReport) Descriptor() ([]byte, []int) {
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ShadowReport) GetRevision() string {
+	if x != nil {
+		return x.Revision
+	}
+	return ""
+}
+
+func (x *ShadowReport) GetEvaluated() int64 {
+	if x != nil {
+		return x.Evaluated
+	}
+	return 0
+}
+
+func (x *ShadowReport) GetAgreed() int64 {
+	if x != nil {
+		return x.Agreed
+	}
+	return 0
+}
+
+func (x *ShadowReport) GetDropped() int64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+func (x *ShadowReport) GetTransitions() []*Transition {
+	if x != nil {
+		return x.Transitions
+	}
+	return nil
+}
+
+func (x *ShadowReport) GetErrors() int64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *ShadowReport) GetAgreementRate() float64 {
+	if x != nil {
+		return x.AgreementRate
+	}
+	return 0
+}
+
+func (x *ShadowReport) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+// Transition counts decisions the active bundle gave action from and the
+// shadow would have given action to ("allow" … "suspend").
+type Transition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            string                 `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	Count         int64                  `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Transition) Reset() {
+	*x = Transition{}
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Transition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Transition) ProtoMessage() {}
+
+func (x *Transition) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Transition.ProtoReflect.Descriptor instead.
+func (*Transition) Descriptor() ([]byte, []int) {
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Transition) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Transition) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *Transition) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+type GetRuleStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only decisions made at or after since; all when absent.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRuleStatsRequest) Reset() {
+	*x = GetRuleStatsRequest{}
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRuleStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRuleStatsRequest) ProtoMessage() {}
+
+func (x *GetRuleStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRuleStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetRuleStatsRequest) Descriptor() ([]byte, []int) {
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetRuleStatsRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+// RuleStats is one reason code's track record.
+type RuleStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Decisions the code fired in, dry runs left out.
+	Fired int64 `protobuf:"varint,2,opt,name=fired,proto3" json:"fired,omitempty"`
+	// Of those, decisions that were appealed (any status).
+	Appealed int64 `protobuf:"varint,3,opt,name=appealed,proto3" json:"appealed,omitempty"`
+	// Of those, decisions overturned: false positives of the rule.
+	Overturned int64 `protobuf:"varint,4,opt,name=overturned,proto3" json:"overturned,omitempty"`
+	// overturned / fired; 0 when it never fired.
+	OverturnRate float64 `protobuf:"fixed64,5,opt,name=overturn_rate,json=overturnRate,proto3" json:"overturn_rate,omitempty"`
+	// overturned / appealed; 0 when never appealed.
+	AppealOverturnRate float64 `protobuf:"fixed64,6,opt,name=appeal_overturn_rate,json=appealOverturnRate,proto3" json:"appeal_overturn_rate,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *RuleStats) Reset() {
+	*x = RuleStats{}
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleStats) ProtoMessage() {}
+
+func (x *RuleStats) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleStats.ProtoReflect.Descriptor instead.
+func (*RuleStats) Descriptor() ([]byte, []int) {
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RuleStats) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *RuleStats) GetFired() int64 {
+	if x != nil {
+		return x.Fired
+	}
+	return 0
+}
+
+func (x *RuleStats) GetAppealed() int64 {
+	if x != nil {
+		return x.Appealed
+	}
+	return 0
+}
+
+func (x *RuleStats) GetOverturned() int64 {
+	if x != nil {
+		return x.Overturned
+	}
+	return 0
+}
+
+func (x *RuleStats) GetOverturnRate() float64 {
+	if x != nil {
+		return x.OverturnRate
+	}
+	return 0
+}
+
+func (x *RuleStats) GetAppealOverturnRate() float64 {
+	if x != nil {
+		return x.AppealOverturnRate
+	}
+	return 0
+}
+
+type GetRuleStatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By code.
+	Rules         []*RuleStats `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRuleStatsResponse) Reset() {
+	*x = GetRuleStatsResponse{}
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRuleStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRuleStatsResponse) ProtoMessage() {}
+
+func (x *GetRuleStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRuleStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetRuleStatsResponse) Descriptor() ([]byte, []int) {
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetRuleStatsResponse) GetRules() []*RuleStats {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+type ExportStatementsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Decisions made at or after since; from the first when absent.
+	Since *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	// Decisions made before until; up to now when absent.
+	Until         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportStatementsRequest) Reset() {
+	*x = ExportStatementsRequest{}
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportStatementsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportStatementsRequest) ProtoMessage() {}
+
+func (x *ExportStatementsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportStatementsRequest.ProtoReflect.Descriptor instead.
+func (*ExportStatementsRequest) Descriptor() ([]byte, []int) {
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ExportStatementsRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ExportStatementsRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+type ExportStatementsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Each a statement of reasons with the DSA Transparency Database's field
+	// names and values; no personal data.
+	Statements    []*structpb.Struct `protobuf:"bytes,1,rep,name=statements,proto3" json:"statements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportStatementsResponse) Reset() {
+	*x = ExportStatementsResponse{}
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportStatementsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportStatementsResponse) ProtoMessage() {}
+
+func (x *ExportStatementsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportStatementsResponse.ProtoReflect.Descriptor instead.
+func (*ExportStatementsResponse) Descriptor() ([]byte, []int) {
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ExportStatementsResponse) GetStatements() []*structpb.Struct {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
 var File_gavel_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1agavel/admin/v1/admin.proto\x12\x0egavel.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n" +
-	"\x10GetStatusRequest\"\x86\x02\n" +
+	"\x1agavel/admin/v1/admin.proto\x12\x0egavel.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"&\n" +
+	"\x10GetStatusRequest\x12\x12\n" +
+	"\x04ping\x18\x01 \x01(\bR\x04ping\"\x86\x02\n" +
 	"\fBundleStatus\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
@@ -370,7 +908,7 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\x05 \x01(\tR\tlastError\x12>\n" +
 	"\rlast_error_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\x12\x14\n" +
-	"\x05ready\x18\a \x01(\bR\x05ready\"\xd0\x02\n" +
+	"\x05ready\x18\a \x01(\bR\x05ready\"\xfa\x03\n" +
 	"\x0eDetectorHealth\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
@@ -383,7 +921,12 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\x06budget\x18\b \x01(\v2\x19.google.protobuf.DurationR\x06budget\x12<\n" +
 	"\flast_latency\x18\t \x01(\v2\x19.google.protobuf.DurationR\vlastLatency\x12\x12\n" +
 	"\x04path\x18\n" +
-	" \x01(\tR\x04path\"\xa7\x02\n" +
+	" \x01(\tR\x04path\x12\x18\n" +
+	"\abreaker\x18\v \x01(\tR\abreaker\x121\n" +
+	"\x14consecutive_failures\x18\f \x01(\x05R\x13consecutiveFailures\x12<\n" +
+	"\fping_latency\x18\r \x01(\v2\x19.google.protobuf.DurationR\vpingLatency\x12\x1d\n" +
+	"\n" +
+	"ping_error\x18\x0e \x01(\tR\tpingError\"\xc6\x03\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x129\n" +
 	"\n" +
@@ -391,9 +934,50 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\abundles\x18\x03 \x03(\v2\x1c.gavel.admin.v1.BundleStatusR\abundles\x12<\n" +
 	"\tdetectors\x18\x04 \x03(\v2\x1e.gavel.admin.v1.DetectorHealthR\tdetectors\x12%\n" +
 	"\x0eledger_backend\x18\x05 \x01(\tR\rledgerBackend\x12 \n" +
-	"\vcheckpoints\x18\x06 \x03(\tR\vcheckpoints2e\n" +
+	"\vcheckpoints\x18\x06 \x03(\tR\vcheckpoints\x124\n" +
+	"\x06shadow\x18\a \x01(\v2\x1c.gavel.admin.v1.ShadowReportR\x06shadow\x12\x1b\n" +
+	"\tledger_ok\x18\b \x01(\bR\bledgerOk\x12!\n" +
+	"\fledger_error\x18\t \x01(\tR\vledgerError\x12'\n" +
+	"\x0fjournal_pending\x18\n" +
+	" \x01(\x03R\x0ejournalPending\"\xa9\x02\n" +
+	"\fShadowReport\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\tR\brevision\x12\x1c\n" +
+	"\tevaluated\x18\x02 \x01(\x03R\tevaluated\x12\x16\n" +
+	"\x06agreed\x18\x03 \x01(\x03R\x06agreed\x12\x18\n" +
+	"\adropped\x18\x04 \x01(\x03R\adropped\x12<\n" +
+	"\vtransitions\x18\x05 \x03(\v2\x1a.gavel.admin.v1.TransitionR\vtransitions\x12\x16\n" +
+	"\x06errors\x18\x06 \x01(\x03R\x06errors\x12%\n" +
+	"\x0eagreement_rate\x18\a \x01(\x01R\ragreementRate\x120\n" +
+	"\x05since\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"F\n" +
+	"\n" +
+	"Transition\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"G\n" +
+	"\x13GetRuleStatsRequest\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\xc8\x01\n" +
+	"\tRuleStats\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x14\n" +
+	"\x05fired\x18\x02 \x01(\x03R\x05fired\x12\x1a\n" +
+	"\bappealed\x18\x03 \x01(\x03R\bappealed\x12\x1e\n" +
+	"\n" +
+	"overturned\x18\x04 \x01(\x03R\n" +
+	"overturned\x12#\n" +
+	"\roverturn_rate\x18\x05 \x01(\x01R\foverturnRate\x120\n" +
+	"\x14appeal_overturn_rate\x18\x06 \x01(\x01R\x12appealOverturnRate\"G\n" +
+	"\x14GetRuleStatsResponse\x12/\n" +
+	"\x05rules\x18\x01 \x03(\v2\x19.gavel.admin.v1.RuleStatsR\x05rules\"}\n" +
+	"\x17ExportStatementsRequest\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"S\n" +
+	"\x18ExportStatementsResponse\x127\n" +
+	"\n" +
+	"statements\x18\x01 \x03(\v2\x17.google.protobuf.StructR\n" +
+	"statements2\xb3\x02\n" +
 	"\fAdminService\x12U\n" +
-	"\tGetStatus\x12 .gavel.admin.v1.GetStatusRequest\x1a!.gavel.admin.v1.GetStatusResponse\"\x03\x90\x02\x01B5Z3github.com/gavel/gavel/proto/gavel/admin/v1;adminv1b\x06proto3"
+	"\tGetStatus\x12 .gavel.admin.v1.GetStatusRequest\x1a!.gavel.admin.v1.GetStatusResponse\"\x03\x90\x02\x01\x12^\n" +
+	"\fGetRuleStats\x12#.gavel.admin.v1.GetRuleStatsRequest\x1a$.gavel.admin.v1.GetRuleStatsResponse\"\x03\x90\x02\x01\x12l\n" +
+	"\x10ExportStatements\x12'.gavel.admin.v1.ExportStatementsRequest\x1a(.gavel.admin.v1.ExportStatementsResponse\"\x03\x90\x02\x010\x01B5Z3github.com/gavel/gavel/proto/gavel/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_gavel_admin_v1_admin_proto_rawDescOnce sync.Once
@@ -407,30 +991,51 @@ func file_gavel_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_gavel_admin_v1_admin_proto_rawDescData
 }
 
-var file_gavel_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_gavel_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_gavel_admin_v1_admin_proto_goTypes = []any{
-	(*GetStatusRequest)(nil),      // 0: gavel.admin.v1.GetStatusRequest
-	(*BundleStatus)(nil),          // 1: gavel.admin.v1.BundleStatus
-	(*DetectorHealth)(nil),        // 2: gavel.admin.v1.DetectorHealth
-	(*GetStatusResponse)(nil),     // 3: gavel.admin.v1.GetStatusResponse
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 5: google.protobuf.Duration
+	(*GetStatusRequest)(nil),         // 0: gavel.admin.v1.GetStatusRequest
+	(*BundleStatus)(nil),             // 1: gavel.admin.v1.BundleStatus
+	(*DetectorHealth)(nil),           // 2: gavel.admin.v1.DetectorHealth
+	(*GetStatusResponse)(nil),        // 3: gavel.admin.v1.GetStatusResponse
+	(*ShadowReport)(nil),             // 4: gavel.admin.v1.ShadowReport
+	(*Transition)(nil),               // 5: gavel.admin.v1.Transition
+	(*GetRuleStatsRequest)(nil),      // 6: gavel.admin.v1.GetRuleStatsRequest
+	(*RuleStats)(nil),                // 7: gavel.admin.v1.RuleStats
+	(*GetRuleStatsResponse)(nil),     // 8: gavel.admin.v1.GetRuleStatsResponse
+	(*ExportStatementsRequest)(nil),  // 9: gavel.admin.v1.ExportStatementsRequest
+	(*ExportStatementsResponse)(nil), // 10: gavel.admin.v1.ExportStatementsResponse
+	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 12: google.protobuf.Duration
+	(*structpb.Struct)(nil),          // 13: google.protobuf.Struct
 }
 var file_gavel_admin_v1_admin_proto_depIdxs = []int32{
-	4, // 0: gavel.admin.v1.BundleStatus.activated_at:type_name -> google.protobuf.Timestamp
-	4, // 1: gavel.admin.v1.BundleStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	5, // 2: gavel.admin.v1.DetectorHealth.budget:type_name -> google.protobuf.Duration
-	5, // 3: gavel.admin.v1.DetectorHealth.last_latency:type_name -> google.protobuf.Duration
-	4, // 4: gavel.admin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	1, // 5: gavel.admin.v1.GetStatusResponse.bundles:type_name -> gavel.admin.v1.BundleStatus
-	2, // 6: gavel.admin.v1.GetStatusResponse.detectors:type_name -> gavel.admin.v1.DetectorHealth
-	0, // 7: gavel.admin.v1.AdminService.GetStatus:input_type -> gavel.admin.v1.GetStatusRequest
-	3, // 8: gavel.admin.v1.AdminService.GetStatus:output_type -> gavel.admin.v1.GetStatusResponse
-	8, // [8:9] is the sub-list for method output_type
-	7, // [7:8] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	11, // 0: gavel.admin.v1.BundleStatus.activated_at:type_name -> google.protobuf.Timestamp
+	11, // 1: gavel.admin.v1.BundleStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	12, // 2: gavel.admin.v1.DetectorHealth.budget:type_name -> google.protobuf.Duration
+	12, // 3: gavel.admin.v1.DetectorHealth.last_latency:type_name -> google.protobuf.Duration
+	12, // 4: gavel.admin.v1.DetectorHealth.ping_latency:type_name -> google.protobuf.Duration
+	11, // 5: gavel.admin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	1,  // 6: gavel.admin.v1.GetStatusResponse.bundles:type_name -> gavel.admin.v1.BundleStatus
+	2,  // 7: gavel.admin.v1.GetStatusResponse.detectors:type_name -> gavel.admin.v1.DetectorHealth
+	4,  // 8: gavel.admin.v1.GetStatusResponse.shadow:type_name -> gavel.admin.v1.ShadowReport
+	5,  // 9: gavel.admin.v1.ShadowReport.transitions:type_name -> gavel.admin.v1.Transition
+	11, // 10: gavel.admin.v1.ShadowReport.since:type_name -> google.protobuf.Timestamp
+	11, // 11: gavel.admin.v1.GetRuleStatsRequest.since:type_name -> google.protobuf.Timestamp
+	7,  // 12: gavel.admin.v1.GetRuleStatsResponse.rules:type_name -> gavel.admin.v1.RuleStats
+	11, // 13: gavel.admin.v1.ExportStatementsRequest.since:type_name -> google.protobuf.Timestamp
+	11, // 14: gavel.admin.v1.ExportStatementsRequest.until:type_name -> google.protobuf.Timestamp
+	13, // 15: gavel.admin.v1.ExportStatementsResponse.statements:type_name -> google.protobuf.Struct
+	0,  // 16: gavel.admin.v1.AdminService.GetStatus:input_type -> gavel.admin.v1.GetStatusRequest
+	6,  // 17: gavel.admin.v1.AdminService.GetRuleStats:input_type -> gavel.admin.v1.GetRuleStatsRequest
+	9,  // 18: gavel.admin.v1.AdminService.ExportStatements:input_type -> gavel.admin.v1.ExportStatementsRequest
+	3,  // 19: gavel.admin.v1.AdminService.GetStatus:output_type -> gavel.admin.v1.GetStatusResponse
+	8,  // 20: gavel.admin.v1.AdminService.GetRuleStats:output_type -> gavel.admin.v1.GetRuleStatsResponse
+	10, // 21: gavel.admin.v1.AdminService.ExportStatements:output_type -> gavel.admin.v1.ExportStatementsResponse
+	19, // [19:22] is the sub-list for method output_type
+	16, // [16:19] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_gavel_admin_v1_admin_proto_init() }
@@ -444,7 +1049,7 @@ func file_gavel_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gavel_admin_v1_admin_proto_rawDesc), len(file_gavel_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

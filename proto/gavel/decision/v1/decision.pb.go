@@ -919,9 +919,19 @@ type DecideResponse struct {
 	Fallback bool `protobuf:"varint,13,opt,name=fallback,proto3" json:"fallback,omitempty"`
 	DryRun   bool `protobuf:"varint,14,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	// True when this request_id was already decided and the stored decision is returned.
-	Replayed      bool   `protobuf:"varint,15,opt,name=replayed,proto3" json:"replayed,omitempty"`
-	Checkpoint    string `protobuf:"bytes,16,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
-	SubjectId     string `protobuf:"bytes,17,opt,name=subject_id,json=subjectId,proto3" json:"subject_id,omitempty"`
+	Replayed   bool   `protobuf:"varint,15,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	Checkpoint string `protobuf:"bytes,16,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	SubjectId  string `protobuf:"bytes,17,opt,name=subject_id,json=subjectId,proto3" json:"subject_id,omitempty"`
+	// True when an appeal overturned the decision: its holds, suspension and
+	// strike no longer apply.
+	Overturned bool `protobuf:"varint,18,opt,name=overturned,proto3" json:"overturned,omitempty"`
+	// The latest appeal of the decision, if any, and its status ("open",
+	// "upheld" or "overturned").
+	AppealId     string `protobuf:"bytes,19,opt,name=appeal_id,json=appealId,proto3" json:"appeal_id,omitempty"`
+	AppealStatus string `protobuf:"bytes,20,opt,name=appeal_status,json=appealStatus,proto3" json:"appeal_status,omitempty"`
+	// The statement of reasons (DSA Art. 17) of a restrictive decision: one
+	// that held a capability, suspended the account or counted a strike.
+	Statement     *StatementOfReasons `protobuf:"bytes,21,opt,name=statement,proto3" json:"statement,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1075,6 +1085,313 @@ func (x *DecideResponse) GetSubjectId() string {
 	return ""
 }
 
+func (x *DecideResponse) GetOverturned() bool {
+	if x != nil {
+		return x.Overturned
+	}
+	return false
+}
+
+func (x *DecideResponse) GetAppealId() string {
+	if x != nil {
+		return x.AppealId
+	}
+	return ""
+}
+
+func (x *DecideResponse) GetAppealStatus() string {
+	if x != nil {
+		return x.AppealStatus
+	}
+	return ""
+}
+
+func (x *DecideResponse) GetStatement() *StatementOfReasons {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
+// StatementOfReasons is what DSA Art. 17 requires the account holder be
+// told about a restrictive decision, in the DSA Transparency Database's
+// terms. It carries no personal data.
+type StatementOfReasons struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The platform's unique id of the statement: a one-way hash of the
+	// decision id.
+	Puid string `protobuf:"bytes,1,opt,name=puid,proto3" json:"puid,omitempty"`
+	// The measures, each empty when not taken: DECISION_ACCOUNT_SUSPENDED;
+	// DECISION_PROVISION_PARTIAL_SUSPENSION (proposals, contracts,
+	// messaging, or a step withheld until verified);
+	// DECISION_MONETARY_SUSPENSION (payouts, withdrawals).
+	DecisionAccount   string `protobuf:"bytes,2,opt,name=decision_account,json=decisionAccount,proto3" json:"decision_account,omitempty"`
+	DecisionProvision string `protobuf:"bytes,3,opt,name=decision_provision,json=decisionProvision,proto3" json:"decision_provision,omitempty"`
+	DecisionMonetary  string `protobuf:"bytes,4,opt,name=decision_monetary,json=decisionMonetary,proto3" json:"decision_monetary,omitempty"`
+	// The capabilities held.
+	RestrictedCapabilities []string `protobuf:"bytes,5,rep,name=restricted_capabilities,json=restrictedCapabilities,proto3" json:"restricted_capabilities,omitempty"`
+	// When the measures apply from.
+	ApplicationDate *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=application_date,json=applicationDate,proto3" json:"application_date,omitempty"`
+	// When each measure ends; absent while the measure applies means
+	// indefinite (until lifted by remedy or appeal).
+	EndDateAccountRestriction  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=end_date_account_restriction,json=endDateAccountRestriction,proto3" json:"end_date_account_restriction,omitempty"`
+	EndDateMonetaryRestriction *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=end_date_monetary_restriction,json=endDateMonetaryRestriction,proto3" json:"end_date_monetary_restriction,omitempty"`
+	EndDateServiceRestriction  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=end_date_service_restriction,json=endDateServiceRestriction,proto3" json:"end_date_service_restriction,omitempty"`
+	// DECISION_GROUND_INCOMPATIBLE_CONTENT: a breach of the terms of service.
+	DecisionGround string `protobuf:"bytes,10,opt,name=decision_ground,json=decisionGround,proto3" json:"decision_ground,omitempty"`
+	// The terms of service sections relied on.
+	IncompatibleContentGround      string `protobuf:"bytes,11,opt,name=incompatible_content_ground,json=incompatibleContentGround,proto3" json:"incompatible_content_ground,omitempty"`
+	IncompatibleContentExplanation string `protobuf:"bytes,12,opt,name=incompatible_content_explanation,json=incompatibleContentExplanation,proto3" json:"incompatible_content_explanation,omitempty"`
+	// The facts and circumstances relied on (at most 5000 characters).
+	DecisionFacts         string   `protobuf:"bytes,13,opt,name=decision_facts,json=decisionFacts,proto3" json:"decision_facts,omitempty"`
+	Category              string   `protobuf:"bytes,14,opt,name=category,proto3" json:"category,omitempty"`
+	CategorySpecification []string `protobuf:"bytes,15,rep,name=category_specification,json=categorySpecification,proto3" json:"category_specification,omitempty"`
+	// SOURCE_VOLUNTARY: the platform's own detection.
+	SourceType         string `protobuf:"bytes,16,opt,name=source_type,json=sourceType,proto3" json:"source_type,omitempty"`
+	AutomatedDetection bool   `protobuf:"varint,17,opt,name=automated_detection,json=automatedDetection,proto3" json:"automated_detection,omitempty"`
+	// AUTOMATED_DECISION_FULLY: the decision was taken by automated means;
+	// an appeal is resolved by a human reviewer.
+	AutomatedDecision string   `protobuf:"bytes,18,opt,name=automated_decision,json=automatedDecision,proto3" json:"automated_decision,omitempty"`
+	TerritorialScope  []string `protobuf:"bytes,19,rep,name=territorial_scope,json=territorialScope,proto3" json:"territorial_scope,omitempty"`
+	// How the account holder can seek redress.
+	Redress       []*Redress `protobuf:"bytes,20,rep,name=redress,proto3" json:"redress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatementOfReasons) Reset() {
+	*x = StatementOfReasons{}
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatementOfReasons) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatementOfReasons) ProtoMessage() {}
+
+func (x *StatementOfReasons) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatementOfReasons.ProtoReflect.Descriptor instead.
+func (*StatementOfReasons) Descriptor() ([]byte, []int) {
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *StatementOfReasons) GetPuid() string {
+	if x != nil {
+		return x.Puid
+	}
+	return ""
+}
+
+func (x *StatementOfReasons) GetDecisionAccount() string {
+	if x != nil {
+		return x.DecisionAccount
+	}
+	return ""
+}
+
+func (x *StatementOfReasons) GetDecisionProvision() string {
+	if x != nil {
+		return x.DecisionProvision
+	}
+	return ""
+}
+
+func (x *StatementOfReasons) GetDecisionMonetary() string {
+	if x != nil {
+		return x.DecisionMonetary
+	}
+	return ""
+}
+
+func (x *StatementOfReasons) GetRestrictedCapabilities() []string {
+	if x != nil {
+		return x.RestrictedCapabilities
+	}
+	return nil
+}
+
+func (x *StatementOfReasons) GetApplicationDate() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ApplicationDate
+	}
+	return nil
+}
+
+func (x *StatementOfReasons) GetEndDateAccountRestriction() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndDateAccountRestriction
+	}
+	return nil
+}
+
+func (x *StatementOfReasons) GetEndDateMonetaryRestriction() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndDateMonetaryRestriction
+	}
+	return nil
+}
+
+func (x *StatementOfReasons) GetEndDateServiceRestriction() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndDateServiceRestriction
+	}
+	return nil
+}
+
+func (x *StatementOfReasons) GetDecisionGround() string {
+	if x != nil {
+		return x.DecisionGround
+	}
+	return ""
+}
+
+func (x *StatementOfReasons) GetIncompatibleContentGround() string {
+	if x != nil {
+		return x.IncompatibleContentGround
+	}
+	return ""
+}
+
+func (x *StatementOfReasons) GetIncompatibleContentExplanation() string {
+	if x != nil {
+		return x.IncompatibleContentExplanation
+	}
+	return ""
+}
+
+func (x *StatementOfReasons) GetDecisionFacts() string {
+	if x != nil {
+		return x.DecisionFacts
+	}
+	return ""
+}
+
+func (x *StatementOfReasons) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *StatementOfReasons) GetCategorySpecification() []string {
+	if x != nil {
+		return x.CategorySpecification
+	}
+	return nil
+}
+
+func (x *StatementOfReasons) GetSourceType() string {
+	if x != nil {
+		return x.SourceType
+	}
+	return ""
+}
+
+func (x *StatementOfReasons) GetAutomatedDetection() bool {
+	if x != nil {
+		return x.AutomatedDetection
+	}
+	return false
+}
+
+func (x *StatementOfReasons) GetAutomatedDecision() string {
+	if x != nil {
+		return x.AutomatedDecision
+	}
+	return ""
+}
+
+func (x *StatementOfReasons) GetTerritorialScope() []string {
+	if x != nil {
+		return x.TerritorialScope
+	}
+	return nil
+}
+
+func (x *StatementOfReasons) GetRedress() []*Redress {
+	if x != nil {
+		return x.Redress
+	}
+	return nil
+}
+
+// Redress is one way to contest a decision.
+type Redress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "internal_complaint", "out_of_court_settlement" or "judicial_redress".
+	Kind        string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// The last moment to use it, when it has one.
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Redress) Reset() {
+	*x = Redress{}
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Redress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Redress) ProtoMessage() {}
+
+func (x *Redress) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Redress.ProtoReflect.Descriptor instead.
+func (*Redress) Descriptor() ([]byte, []int) {
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Redress) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Redress) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Redress) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
 type GetDecisionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	DecisionId    string                 `protobuf:"bytes,1,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
@@ -1085,7 +1402,7 @@ type GetDecisionRequest struct {
 
 func (x *GetDecisionRequest) Reset() {
 	*x = GetDecisionRequest{}
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[10]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1097,7 +1414,7 @@ func (x *GetDecisionRequest) String() string {
 func (*GetDecisionRequest) ProtoMessage() {}
 
 func (x *GetDecisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[10]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1110,7 +1427,7 @@ func (x *GetDecisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDecisionRequest.ProtoReflect.Descriptor instead.
 func (*GetDecisionRequest) Descriptor() ([]byte, []int) {
-	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{10}
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetDecisionRequest) GetDecisionId() string {
@@ -1136,14 +1453,17 @@ type GetDecisionResponse struct {
 	// Reviewer view only: the input document the policy evaluated.
 	Input *structpb.Struct `protobuf:"bytes,4,opt,name=input,proto3" json:"input,omitempty"`
 	// Reviewer view only: how long the decision took.
-	Latency       *durationpb.Duration `protobuf:"bytes,5,opt,name=latency,proto3" json:"latency,omitempty"`
+	Latency *durationpb.Duration `protobuf:"bytes,5,opt,name=latency,proto3" json:"latency,omitempty"`
+	// Reviewer view only: what the shadow bundle would have decided, when
+	// one was evaluated beside the active bundle. Never enforced.
+	Shadow        *ShadowVerdict `protobuf:"bytes,6,opt,name=shadow,proto3" json:"shadow,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetDecisionResponse) Reset() {
 	*x = GetDecisionResponse{}
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[11]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1155,7 +1475,7 @@ func (x *GetDecisionResponse) String() string {
 func (*GetDecisionResponse) ProtoMessage() {}
 
 func (x *GetDecisionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[11]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1168,7 +1488,7 @@ func (x *GetDecisionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDecisionResponse.ProtoReflect.Descriptor instead.
 func (*GetDecisionResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{11}
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetDecisionResponse) GetDecision() *DecideResponse {
@@ -1206,6 +1526,91 @@ func (x *GetDecisionResponse) GetLatency() *durationpb.Duration {
 	return nil
 }
 
+func (x *GetDecisionResponse) GetShadow() *ShadowVerdict {
+	if x != nil {
+		return x.Shadow
+	}
+	return nil
+}
+
+// ShadowVerdict is a candidate policy's verdict on a decision it shadowed.
+type ShadowVerdict struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ACTION_UNSPECIFIED when the shadow could not decide (see error).
+	Action         Action                 `protobuf:"varint,1,opt,name=action,proto3,enum=gavel.decision.v1.Action" json:"action,omitempty"`
+	Reasons        []*Reason              `protobuf:"bytes,2,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	BundleRevision string                 `protobuf:"bytes,3,opt,name=bundle_revision,json=bundleRevision,proto3" json:"bundle_revision,omitempty"`
+	Error          string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	EvaluatedAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=evaluated_at,json=evaluatedAt,proto3" json:"evaluated_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ShadowVerdict) Reset() {
+	*x = ShadowVerdict{}
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShadowVerdict) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShadowVerdict) ProtoMessage() {}
+
+func (x *ShadowVerdict) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShadowVerdict.ProtoReflect.Descriptor instead.
+func (*ShadowVerdict) Descriptor() ([]byte, []int) {
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ShadowVerdict) GetAction() Action {
+	if x != nil {
+		return x.Action
+	}
+	return Action_ACTION_UNSPECIFIED
+}
+
+func (x *ShadowVerdict) GetReasons() []*Reason {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+func (x *ShadowVerdict) GetBundleRevision() string {
+	if x != nil {
+		return x.BundleRevision
+	}
+	return ""
+}
+
+func (x *ShadowVerdict) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *ShadowVerdict) GetEvaluatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvaluatedAt
+	}
+	return nil
+}
+
 type ListDecisionsRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	SubjectId string                 `protobuf:"bytes,1,opt,name=subject_id,json=subjectId,proto3" json:"subject_id,omitempty"`
@@ -1218,7 +1623,7 @@ type ListDecisionsRequest struct {
 
 func (x *ListDecisionsRequest) Reset() {
 	*x = ListDecisionsRequest{}
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[12]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1635,7 @@ func (x *ListDecisionsRequest) String() string {
 func (*ListDecisionsRequest) ProtoMessage() {}
 
 func (x *ListDecisionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[12]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1648,7 @@ func (x *ListDecisionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDecisionsRequest.ProtoReflect.Descriptor instead.
 func (*ListDecisionsRequest) Descriptor() ([]byte, []int) {
-	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{12}
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListDecisionsRequest) GetSubjectId() string {
@@ -1277,7 +1682,7 @@ type ListDecisionsResponse struct {
 
 func (x *ListDecisionsResponse) Reset() {
 	*x = ListDecisionsResponse{}
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[13]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1694,7 @@ func (x *ListDecisionsResponse) String() string {
 func (*ListDecisionsResponse) ProtoMessage() {}
 
 func (x *ListDecisionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[13]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1707,7 @@ func (x *ListDecisionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDecisionsResponse.ProtoReflect.Descriptor instead.
 func (*ListDecisionsResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{13}
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListDecisionsResponse) GetDecisions() []*DecideResponse {
@@ -1393,7 +1798,7 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x129\n" +
 	"\x06status\x18\x03 \x01(\x0e2!.gavel.decision.v1.DetectorStatusR\x06status\x123\n" +
 	"\alatency\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12\x18\n" +
-	"\asignals\x18\x05 \x01(\x05R\asignals\"\xd3\x05\n" +
+	"\asignals\x18\x05 \x01(\x05R\asignals\"\xfa\x06\n" +
 	"\x0eDecideResponse\x12\x1f\n" +
 	"\vdecision_id\x18\x01 \x01(\tR\n" +
 	"decisionId\x12\x1d\n" +
@@ -1420,17 +1825,57 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"checkpoint\x18\x10 \x01(\tR\n" +
 	"checkpoint\x12\x1d\n" +
 	"\n" +
-	"subject_id\x18\x11 \x01(\tR\tsubjectId\"b\n" +
+	"subject_id\x18\x11 \x01(\tR\tsubjectId\x12\x1e\n" +
+	"\n" +
+	"overturned\x18\x12 \x01(\bR\n" +
+	"overturned\x12\x1b\n" +
+	"\tappeal_id\x18\x13 \x01(\tR\bappealId\x12#\n" +
+	"\rappeal_status\x18\x14 \x01(\tR\fappealStatus\x12C\n" +
+	"\tstatement\x18\x15 \x01(\v2%.gavel.decision.v1.StatementOfReasonsR\tstatement\"\xd9\b\n" +
+	"\x12StatementOfReasons\x12\x12\n" +
+	"\x04puid\x18\x01 \x01(\tR\x04puid\x12)\n" +
+	"\x10decision_account\x18\x02 \x01(\tR\x0fdecisionAccount\x12-\n" +
+	"\x12decision_provision\x18\x03 \x01(\tR\x11decisionProvision\x12+\n" +
+	"\x11decision_monetary\x18\x04 \x01(\tR\x10decisionMonetary\x127\n" +
+	"\x17restricted_capabilities\x18\x05 \x03(\tR\x16restrictedCapabilities\x12E\n" +
+	"\x10application_date\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0fapplicationDate\x12[\n" +
+	"\x1cend_date_account_restriction\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x19endDateAccountRestriction\x12]\n" +
+	"\x1dend_date_monetary_restriction\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x1aendDateMonetaryRestriction\x12[\n" +
+	"\x1cend_date_service_restriction\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x19endDateServiceRestriction\x12'\n" +
+	"\x0fdecision_ground\x18\n" +
+	" \x01(\tR\x0edecisionGround\x12>\n" +
+	"\x1bincompatible_content_ground\x18\v \x01(\tR\x19incompatibleContentGround\x12H\n" +
+	" incompatible_content_explanation\x18\f \x01(\tR\x1eincompatibleContentExplanation\x12%\n" +
+	"\x0edecision_facts\x18\r \x01(\tR\rdecisionFacts\x12\x1a\n" +
+	"\bcategory\x18\x0e \x01(\tR\bcategory\x125\n" +
+	"\x16category_specification\x18\x0f \x03(\tR\x15categorySpecification\x12\x1f\n" +
+	"\vsource_type\x18\x10 \x01(\tR\n" +
+	"sourceType\x12/\n" +
+	"\x13automated_detection\x18\x11 \x01(\bR\x12automatedDetection\x12-\n" +
+	"\x12automated_decision\x18\x12 \x01(\tR\x11automatedDecision\x12+\n" +
+	"\x11territorial_scope\x18\x13 \x03(\tR\x10territorialScope\x124\n" +
+	"\aredress\x18\x14 \x03(\v2\x1a.gavel.decision.v1.RedressR\aredress\"w\n" +
+	"\aRedress\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x126\n" +
+	"\bdeadline\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"b\n" +
 	"\x12GetDecisionRequest\x12\x1f\n" +
 	"\vdecision_id\x18\x01 \x01(\tR\n" +
 	"decisionId\x12+\n" +
-	"\x04view\x18\x02 \x01(\x0e2\x17.gavel.decision.v1.ViewR\x04view\"\x9a\x02\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x17.gavel.decision.v1.ViewR\x04view\"\xd4\x02\n" +
 	"\x13GetDecisionResponse\x12=\n" +
 	"\bdecision\x18\x01 \x01(\v2!.gavel.decision.v1.DecideResponseR\bdecision\x12+\n" +
 	"\x04view\x18\x02 \x01(\x0e2\x17.gavel.decision.v1.ViewR\x04view\x123\n" +
 	"\asignals\x18\x03 \x03(\v2\x19.gavel.decision.v1.SignalR\asignals\x12-\n" +
 	"\x05input\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x05input\x123\n" +
-	"\alatency\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\alatency\"q\n" +
+	"\alatency\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\alatency\x128\n" +
+	"\x06shadow\x18\x06 \x01(\v2 .gavel.decision.v1.ShadowVerdictR\x06shadow\"\xf5\x01\n" +
+	"\rShadowVerdict\x121\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x19.gavel.decision.v1.ActionR\x06action\x123\n" +
+	"\areasons\x18\x02 \x03(\v2\x19.gavel.decision.v1.ReasonR\areasons\x12'\n" +
+	"\x0fbundle_revision\x18\x03 \x01(\tR\x0ebundleRevision\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12=\n" +
+	"\fevaluated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vevaluatedAt\"q\n" +
 	"\x14ListDecisionsRequest\x12\x1d\n" +
 	"\n" +
 	"subject_id\x18\x01 \x01(\tR\tsubjectId\x12\x1b\n" +
@@ -1475,7 +1920,7 @@ func file_gavel_decision_v1_decision_proto_rawDescGZIP() []byte {
 }
 
 var file_gavel_decision_v1_decision_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_gavel_decision_v1_decision_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_gavel_decision_v1_decision_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_gavel_decision_v1_decision_proto_goTypes = []any{
 	(Action)(0),                   // 0: gavel.decision.v1.Action
 	(View)(0),                     // 1: gavel.decision.v1.View
@@ -1490,52 +1935,66 @@ var file_gavel_decision_v1_decision_proto_goTypes = []any{
 	(*Remedy)(nil),                // 10: gavel.decision.v1.Remedy
 	(*DetectorReport)(nil),        // 11: gavel.decision.v1.DetectorReport
 	(*DecideResponse)(nil),        // 12: gavel.decision.v1.DecideResponse
-	(*GetDecisionRequest)(nil),    // 13: gavel.decision.v1.GetDecisionRequest
-	(*GetDecisionResponse)(nil),   // 14: gavel.decision.v1.GetDecisionResponse
-	(*ListDecisionsRequest)(nil),  // 15: gavel.decision.v1.ListDecisionsRequest
-	(*ListDecisionsResponse)(nil), // 16: gavel.decision.v1.ListDecisionsResponse
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 18: google.protobuf.Struct
-	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
+	(*StatementOfReasons)(nil),    // 13: gavel.decision.v1.StatementOfReasons
+	(*Redress)(nil),               // 14: gavel.decision.v1.Redress
+	(*GetDecisionRequest)(nil),    // 15: gavel.decision.v1.GetDecisionRequest
+	(*GetDecisionResponse)(nil),   // 16: gavel.decision.v1.GetDecisionResponse
+	(*ShadowVerdict)(nil),         // 17: gavel.decision.v1.ShadowVerdict
+	(*ListDecisionsRequest)(nil),  // 18: gavel.decision.v1.ListDecisionsRequest
+	(*ListDecisionsResponse)(nil), // 19: gavel.decision.v1.ListDecisionsResponse
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 21: google.protobuf.Struct
+	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
 }
 var file_gavel_decision_v1_decision_proto_depIdxs = []int32{
-	17, // 0: gavel.decision.v1.Subject.created_at:type_name -> google.protobuf.Timestamp
+	20, // 0: gavel.decision.v1.Subject.created_at:type_name -> google.protobuf.Timestamp
 	3,  // 1: gavel.decision.v1.Subject.profile:type_name -> gavel.decision.v1.Profile
-	18, // 2: gavel.decision.v1.Signal.evidence:type_name -> google.protobuf.Struct
+	21, // 2: gavel.decision.v1.Signal.evidence:type_name -> google.protobuf.Struct
 	4,  // 3: gavel.decision.v1.DecideRequest.subject:type_name -> gavel.decision.v1.Subject
 	5,  // 4: gavel.decision.v1.DecideRequest.context:type_name -> gavel.decision.v1.RequestContext
-	18, // 5: gavel.decision.v1.DecideRequest.attributes:type_name -> google.protobuf.Struct
+	21, // 5: gavel.decision.v1.DecideRequest.attributes:type_name -> google.protobuf.Struct
 	6,  // 6: gavel.decision.v1.DecideRequest.signals:type_name -> gavel.decision.v1.Signal
-	17, // 7: gavel.decision.v1.Restriction.until:type_name -> google.protobuf.Timestamp
+	20, // 7: gavel.decision.v1.Restriction.until:type_name -> google.protobuf.Timestamp
 	0,  // 8: gavel.decision.v1.Reason.action:type_name -> gavel.decision.v1.Action
-	18, // 9: gavel.decision.v1.Reason.evidence:type_name -> google.protobuf.Struct
+	21, // 9: gavel.decision.v1.Reason.evidence:type_name -> google.protobuf.Struct
 	2,  // 10: gavel.decision.v1.DetectorReport.status:type_name -> gavel.decision.v1.DetectorStatus
-	19, // 11: gavel.decision.v1.DetectorReport.latency:type_name -> google.protobuf.Duration
+	22, // 11: gavel.decision.v1.DetectorReport.latency:type_name -> google.protobuf.Duration
 	0,  // 12: gavel.decision.v1.DecideResponse.action:type_name -> gavel.decision.v1.Action
 	8,  // 13: gavel.decision.v1.DecideResponse.restrictions:type_name -> gavel.decision.v1.Restriction
 	9,  // 14: gavel.decision.v1.DecideResponse.reasons:type_name -> gavel.decision.v1.Reason
 	10, // 15: gavel.decision.v1.DecideResponse.remedy:type_name -> gavel.decision.v1.Remedy
-	19, // 16: gavel.decision.v1.DecideResponse.duration:type_name -> google.protobuf.Duration
+	22, // 16: gavel.decision.v1.DecideResponse.duration:type_name -> google.protobuf.Duration
 	11, // 17: gavel.decision.v1.DecideResponse.detectors:type_name -> gavel.decision.v1.DetectorReport
-	17, // 18: gavel.decision.v1.DecideResponse.decided_at:type_name -> google.protobuf.Timestamp
-	1,  // 19: gavel.decision.v1.GetDecisionRequest.view:type_name -> gavel.decision.v1.View
-	12, // 20: gavel.decision.v1.GetDecisionResponse.decision:type_name -> gavel.decision.v1.DecideResponse
-	1,  // 21: gavel.decision.v1.GetDecisionResponse.view:type_name -> gavel.decision.v1.View
-	6,  // 22: gavel.decision.v1.GetDecisionResponse.signals:type_name -> gavel.decision.v1.Signal
-	18, // 23: gavel.decision.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
-	19, // 24: gavel.decision.v1.GetDecisionResponse.latency:type_name -> google.protobuf.Duration
-	12, // 25: gavel.decision.v1.ListDecisionsResponse.decisions:type_name -> gavel.decision.v1.DecideResponse
-	7,  // 26: gavel.decision.v1.DecisionService.Decide:input_type -> gavel.decision.v1.DecideRequest
-	13, // 27: gavel.decision.v1.DecisionService.GetDecision:input_type -> gavel.decision.v1.GetDecisionRequest
-	15, // 28: gavel.decision.v1.DecisionService.ListDecisions:input_type -> gavel.decision.v1.ListDecisionsRequest
-	12, // 29: gavel.decision.v1.DecisionService.Decide:output_type -> gavel.decision.v1.DecideResponse
-	14, // 30: gavel.decision.v1.DecisionService.GetDecision:output_type -> gavel.decision.v1.GetDecisionResponse
-	16, // 31: gavel.decision.v1.DecisionService.ListDecisions:output_type -> gavel.decision.v1.ListDecisionsResponse
-	29, // [29:32] is the sub-list for method output_type
-	26, // [26:29] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	20, // 18: gavel.decision.v1.DecideResponse.decided_at:type_name -> google.protobuf.Timestamp
+	13, // 19: gavel.decision.v1.DecideResponse.statement:type_name -> gavel.decision.v1.StatementOfReasons
+	20, // 20: gavel.decision.v1.StatementOfReasons.application_date:type_name -> google.protobuf.Timestamp
+	20, // 21: gavel.decision.v1.StatementOfReasons.end_date_account_restriction:type_name -> google.protobuf.Timestamp
+	20, // 22: gavel.decision.v1.StatementOfReasons.end_date_monetary_restriction:type_name -> google.protobuf.Timestamp
+	20, // 23: gavel.decision.v1.StatementOfReasons.end_date_service_restriction:type_name -> google.protobuf.Timestamp
+	14, // 24: gavel.decision.v1.StatementOfReasons.redress:type_name -> gavel.decision.v1.Redress
+	20, // 25: gavel.decision.v1.Redress.deadline:type_name -> google.protobuf.Timestamp
+	1,  // 26: gavel.decision.v1.GetDecisionRequest.view:type_name -> gavel.decision.v1.View
+	12, // 27: gavel.decision.v1.GetDecisionResponse.decision:type_name -> gavel.decision.v1.DecideResponse
+	1,  // 28: gavel.decision.v1.GetDecisionResponse.view:type_name -> gavel.decision.v1.View
+	6,  // 29: gavel.decision.v1.GetDecisionResponse.signals:type_name -> gavel.decision.v1.Signal
+	21, // 30: gavel.decision.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
+	22, // 31: gavel.decision.v1.GetDecisionResponse.latency:type_name -> google.protobuf.Duration
+	17, // 32: gavel.decision.v1.GetDecisionResponse.shadow:type_name -> gavel.decision.v1.ShadowVerdict
+	0,  // 33: gavel.decision.v1.ShadowVerdict.action:type_name -> gavel.decision.v1.Action
+	9,  // 34: gavel.decision.v1.ShadowVerdict.reasons:type_name -> gavel.decision.v1.Reason
+	20, // 35: gavel.decision.v1.ShadowVerdict.evaluated_at:type_name -> google.protobuf.Timestamp
+	12, // 36: gavel.decision.v1.ListDecisionsResponse.decisions:type_name -> gavel.decision.v1.DecideResponse
+	7,  // 37: gavel.decision.v1.DecisionService.Decide:input_type -> gavel.decision.v1.DecideRequest
+	15, // 38: gavel.decision.v1.DecisionService.GetDecision:input_type -> gavel.decision.v1.GetDecisionRequest
+	18, // 39: gavel.decision.v1.DecisionService.ListDecisions:input_type -> gavel.decision.v1.ListDecisionsRequest
+	12, // 40: gavel.decision.v1.DecisionService.Decide:output_type -> gavel.decision.v1.DecideResponse
+	16, // 41: gavel.decision.v1.DecisionService.GetDecision:output_type -> gavel.decision.v1.GetDecisionResponse
+	19, // 42: gavel.decision.v1.DecisionService.ListDecisions:output_type -> gavel.decision.v1.ListDecisionsResponse
+	40, // [40:43] is the sub-list for method output_type
+	37, // [37:40] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_gavel_decision_v1_decision_proto_init() }
@@ -1549,7 +2008,7 @@ func file_gavel_decision_v1_decision_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gavel_decision_v1_decision_proto_rawDesc), len(file_gavel_decision_v1_decision_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

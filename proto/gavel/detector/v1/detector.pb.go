@@ -71,6 +71,8 @@ type DescribeResponse struct {
 	// The latency the detector promises; the host's deadline is the lesser of
 	// this and the configured one.
 	LatencyBudget *durationpb.Duration `protobuf:"bytes,5,opt,name=latency_budget,json=latencyBudget,proto3" json:"latency_budget,omitempty"`
+	// The detector wants Observe calls for committed decisions.
+	Observes      bool `protobuf:"varint,6,opt,name=observes,proto3" json:"observes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -138,6 +140,13 @@ func (x *DescribeResponse) GetLatencyBudget() *durationpb.Duration {
 		return x.LatencyBudget
 	}
 	return nil
+}
+
+func (x *DescribeResponse) GetObserves() bool {
+	if x != nil {
+		return x.Observes
+	}
+	return false
 }
 
 type Profile struct {
@@ -582,18 +591,162 @@ func (x *DetectResponse) GetSignals() []*Signal {
 	return nil
 }
 
+// ObserveRequest is one committed decision, as a detector may learn from it.
+type ObserveRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	DecisionId string                 `protobuf:"bytes,1,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
+	// The subject's id.
+	SubjectId  string `protobuf:"bytes,2,opt,name=subject_id,json=subjectId,proto3" json:"subject_id,omitempty"`
+	Checkpoint string `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The enforced action: "allow", "warn", "challenge", "restrict" or "suspend".
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// The request context of the decision (ip, device_id, …).
+	Context *Context `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
+	// The request's free-form attributes (document, payout details).
+	Attributes *structpb.Struct       `protobuf:"bytes,6,opt,name=attributes,proto3" json:"attributes,omitempty"`
+	DecidedAt  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
+	// True when the decision was later overturned (by an appeal): the detector
+	// should undo what it learnt from the decision's action.
+	Overturned    bool `protobuf:"varint,8,opt,name=overturned,proto3" json:"overturned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObserveRequest) Reset() {
+	*x = ObserveRequest{}
+	mi := &file_gavel_detector_v1_detector_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObserveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObserveRequest) ProtoMessage() {}
+
+func (x *ObserveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_detector_v1_detector_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObserveRequest.ProtoReflect.Descriptor instead.
+func (*ObserveRequest) Descriptor() ([]byte, []int) {
+	return file_gavel_detector_v1_detector_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ObserveRequest) GetDecisionId() string {
+	if x != nil {
+		return x.DecisionId
+	}
+	return ""
+}
+
+func (x *ObserveRequest) GetSubjectId() string {
+	if x != nil {
+		return x.SubjectId
+	}
+	return ""
+}
+
+func (x *ObserveRequest) GetCheckpoint() string {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return ""
+}
+
+func (x *ObserveRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ObserveRequest) GetContext() *Context {
+	if x != nil {
+		return x.Context
+	}
+	return nil
+}
+
+func (x *ObserveRequest) GetAttributes() *structpb.Struct {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+func (x *ObserveRequest) GetDecidedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecidedAt
+	}
+	return nil
+}
+
+func (x *ObserveRequest) GetOverturned() bool {
+	if x != nil {
+		return x.Overturned
+	}
+	return false
+}
+
+type ObserveResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObserveResponse) Reset() {
+	*x = ObserveResponse{}
+	mi := &file_gavel_detector_v1_detector_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObserveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObserveResponse) ProtoMessage() {}
+
+func (x *ObserveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_detector_v1_detector_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObserveResponse.ProtoReflect.Descriptor instead.
+func (*ObserveResponse) Descriptor() ([]byte, []int) {
+	return file_gavel_detector_v1_detector_proto_rawDescGZIP(), []int{9}
+}
+
 var File_gavel_detector_v1_detector_proto protoreflect.FileDescriptor
 
 const file_gavel_detector_v1_detector_proto_rawDesc = "" +
 	"\n" +
 	" gavel/detector/v1/detector.proto\x12\x11gavel.detector.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n" +
-	"\x0fDescribeRequest\"\xbe\x01\n" +
+	"\x0fDescribeRequest\"\xda\x01\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x18\n" +
 	"\asignals\x18\x03 \x03(\tR\asignals\x12 \n" +
 	"\vcheckpoints\x18\x04 \x03(\tR\vcheckpoints\x12@\n" +
-	"\x0elatency_budget\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\rlatencyBudget\"\xd6\x01\n" +
+	"\x0elatency_budget\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\rlatencyBudget\x12\x1a\n" +
+	"\bobserves\x18\x06 \x01(\bR\bobserves\"\xd6\x01\n" +
 	"\aProfile\x12\x1d\n" +
 	"\n" +
 	"given_name\x18\x01 \x01(\tR\tgivenName\x12\x1f\n" +
@@ -639,10 +792,30 @@ const file_gavel_detector_v1_detector_proto_rawDesc = "" +
 	"confidence\x18\x05 \x01(\x01R\n" +
 	"confidence\"E\n" +
 	"\x0eDetectResponse\x123\n" +
-	"\asignals\x18\x01 \x03(\v2\x19.gavel.detector.v1.SignalR\asignals2\xb9\x01\n" +
+	"\asignals\x18\x01 \x03(\v2\x19.gavel.detector.v1.SignalR\asignals\"\xd2\x02\n" +
+	"\x0eObserveRequest\x12\x1f\n" +
+	"\vdecision_id\x18\x01 \x01(\tR\n" +
+	"decisionId\x12\x1d\n" +
+	"\n" +
+	"subject_id\x18\x02 \x01(\tR\tsubjectId\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x03 \x01(\tR\n" +
+	"checkpoint\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x124\n" +
+	"\acontext\x18\x05 \x01(\v2\x1a.gavel.detector.v1.ContextR\acontext\x127\n" +
+	"\n" +
+	"attributes\x18\x06 \x01(\v2\x17.google.protobuf.StructR\n" +
+	"attributes\x129\n" +
+	"\n" +
+	"decided_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12\x1e\n" +
+	"\n" +
+	"overturned\x18\b \x01(\bR\n" +
+	"overturned\"\x11\n" +
+	"\x0fObserveResponse2\x8d\x02\n" +
 	"\x0fDetectorService\x12U\n" +
 	"\bDescribe\x12\".gavel.detector.v1.DescribeRequest\x1a#.gavel.detector.v1.DescribeResponse\"\x00\x12O\n" +
-	"\x06Detect\x12 .gavel.detector.v1.DetectRequest\x1a!.gavel.detector.v1.DetectResponse\"\x00B;Z9github.com/gavel/gavel/proto/gavel/detector/v1;detectorv1b\x06proto3"
+	"\x06Detect\x12 .gavel.detector.v1.DetectRequest\x1a!.gavel.detector.v1.DetectResponse\"\x00\x12R\n" +
+	"\aObserve\x12!.gavel.detector.v1.ObserveRequest\x1a\".gavel.detector.v1.ObserveResponse\"\x00B;Z9github.com/gavel/gavel/proto/gavel/detector/v1;detectorv1b\x06proto3"
 
 var (
 	file_gavel_detector_v1_detector_proto_rawDescOnce sync.Once
@@ -656,7 +829,7 @@ func file_gavel_detector_v1_detector_proto_rawDescGZIP() []byte {
 	return file_gavel_detector_v1_detector_proto_rawDescData
 }
 
-var file_gavel_detector_v1_detector_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_gavel_detector_v1_detector_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_gavel_detector_v1_detector_proto_goTypes = []any{
 	(*DescribeRequest)(nil),       // 0: gavel.detector.v1.DescribeRequest
 	(*DescribeResponse)(nil),      // 1: gavel.detector.v1.DescribeResponse
@@ -666,29 +839,36 @@ var file_gavel_detector_v1_detector_proto_goTypes = []any{
 	(*DetectRequest)(nil),         // 5: gavel.detector.v1.DetectRequest
 	(*Signal)(nil),                // 6: gavel.detector.v1.Signal
 	(*DetectResponse)(nil),        // 7: gavel.detector.v1.DetectResponse
-	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 10: google.protobuf.Struct
+	(*ObserveRequest)(nil),        // 8: gavel.detector.v1.ObserveRequest
+	(*ObserveResponse)(nil),       // 9: gavel.detector.v1.ObserveResponse
+	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 12: google.protobuf.Struct
 }
 var file_gavel_detector_v1_detector_proto_depIdxs = []int32{
-	8,  // 0: gavel.detector.v1.DescribeResponse.latency_budget:type_name -> google.protobuf.Duration
-	9,  // 1: gavel.detector.v1.Subject.created_at:type_name -> google.protobuf.Timestamp
+	10, // 0: gavel.detector.v1.DescribeResponse.latency_budget:type_name -> google.protobuf.Duration
+	11, // 1: gavel.detector.v1.Subject.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 2: gavel.detector.v1.Subject.profile:type_name -> gavel.detector.v1.Profile
 	3,  // 3: gavel.detector.v1.DetectRequest.subject:type_name -> gavel.detector.v1.Subject
 	4,  // 4: gavel.detector.v1.DetectRequest.context:type_name -> gavel.detector.v1.Context
-	10, // 5: gavel.detector.v1.DetectRequest.attributes:type_name -> google.protobuf.Struct
-	9,  // 6: gavel.detector.v1.DetectRequest.now:type_name -> google.protobuf.Timestamp
-	10, // 7: gavel.detector.v1.Signal.evidence:type_name -> google.protobuf.Struct
+	12, // 5: gavel.detector.v1.DetectRequest.attributes:type_name -> google.protobuf.Struct
+	11, // 6: gavel.detector.v1.DetectRequest.now:type_name -> google.protobuf.Timestamp
+	12, // 7: gavel.detector.v1.Signal.evidence:type_name -> google.protobuf.Struct
 	6,  // 8: gavel.detector.v1.DetectResponse.signals:type_name -> gavel.detector.v1.Signal
-	0,  // 9: gavel.detector.v1.DetectorService.Describe:input_type -> gavel.detector.v1.DescribeRequest
-	5,  // 10: gavel.detector.v1.DetectorService.Detect:input_type -> gavel.detector.v1.DetectRequest
-	1,  // 11: gavel.detector.v1.DetectorService.Describe:output_type -> gavel.detector.v1.DescribeResponse
-	7,  // 12: gavel.detector.v1.DetectorService.Detect:output_type -> gavel.detector.v1.DetectResponse
-	11, // [11:13] is the sub-list for method output_type
-	9,  // [9:11] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	4,  // 9: gavel.detector.v1.ObserveRequest.context:type_name -> gavel.detector.v1.Context
+	12, // 10: gavel.detector.v1.ObserveRequest.attributes:type_name -> google.protobuf.Struct
+	11, // 11: gavel.detector.v1.ObserveRequest.decided_at:type_name -> google.protobuf.Timestamp
+	0,  // 12: gavel.detector.v1.DetectorService.Describe:input_type -> gavel.detector.v1.DescribeRequest
+	5,  // 13: gavel.detector.v1.DetectorService.Detect:input_type -> gavel.detector.v1.DetectRequest
+	8,  // 14: gavel.detector.v1.DetectorService.Observe:input_type -> gavel.detector.v1.ObserveRequest
+	1,  // 15: gavel.detector.v1.DetectorService.Describe:output_type -> gavel.detector.v1.DescribeResponse
+	7,  // 16: gavel.detector.v1.DetectorService.Detect:output_type -> gavel.detector.v1.DetectResponse
+	9,  // 17: gavel.detector.v1.DetectorService.Observe:output_type -> gavel.detector.v1.ObserveResponse
+	15, // [15:18] is the sub-list for method output_type
+	12, // [12:15] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_gavel_detector_v1_detector_proto_init() }
@@ -702,7 +882,7 @@ func file_gavel_detector_v1_detector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gavel_detector_v1_detector_proto_rawDesc), len(file_gavel_detector_v1_detector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	DetectorService_Describe_FullMethodName = "/gavel.detector.v1.DetectorService/Describe"
 	DetectorService_Detect_FullMethodName   = "/gavel.detector.v1.DetectorService/Detect"
+	DetectorService_Observe_FullMethodName  = "/gavel.detector.v1.DetectorService/Observe"
 )
 
 // DetectorServiceClient is the client API for DetectorService service.
@@ -34,6 +35,11 @@ type DetectorServiceClient interface {
 	Describe(ctx context.Context, in *DescribeRequest, opts ...grpc.CallOption) (*DescribeResponse, error)
 	// Detect returns signals for one subject at one checkpoint.
 	Detect(ctx context.Context, in *DetectRequest, opts ...grpc.CallOption) (*DetectResponse, error)
+	// Observe tells a detector that declared `observes` about a decision gavel
+	// committed (never a dry run, never a replay), after the reply has left.
+	// Delivery is best effort: the host drops observations when a detector falls
+	// behind. A detector that does not implement it answers UNIMPLEMENTED.
+	Observe(ctx context.Context, in *ObserveRequest, opts ...grpc.CallOption) (*ObserveResponse, error)
 }
 
 type detectorServiceClient struct {
@@ -64,6 +70,16 @@ func (c *detectorServiceClient) Detect(ctx context.Context, in *DetectRequest, o
 	return out, nil
 }
 
+func (c *detectorServiceClient) Observe(ctx context.Context, in *ObserveRequest, opts ...grpc.CallOption) (*ObserveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ObserveResponse)
+	err := c.cc.Invoke(ctx, DetectorService_Observe_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DetectorServiceServer is the server API for DetectorService service.
 // All implementations must embed UnimplementedDetectorServiceServer
 // for forward compatibility.
@@ -75,6 +91,11 @@ type DetectorServiceServer interface {
 	Describe(context.Context, *DescribeRequest) (*DescribeResponse, error)
 	// Detect returns signals for one subject at one checkpoint.
 	Detect(context.Context, *DetectRequest) (*DetectResponse, error)
+	// Observe tells a detector that declared `observes` about a decision gavel
+	// committed (never a dry run, never a replay), after the reply has left.
+	// Delivery is best effort: the host drops observations when a detector falls
+	// behind. A detector that does not implement it answers UNIMPLEMENTED.
+	Observe(context.Context, *ObserveRequest) (*ObserveResponse, error)
 	mustEmbedUnimplementedDetectorServiceServer()
 }
 
@@ -90,6 +111,9 @@ func (UnimplementedDetectorServiceServer) Describe(context.Context, *DescribeReq
 }
 func (UnimplementedDetectorServiceServer) Detect(context.Context, *DetectRequest) (*DetectResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Detect not implemented")
+}
+func (UnimplementedDetectorServiceServer) Observe(context.Context, *ObserveRequest) (*ObserveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Observe not implemented")
 }
 func (UnimplementedDetectorServiceServer) mustEmbedUnimplementedDetectorServiceServer() {}
 func (UnimplementedDetectorServiceServer) testEmbeddedByValue()                         {}
@@ -148,6 +172,24 @@ func _DetectorService_Detect_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DetectorService_Observe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ObserveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DetectorServiceServer).Observe(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DetectorService_Observe_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DetectorServiceServer).Observe(ctx, req.(*ObserveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DetectorService_ServiceDesc is the grpc.ServiceDesc for DetectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,6 +204,10 @@ var DetectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Detect",
 			Handler:    _DetectorService_Detect_Handler,
+		},
+		{
+			MethodName: "Observe",
+			Handler:    _DetectorService_Observe_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -35,11 +35,24 @@ const (
 const (
 	// AdminServiceGetStatusProcedure is the fully-qualified name of the AdminService's GetStatus RPC.
 	AdminServiceGetStatusProcedure = "/gavel.admin.v1.AdminService/GetStatus"
+	// AdminServiceGetRuleStatsProcedure is the fully-qualified name of the AdminService's GetRuleStats
+	// RPC.
+	AdminServiceGetRuleStatsProcedure = "/gavel.admin.v1.AdminService/GetRuleStats"
+	// AdminServiceExportStatementsProcedure is the fully-qualified name of the AdminService's
+	// ExportStatements RPC.
+	AdminServiceExportStatementsProcedure = "/gavel.admin.v1.AdminService/ExportStatements"
 )
 
 // AdminServiceClient is a client for the gavel.admin.v1.AdminService service.
 type AdminServiceClient interface {
 	GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error)
+	// GetRuleStats is each reason code's track record: how many decisions it
+	// fired in (dry runs left out), how many of those were appealed and how
+	// many overturned.
+	GetRuleStats(context.Context, *connect.Request[v1.GetRuleStatsRequest]) (*connect.Response[v1.GetRuleStatsResponse], error)
+	// ExportStatements streams the statements of reasons of restrictive
+	// decisions in the DSA Transparency Database's format, oldest first.
+	ExportStatements(context.Context, *connect.Request[v1.ExportStatementsRequest]) (*connect.ServerStreamForClient[v1.ExportStatementsResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the gavel.admin.v1.AdminService service. By
@@ -60,12 +73,28 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getRuleStats: connect.NewClient[v1.GetRuleStatsRequest, v1.GetRuleStatsResponse](
+			httpClient,
+			baseURL+AdminServiceGetRuleStatsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetRuleStats")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		exportStatements: connect.NewClient[v1.ExportStatementsRequest, v1.ExportStatementsResponse](
+			httpClient,
+			baseURL+AdminServiceExportStatementsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ExportStatements")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
-	getStatus *connect.Client[v1.GetStatusRequest, v1.GetStatusResponse]
+	getStatus        *connect.Client[v1.GetStatusRequest, v1.GetStatusResponse]
+	getRuleStats     *connect.Client[v1.GetRuleStatsRequest, v1.GetRuleStatsResponse]
+	exportStatements *connect.Client[v1.ExportStatementsRequest, v1.ExportStatementsResponse]
 }
 
 // GetStatus calls gavel.admin.v1.AdminService.GetStatus.
@@ -73,9 +102,26 @@ func (c *adminServiceClient) GetStatus(ctx context.Context, req *connect.Request
 	return c.getStatus.CallUnary(ctx, req)
 }
 
+// GetRuleStats calls gavel.admin.v1.AdminService.GetRuleStats.
+func (c *adminServiceClient) GetRuleStats(ctx context.Context, req *connect.Request[v1.GetRuleStatsRequest]) (*connect.Response[v1.GetRuleStatsResponse], error) {
+	return c.getRuleStats.CallUnary(ctx, req)
+}
+
+// ExportStatements calls gavel.admin.v1.AdminService.ExportStatements.
+func (c *adminServiceClient) ExportStatements(ctx context.Context, req *connect.Request[v1.ExportStatementsRequest]) (*connect.ServerStreamForClient[v1.ExportStatementsResponse], error) {
+	return c.exportStatements.CallServerStream(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the gavel.admin.v1.AdminService service.
 type AdminServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error)
+	// GetRuleStats is each reason code's track record: how many decisions it
+	// fired in (dry runs left out), how many of those were appealed and how
+	// many overturned.
+	GetRuleStats(context.Context, *connect.Request[v1.GetRuleStatsRequest]) (*connect.Response[v1.GetRuleStatsResponse], error)
+	// ExportStatements streams the statements of reasons of restrictive
+	// decisions in the DSA Transparency Database's format, oldest first.
+	ExportStatements(context.Context, *connect.Request[v1.ExportStatementsRequest], *connect.ServerStream[v1.ExportStatementsResponse]) error
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -92,10 +138,28 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetRuleStatsHandler := connect.NewUnaryHandler(
+		AdminServiceGetRuleStatsProcedure,
+		svc.GetRuleStats,
+		connect.WithSchema(adminServiceMethods.ByName("GetRuleStats")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceExportStatementsHandler := connect.NewServerStreamHandler(
+		AdminServiceExportStatementsProcedure,
+		svc.ExportStatements,
+		connect.WithSchema(adminServiceMethods.ByName("ExportStatements")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/gavel.admin.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatusProcedure:
 			adminServiceGetStatusHandler.ServeHTTP(w, r)
+		case AdminServiceGetRuleStatsProcedure:
+			adminServiceGetRuleStatsHandler.ServeHTTP(w, r)
+		case AdminServiceExportStatementsProcedure:
+			adminServiceExportStatementsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -107,4 +171,12 @@ type UnimplementedAdminServiceHandler struct{}
 
 func (UnimplementedAdminServiceHandler) GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("gavel.admin.v1.AdminService.GetStatus is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetRuleStats(context.Context, *connect.Request[v1.GetRuleStatsRequest]) (*connect.Response[v1.GetRuleStatsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("gavel.admin.v1.AdminService.GetRuleStats is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ExportStatements(context.Context, *connect.Request[v1.ExportStatementsRequest], *connect.ServerStream[v1.ExportStatementsResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("gavel.admin.v1.AdminService.ExportStatements is not implemented"))
 }

@@ -38,6 +38,8 @@ const (
 	DetectorServiceDescribeProcedure = "/gavel.detector.v1.DetectorService/Describe"
 	// DetectorServiceDetectProcedure is the fully-qualified name of the DetectorService's Detect RPC.
 	DetectorServiceDetectProcedure = "/gavel.detector.v1.DetectorService/Detect"
+	// DetectorServiceObserveProcedure is the fully-qualified name of the DetectorService's Observe RPC.
+	DetectorServiceObserveProcedure = "/gavel.detector.v1.DetectorService/Observe"
 )
 
 // DetectorServiceClient is a client for the gavel.detector.v1.DetectorService service.
@@ -46,6 +48,11 @@ type DetectorServiceClient interface {
 	Describe(context.Context, *connect.Request[v1.DescribeRequest]) (*connect.Response[v1.DescribeResponse], error)
 	// Detect returns signals for one subject at one checkpoint.
 	Detect(context.Context, *connect.Request[v1.DetectRequest]) (*connect.Response[v1.DetectResponse], error)
+	// Observe tells a detector that declared `observes` about a decision gavel
+	// committed (never a dry run, never a replay), after the reply has left.
+	// Delivery is best effort: the host drops observations when a detector falls
+	// behind. A detector that does not implement it answers UNIMPLEMENTED.
+	Observe(context.Context, *connect.Request[v1.ObserveRequest]) (*connect.Response[v1.ObserveResponse], error)
 }
 
 // NewDetectorServiceClient constructs a client for the gavel.detector.v1.DetectorService service.
@@ -71,6 +78,12 @@ func NewDetectorServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(detectorServiceMethods.ByName("Detect")),
 			connect.WithClientOptions(opts...),
 		),
+		observe: connect.NewClient[v1.ObserveRequest, v1.ObserveResponse](
+			httpClient,
+			baseURL+DetectorServiceObserveProcedure,
+			connect.WithSchema(detectorServiceMethods.ByName("Observe")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -78,6 +91,7 @@ func NewDetectorServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 type detectorServiceClient struct {
 	describe *connect.Client[v1.DescribeRequest, v1.DescribeResponse]
 	detect   *connect.Client[v1.DetectRequest, v1.DetectResponse]
+	observe  *connect.Client[v1.ObserveRequest, v1.ObserveResponse]
 }
 
 // Describe calls gavel.detector.v1.DetectorService.Describe.
@@ -90,12 +104,22 @@ func (c *detectorServiceClient) Detect(ctx context.Context, req *connect.Request
 	return c.detect.CallUnary(ctx, req)
 }
 
+// Observe calls gavel.detector.v1.DetectorService.Observe.
+func (c *detectorServiceClient) Observe(ctx context.Context, req *connect.Request[v1.ObserveRequest]) (*connect.Response[v1.ObserveResponse], error) {
+	return c.observe.CallUnary(ctx, req)
+}
+
 // DetectorServiceHandler is an implementation of the gavel.detector.v1.DetectorService service.
 type DetectorServiceHandler interface {
 	// Describe tells the host what the detector emits and when it wants to run.
 	Describe(context.Context, *connect.Request[v1.DescribeRequest]) (*connect.Response[v1.DescribeResponse], error)
 	// Detect returns signals for one subject at one checkpoint.
 	Detect(context.Context, *connect.Request[v1.DetectRequest]) (*connect.Response[v1.DetectResponse], error)
+	// Observe tells a detector that declared `observes` about a decision gavel
+	// committed (never a dry run, never a replay), after the reply has left.
+	// Delivery is best effort: the host drops observations when a detector falls
+	// behind. A detector that does not implement it answers UNIMPLEMENTED.
+	Observe(context.Context, *connect.Request[v1.ObserveRequest]) (*connect.Response[v1.ObserveResponse], error)
 }
 
 // NewDetectorServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -117,12 +141,20 @@ func NewDetectorServiceHandler(svc DetectorServiceHandler, opts ...connect.Handl
 		connect.WithSchema(detectorServiceMethods.ByName("Detect")),
 		connect.WithHandlerOptions(opts...),
 	)
+	detectorServiceObserveHandler := connect.NewUnaryHandler(
+		DetectorServiceObserveProcedure,
+		svc.Observe,
+		connect.WithSchema(detectorServiceMethods.ByName("Observe")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/gavel.detector.v1.DetectorService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case DetectorServiceDescribeProcedure:
 			detectorServiceDescribeHandler.ServeHTTP(w, r)
 		case DetectorServiceDetectProcedure:
 			detectorServiceDetectHandler.ServeHTTP(w, r)
+		case DetectorServiceObserveProcedure:
+			detectorServiceObserveHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -138,4 +170,8 @@ func (UnimplementedDetectorServiceHandler) Describe(context.Context, *connect.Re
 
 func (UnimplementedDetectorServiceHandler) Detect(context.Context, *connect.Request[v1.DetectRequest]) (*connect.Response[v1.DetectResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("gavel.detector.v1.DetectorService.Detect is not implemented"))
+}
+
+func (UnimplementedDetectorServiceHandler) Observe(context.Context, *connect.Request[v1.ObserveRequest]) (*connect.Response[v1.ObserveResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("gavel.detector.v1.DetectorService.Observe is not implemented"))
 }
