@@ -34,6 +34,7 @@ generate: tools ## regenerate the Go code for the proto contracts (offline)
 	cd proto && PATH=$(BIN):$$PATH buf lint
 	cd proto && PATH=$(BIN):$$PATH buf generate
 	cd proto && PATH=$(BIN):$$PATH buf generate --template buf.gen.grpc.yaml --path gavel/detector
+	cd proto && PATH=$(BIN):$$PATH buf build --path gavel/detector/v1/detector.proto --exclude-imports --exclude-source-info -o ../plugins/detectors-python/ipreputation/detector.binpb
 
 .PHONY: check-generate
 check-generate: generate ## fail if generated code differs from what is committed
@@ -81,11 +82,19 @@ lint: $(OPA) $(BIN)/buf ## go vet, gofmt, opa fmt, buf lint
 
 # ---- benchmarks ----
 .PHONY: bench
-bench: ## benchmarks: Decide in-process (inline signals vs built-in detectors), policy eval, detector calls, ledger
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./tests/... ./bundles/... ./plugins/host/... ./ledger/... | tee $(CURDIR)/.cache/bench.txt
+bench: ## benchmarks: Decide in-process (inline signals vs detectors; ledger off vs SQLite vs PostgreSQL), policy eval, detector calls, ledger
+	@if [ -z "$${GAVEL_TEST_POSTGRES_DSN:-}" ]; then \
+		export GAVEL_TEST_POSTGRES_DSN="$$(tests/pg/start.sh $(PG_DIR) 55432)"; \
+	fi; \
+	echo "PostgreSQL for benchmarks: $$GAVEL_TEST_POSTGRES_DSN"; \
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./tests/... ./bundles/... ./plugins/host/... ./ledger/... ./internal/replay/... | tee $(CURDIR)/.cache/bench.txt
 	@$(GO) run ./tests/benchreport < $(CURDIR)/.cache/bench.txt
 
 # ---- data for detectors ----
+.PHONY: model
+model: ## retrain the fraud model on the synthetic data set (fixed seed): model.json and EVALUATION.md, byte for byte
+	$(GO) run ./plugins/detectors/model/train -out plugins/detectors/model
+
 .PHONY: data
 data: ## refresh the detectors' shipped data sets from the npm registry (pinned versions)
 	@for s in plugins/detectors/*/data/update.sh; do echo "$$s"; bash "$$s"; done

@@ -67,6 +67,12 @@ func readCatalog(data map[string]any) (catalog, error) {
 		if r.Ground, err = optionalString(e, "ground"); err != nil {
 			errs = append(errs, fmt.Errorf("reason %q: %w", code, err))
 		}
+		if r.DSACategory, err = optionalString(e, "dsa_category"); err != nil {
+			errs = append(errs, fmt.Errorf("reason %q: %w", code, err))
+		}
+		if r.DSAKeyword, err = optionalString(e, "dsa_keyword"); err != nil {
+			errs = append(errs, fmt.Errorf("reason %q: %w", code, err))
+		}
 		switch a := e["appealable"].(type) {
 		case bool:
 			r.Appealable = a

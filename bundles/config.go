@@ -47,6 +47,20 @@ type Config struct {
 	Polling Polling
 	// Signing verifies bundle signatures (.signatures.json).
 	Signing *Signing
+	// OnLoad, when set, is called after each attempt to load a bundle, from
+	// OPA's goroutines; it must not block.
+	OnLoad func(LoadResult)
+}
+
+// LoadResult is the outcome of one attempt to load a bundle.
+type LoadResult struct {
+	Role string
+	// Activated: the bundle now serves. Otherwise it was refused (OPA could
+	// not download, verify or compile it, or gavel could not use it) and Err
+	// says why.
+	Activated bool
+	Revision  string
+	Err       error
 }
 
 // Polling sets how often the source is checked for a new bundle.
@@ -59,6 +73,8 @@ type Polling struct {
 
 // Signing configures bundle signature verification.
 type Signing struct {
+	// KeyID names the key. A signature must name it too (its JWT "kid"):
+	// a bundle signed under another key id is refused as unknown.
 	KeyID string
 	// PublicKey is a PEM-encoded public key, or the secret for HS* algorithms.
 	PublicKey string
@@ -253,7 +269,10 @@ func (c Config) opaConfig(src source) ([]byte, error) {
 		}
 		doc["keys"] = map[string]any{s.KeyID: key}
 		if s.Required {
-			signing := map[string]any{"keyid": s.KeyID}
+			// No keyid here: OPA then takes the key id from the
+			// signature and finds it among keys, so a signature under an
+			// unknown key id is refused by name.
+			signing := map[string]any{}
 			if s.Scope != "" {
 				signing["scope"] = s.Scope
 			}

@@ -86,7 +86,7 @@ func TestOPAConfig(t *testing.T) {
 			"trigger":  "periodic",
 			"persist":  true,
 			"polling":  map[string]any{"min_delay_seconds": 2.0, "max_delay_seconds": 10.0, "long_polling_timeout_seconds": 30.0},
-			"signing":  map[string]any{"keyid": "release", "scope": "write"},
+			"signing":  map[string]any{"scope": "write"},
 		}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

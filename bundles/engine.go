@@ -262,6 +262,14 @@ func (e *Engine) onCompile(txn storage.Transaction) {
 	e.mu.Unlock()
 	e.readyOnce.Do(func() { close(e.ready) })
 	e.log.Info("bundle activated", "bundle_revision", rev, "role", e.cfg.Role)
+	e.loaded(LoadResult{Activated: true, Revision: rev})
+}
+
+func (e *Engine) loaded(r LoadResult) {
+	if e.cfg.OnLoad != nil {
+		r.Role = e.cfg.Role
+		e.cfg.OnLoad(r)
+	}
 }
 
 func (e *Engine) prepare(ctx context.Context, txn storage.Transaction, rev string) (*active, error) {
@@ -320,6 +328,7 @@ func (e *Engine) refuse(rev string, err error) {
 		serving = a.revision
 	}
 	e.log.Error("bundle refused", "bundle_revision", rev, "serving_revision", serving, "error", err)
+	e.loaded(LoadResult{Revision: rev, Err: err})
 }
 
 // onStatus receives OPA's bundle status after every load attempt. OPA logs
@@ -327,12 +336,15 @@ func (e *Engine) refuse(rev string, err error) {
 func (e *Engine) onStatus(s bundleplugin.Status) {
 	msg := statusMessage(s)
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if msg == "" {
 		e.loadFail = problem{}
-		return
+	} else {
+		e.loadFail = problem{msg: msg, at: time.Now().UTC()}
 	}
-	e.loadFail = problem{msg: msg, at: time.Now().UTC()}
+	e.mu.Unlock()
+	if msg != "" {
+		e.loaded(LoadResult{Err: errors.New(msg)})
+	}
 }
 
 func statusMessage(s bundleplugin.Status) string {
@@ -343,6 +355,7 @@ func statusMessage(s bundleplugin.Status) string {
 	if len(s.Errors) > 0 {
 		msg = errors.Join(s.Errors...).Error()
 	}
+	msg = explain(errors.New(msg), nil).Error()
 	if s.HTTPCode != "" {
 		msg = fmt.Sprintf("%s (HTTP %s)", msg, s.HTTPCode)
 	}

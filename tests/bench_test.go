@@ -2,11 +2,14 @@ package tests
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -147,4 +150,189 @@ func BenchmarkDecide(b *testing.B) {
 	b.Run("detectors", func(b *testing.B) {
 		runDecide(b, newEngine(b, detectorHost(b), sqliteLedger(b)), false)
 	})
+}
+
+// discardLedger is a decision.Ledger that keeps nothing: no history, every
+// commit accepted. It is the baseline of BenchmarkDecideLedger only, the
+// cost of Decide without a ledger, and never serves decisions.
+type discardLedger struct{}
+
+func (discardLedger) History(context.Context, string, time.Time) (decision.History, error) {
+	return decision.History{}, nil
+}
+
+func (discardLedger) Commit(_ context.Context, rec *decision.Record) (*decision.Record, bool, error) {
+	return rec, false, nil
+}
+
+func (discardLedger) ByRequestID(context.Context, string) (*decision.Record, error) {
+	return nil, decision.ErrNotFound
+}
+
+func (discardLedger) Get(context.Context, string) (*decision.Record, error) {
+	return nil, decision.ErrNotFound
+}
+
+func (discardLedger) List(context.Context, string, int, string) ([]*decision.Record, string, error) {
+	return nil, "", nil
+}
+
+// postgresLedger opens a ledger in a fresh schema of the PostgreSQL server
+// at GAVEL_TEST_POSTGRES_DSN, dropped at cleanup; it skips without one.
+func postgresLedger(b testing.TB) *ledger.Ledger {
+	b.Helper()
+	dsn := os.Getenv("GAVEL_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		b.Skip("GAVEL_TEST_POSTGRES_DSN not set: no PostgreSQL to measure")
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { admin.Close() })
+	schema := fmt.Sprintf("gavel_bench_%d", time.Now().UnixNano())
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		b.Fatalf("create schema on %s: %v", ledger.RedactDSN(dsn), err)
+	}
+	b.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+	u, err := url.Parse(dsn)
+	if err != nil {
+		b.Fatalf("GAVEL_TEST_POSTGRES_DSN is not a URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+
+	cfg := ledger.DefaultConfig()
+	cfg.Driver, cfg.DSN = ledger.Postgres, u.String()
+	l, err := ledger.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return l
+}
+
+// BenchmarkDecideLedger is Decide's throughput in-process with many callers
+// at once (b.RunParallel, 4 goroutines a core), signals inline, on the
+// repo's policies: with the ledger discarded (the baseline: what the ledger
+// costs is the ratio), on SQLite and on PostgreSQL.
+func BenchmarkDecideLedger(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		open func(testing.TB) decision.Ledger
+	}{
+		{"baseline", func(testing.TB) decision.Ledger { return discardLedger{} }},
+		{"sqlite", func(b testing.TB) decision.Ledger { return sqliteLedger(b) }},
+		{"postgres", func(b testing.TB) decision.Ledger { return postgresLedger(b) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			e := newEngine(b, nil, c.open(b))
+			var seq atomic.Int64
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.SetParallelism(4)
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					rec, err := e.Decide(ctx, benchRequest(int(seq.Add(1)), true))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if rec.Fallback {
+						b.Errorf("Decide fell back: %s", rec.Cause)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "decisions/s")
+		})
+	}
+}
+
+// BenchmarkDecideBundleSwitch measures Decide's latency (one call at a
+// time, inline signals, SQLite ledger) on a bundle read from a local
+// folder: "baseline" with the bundle left alone, "switching" while another
+// goroutine rewrites the bundle's revision and reloads it over and over,
+// so that OPA recompiles and gavel swaps in a new prepared query under the
+// decisions. Compare their p99-µs.
+func BenchmarkDecideBundleSwitch(b *testing.B) {
+	for _, switching := range []bool{false, true} {
+		name := "baseline"
+		if switching {
+			name = "switching"
+		}
+		b.Run(name, func(b *testing.B) {
+			dir := filepath.Join(b.TempDir(), "bundle")
+			if err := policies.WriteBundle(dir); err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			pol, err := bundles.New(ctx, bundles.Config{Source: dir}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { pol.Stop(context.Background()) })
+			if err := pol.WaitReady(ctx); err != nil {
+				b.Fatal(err)
+			}
+			e, err := decision.New(decision.Config{
+				Checkpoints: checkpoints, FailureAction: decision.Challenge,
+				PolicyTimeout: time.Second, SignalTimeout: time.Second,
+			}, nil, pol, sqliteLedger(b), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var switches, failures atomic.Int64
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				if !switching {
+					return
+				}
+				for n := 1; ; n++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if err := rewriteRevision(dir, fmt.Sprintf("switch-%d", n)); err != nil {
+						failures.Add(1)
+						continue
+					}
+					if err := pol.Reload(context.Background()); err != nil {
+						failures.Add(1)
+						continue
+					}
+					switches.Add(1)
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+			start := time.Now()
+			runDecide(b, e, true)
+			close(stop)
+			<-done
+			if switching {
+				b.ReportMetric(float64(switches.Load())/time.Since(start).Seconds(), "switches/s")
+				if failures.Load() > 0 {
+					b.Errorf("%d bundle reloads failed", failures.Load())
+				}
+			}
+		})
+	}
+}
+
+// rewriteRevision replaces the bundle's manifest atomically with one of a
+// new revision.
+func rewriteRevision(dir, rev string) error {
+	tmp := filepath.Join(dir, ".manifest.tmp")
+	manifest := fmt.Sprintf(`{"revision": %q, "roots": ["gavel", "system"]}`, rev)
+	if err := os.WriteFile(tmp, []byte(manifest), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, ".manifest"))
 }

@@ -322,10 +322,20 @@ func TestStatusAndGracefulShutdown(t *testing.T) {
 		names = append(names, d.GetName()+"="+d.GetState())
 	}
 	slices.Sort(names)
-	if want := []string{"email=ok", "velocity=ok"}; !slices.Equal(names, want) {
+	var want []string
+	for _, d := range builtinDetectors(t) {
+		want = append(want, d+"=ok")
+	}
+	if !slices.Equal(names, want) {
 		t.Errorf("GetStatus detectors = %v, want %v", names, want)
 	}
-	detectors := append(g.children(t, "gavel-detector-email"), g.children(t, "gavel-detector-velocity")...)
+	var detectors []int
+	for _, d := range builtinDetectors(t) {
+		detectors = append(detectors, g.children(t, "gavel-detector-"+d)...)
+	}
+	if len(detectors) != len(want) {
+		t.Errorf("detector processes = %v, want one per built-in detector %v", detectors, want)
+	}
 	if err := g.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("gavel exit after SIGTERM = %v, want a clean exit", err)
 	}

@@ -96,10 +96,20 @@ var servingLine = regexp.MustCompile(`msg="gavel serving" addr=(\S+)`)
 // cleanup.
 func startGavel(t testing.TB, env ...string) *gavelProc {
 	t.Helper()
+	return startGavelIn(t, "", env...)
+}
+
+// startGavelIn is startGavel on the data folder dataDir ("" for a fresh
+// temporary one), so a test can restart gavel on the same data.
+func startGavelIn(t testing.TB, dataDir string, env ...string) *gavelProc {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: builds and runs gavel (run without -short)")
 	}
-	p := &gavelProc{t: t, dataDir: t.TempDir(), done: make(chan error, 1)}
+	if dataDir == "" {
+		dataDir = t.TempDir()
+	}
+	p := &gavelProc{t: t, dataDir: dataDir, done: make(chan error, 1)}
 	p.cmd = exec.Command(filepath.Join(binDir, "gavel"), "serve", "--listen", "127.0.0.1:0", "--data-dir", p.dataDir)
 	p.cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),

@@ -47,6 +47,12 @@ func commands() []command {
 		{"get", "show a stored decision (user or reviewer view)", runGet},
 		{"detectors", "list the detectors of a running gavel and their health", runDetectors},
 		{"status", "show a running gavel's bundles, detectors and ledger", runStatus},
+		{"appeal", "file, list, show and resolve appeals of decisions", runAppeal},
+		{"rules", "show each reason code's track record: fired, appealed, overturned", runRules},
+		{"sor", "export statements of reasons (DSA Transparency Database JSON lines)", runSOR},
+		{"replay", "re-evaluate stored decisions under a candidate bundle and report the changes", runReplay},
+		{"bundle", "build, sign, verify and inspect policy bundles", runBundle},
+		{"policy", "run a policy folder's Rego tests with coverage, or check it", runPolicy},
 		{"version", "print gavel's version", runVersion},
 	}
 }

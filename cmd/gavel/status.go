@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,16 +37,18 @@ func fetchStatus(ctx context.Context, name string, args []string, stderr io.Writ
 	}
 	cctx, cancel := cf.context(ctx)
 	defer cancel()
-	resp, err := client.GetStatus(cctx, connect.NewRequest(&adminv1.GetStatusRequest{}))
+	ping := name == "detectors" && fs.Arg(0) == "ping"
+	resp, err := client.GetStatus(cctx, connect.NewRequest(&adminv1.GetStatusRequest{Ping: ping}))
 	if err != nil {
 		return nil, nil, rpcError(err)
 	}
 	return resp.Msg, &cf, nil
 }
 
-// runDetectors lists each detector's version, health, restarts and latency
-// (`gavel detectors [list|ping]`; the server pings detectors continually, so
-// both show the latest health).
+// runDetectors lists each detector's version, health, restarts, circuit
+// breaker and latency (`gavel detectors [list|ping]`). list shows the last
+// known health (the server checks every few seconds); ping has the server
+// health-check every detector now and adds each round trip.
 func runDetectors(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	st, cf, err := fetchStatus(ctx, "detectors", args, stderr)
 	if err != nil {
@@ -54,15 +57,39 @@ func runDetectors(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if cf.json {
 		return printJSON(stdout, st)
 	}
+	ping := slices.Contains(args, "ping") // fetchStatus accepted it as the subcommand
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tVERSION\tSTATE\tRESTARTS\tLAST LATENCY\tCHECKPOINTS\tLAST ERROR")
+	head := "NAME\tVERSION\tSTATE\tRESTARTS\tBREAKER\tLAST LATENCY\t"
+	if ping {
+		head += "PING\t"
+	}
+	fmt.Fprintln(tw, head+"CHECKPOINTS\tLAST ERROR")
 	for _, d := range st.GetDetectors() {
 		cps := strings.Join(d.GetCheckpoints(), ",")
 		if cps == "" {
 			cps = "all"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.GetName(), d.GetVersion(), d.GetState(), d.GetRestarts(),
-			d.GetLastLatency().AsDuration().Round(time.Microsecond), cps, d.GetLastError())
+		breaker := d.GetBreaker()
+		if n := d.GetConsecutiveFailures(); n > 0 {
+			breaker += fmt.Sprintf(" (%d failed)", n)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t", d.GetName(), d.GetVersion(), d.GetState(), d.GetRestarts(),
+			breaker, d.GetLastLatency().AsDuration().Round(time.Microsecond))
+		if ping {
+			switch {
+			case d.GetPingError() != "":
+				fmt.Fprint(tw, "failed\t")
+			case d.GetPingLatency() != nil:
+				fmt.Fprintf(tw, "%s\t", d.GetPingLatency().AsDuration().Round(time.Microsecond))
+			default:
+				fmt.Fprint(tw, "not running\t")
+			}
+		}
+		lastErr := d.GetLastError()
+		if ping && d.GetPingError() != "" {
+			lastErr = "ping: " + d.GetPingError()
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", cps, lastErr)
 	}
 	return tw.Flush()
 }
@@ -76,6 +103,13 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return printJSON(stdout, st)
 	}
 	fmt.Fprintf(stdout, "gavel %s, up since %s, ledger %s\n", st.GetVersion(), st.GetStartedAt().AsTime().Format(time.RFC3339), st.GetLedgerBackend())
+	if !st.GetLedgerOk() || st.GetJournalPending() > 0 {
+		fmt.Fprintf(stdout, "ledger ok %v, %d journaled decisions not yet in it", st.GetLedgerOk(), st.GetJournalPending())
+		if st.GetLedgerError() != "" {
+			fmt.Fprintf(stdout, "\n  ledger error: %s", st.GetLedgerError())
+		}
+		fmt.Fprintln(stdout)
+	}
 	for _, b := range st.GetBundles() {
 		fmt.Fprintf(stdout, "bundle %s (%s): revision %s, ready %v", b.GetName(), b.GetRole(), b.GetRevision(), b.GetReady())
 		if b.GetActivatedAt() != nil {
@@ -86,6 +120,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintln(stdout)
 	}
+	printShadowReport(stdout, st.GetShadow())
 	fmt.Fprintf(stdout, "checkpoints: %s\n", strings.Join(st.GetCheckpoints(), ", "))
 	for _, d := range st.GetDetectors() {
 		fmt.Fprintf(stdout, "detector %s %s: %s, %d restarts\n", d.GetName(), d.GetVersion(), d.GetState(), d.GetRestarts())
@@ -132,6 +167,38 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			fmt.Fprintf(stdout, "  %s = %.3f %s\n", s.GetName(), s.GetScore(), s.GetValue())
 		}
 		fmt.Fprintf(stdout, "latency    %s\n", resp.Msg.GetLatency().AsDuration())
+		if sh := resp.Msg.GetShadow(); sh != nil {
+			fmt.Fprintf(stdout, "shadow     revision %s: ", sh.GetBundleRevision())
+			if sh.GetError() != "" {
+				fmt.Fprintf(stdout, "could not decide: %s\n", sh.GetError())
+			} else {
+				var codes []string
+				for _, r := range sh.GetReasons() {
+					codes = append(codes, r.GetCode())
+				}
+				fmt.Fprintf(stdout, "%s %s (not enforced)\n", actionName(sh.GetAction()), strings.Join(codes, ","))
+			}
+		}
 	}
 	return nil
+}
+
+// printShadowReport prints how the shadow bundle agrees with the active one.
+func printShadowReport(w io.Writer, r *adminv1.ShadowReport) {
+	if r == nil {
+		return
+	}
+	if r.GetRevision() == "" {
+		fmt.Fprintf(w, "shadow: no bundle active yet, %d dropped\n", r.GetDropped())
+		return
+	}
+	fmt.Fprintf(w, "shadow %s: %d evaluated", r.GetRevision(), r.GetEvaluated())
+	if r.GetSince() != nil {
+		fmt.Fprintf(w, " since %s", r.GetSince().AsTime().Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, ", %d agreed (%.1f %%), %d errors, %d dropped\n",
+		r.GetAgreed(), 100*r.GetAgreementRate(), r.GetErrors(), r.GetDropped())
+	for _, t := range r.GetTransitions() {
+		fmt.Fprintf(w, "  %s → %s: %d\n", t.GetFrom(), t.GetTo(), t.GetCount())
+	}
 }

@@ -94,6 +94,9 @@ func responseFromRecord(rec *decision.Record, view decisionv1.View) *decisionv1.
 		Fallback:       rec.Fallback,
 		DryRun:         rec.DryRun,
 		Replayed:       rec.Replayed,
+		Overturned:     rec.Overturned,
+		AppealId:       rec.AppealID,
+		AppealStatus:   rec.AppealStatus,
 	}
 	if v.Duration > 0 {
 		resp.Duration = durationpb.New(v.Duration)
@@ -202,3 +205,7 @@ func durationOrNil(d time.Duration) *durationpb.Duration {
 	}
 	return durationpb.New(d)
 }
+
+// RequestFromProto converts a DecideRequest as the Decide handler does; tests
+// and tools that drive the engine in-process use it.
+func RequestFromProto(m *decisionv1.DecideRequest) *decision.Request { return requestFromProto(m) }

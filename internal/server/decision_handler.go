@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -15,8 +16,11 @@ import (
 // decisionHandler is the Connect edge of the decision engine.
 type decisionHandler struct {
 	engine  *decision.Engine
+	shadows shadowReader
 	log     *slog.Logger
 	metrics *metrics
+	// appealWindow dates the appeal deadline in statements of reasons.
+	appealWindow time.Duration
 }
 
 var _ decisionv1connect.DecisionServiceHandler = (*decisionHandler)(nil)
@@ -33,7 +37,9 @@ func (h *decisionHandler) Decide(ctx context.Context, req *connect.Request[decis
 			"action", rec.Verdict.Action.String(), "fallback", rec.Fallback,
 			"bundle_revision", rec.Verdict.BundleRevision, "latency", rec.Latency)
 	}
-	return connect.NewResponse(responseFromRecord(rec, decisionv1.View_VIEW_USER)), nil
+	resp := responseFromRecord(rec, decisionv1.View_VIEW_USER)
+	resp.Statement = statementOf(rec, h.appealWindow)
+	return connect.NewResponse(resp), nil
 }
 
 func (h *decisionHandler) GetDecision(ctx context.Context, req *connect.Request[decisionv1.GetDecisionRequest]) (*connect.Response[decisionv1.GetDecisionResponse], error) {
@@ -55,8 +61,12 @@ func (h *decisionHandler) GetDecision(ctx context.Context, req *connect.Request[
 		return nil, h.fail("GetDecision", id, err)
 	}
 	out := &decisionv1.GetDecisionResponse{Decision: responseFromRecord(rec, view), View: view}
+	out.Decision.Statement = statementOf(rec, h.appealWindow)
 	if view == decisionv1.View_VIEW_REVIEWER {
 		reviewerDetail(rec, out)
+		if err := h.shadowDetail(ctx, id, out); err != nil {
+			return nil, h.fail("GetDecision", id, err)
+		}
 	}
 	return connect.NewResponse(out), nil
 }

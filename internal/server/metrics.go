@@ -13,6 +13,7 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	detectors *prometheus.CounterVec
 	fallbacks prometheus.Counter
+	bundles   *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -32,6 +33,11 @@ func newMetrics() *metrics {
 			Name: "gavel_policy_fallbacks_total", Help: "Decisions where the policy could not decide and the failure action applied.",
 		}),
 	}
+	m.bundles = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gavel_bundle_loads_total",
+		Help: "Attempts to load a policy bundle, by role and result: activated, or refused (not downloaded, unsigned, failed verification, did not compile, unusable).",
+	}, []string{"role", "result"})
+	m.registry.MustRegister(m.bundles)
 	m.registry.MustRegister(m.decisions, m.latency, m.detectors, m.fallbacks,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m

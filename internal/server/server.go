@@ -26,9 +26,11 @@ import (
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/internal/config"
 	"github.com/gavel/gavel/ledger"
+	"github.com/gavel/gavel/ledger/journal"
 	"github.com/gavel/gavel/plugins/host"
 	"github.com/gavel/gavel/policies"
 	"github.com/gavel/gavel/proto/gavel/admin/v1/adminv1connect"
+	"github.com/gavel/gavel/proto/gavel/appeal/v1/appealv1connect"
 	"github.com/gavel/gavel/proto/gavel/decision/v1/decisionv1connect"
 )
 
@@ -51,9 +53,15 @@ type Server struct {
 	ledger  *ledger.Ledger
 	host    *host.Host
 	policy  *bundles.Engine
+	shadow  *bundles.Engine // nil unless policy.shadow is set
 	engine  *decision.Engine
+	journal *journal.Journal // decisions made while the ledger was away
 	health  *grpchealth.StaticChecker
 	metrics *metrics
+
+	// stopDrain stops the journal's drainer; drained is closed when it has.
+	stopDrain context.CancelFunc
+	drained   chan struct{}
 
 	ln        net.Listener
 	http      *http.Server
@@ -64,11 +72,12 @@ type Server struct {
 // fails with an error naming the part that could not start.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	s = &Server{cfg: cfg, log: log, started: time.Now(), metrics: newMetrics()}
-	defer func() {
+	// A failed New returns a nil *Server: close what this one opened.
+	defer func(opened *Server) {
 		if err != nil {
-			s.Close()
+			opened.Close()
 		}
-	}()
+	}(s)
 
 	lc := ledger.DefaultConfig()
 	lc.Driver = cfg.Ledger.Driver
@@ -94,12 +103,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, 
 		}
 		source = dir
 	}
+	signing, err := policySigning(cfg.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
 	s.policy, err = bundles.New(ctx, bundles.Config{
 		Name:       "gavel",
 		Source:     source,
 		Entrypoint: cfg.Policy.Entrypoint,
 		PersistDir: filepath.Join(cfg.DataDir, "bundles", "persist"),
 		Polling:    bundles.Polling{Min: cfg.Policy.Polling.Min, Max: cfg.Policy.Polling.Max},
+		Signing:    signing,
+		OnLoad:     s.metrics.onBundleLoad,
 	}, log.With("part", "policy"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: start policy engine: %w", ErrPolicy, err)
@@ -121,7 +136,71 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, 
 	if err != nil {
 		return nil, fmt.Errorf("decision engine: %w", err)
 	}
+	s.engine.AddObserver(s.host) // committed decisions reach detectors that observe
+	if err := s.startJournal(); err != nil {
+		return nil, err
+	}
+	if err := s.startShadow(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// drainEvery is how often the journal drainer tries the ledger while the
+// journal holds decisions.
+const drainEvery = time.Second
+
+// startJournal opens the decision journal under <data_dir>/journal, so the
+// engine keeps answering (with the failure action) when the ledger cannot
+// be read or written, and starts replaying journaled decisions into the
+// ledger, at once for any a previous run left.
+func (s *Server) startJournal() error {
+	j, err := journal.Open(filepath.Join(s.cfg.DataDir, "journal"), s.log.With("part", "journal"))
+	if err != nil {
+		return err
+	}
+	s.journal = j
+	s.engine.SetJournal(j)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopDrain, s.drained = cancel, make(chan struct{})
+	go func() {
+		defer close(s.drained)
+		j.Run(ctx, s.ledger, drainEvery)
+	}()
+	return nil
+}
+
+// startShadow starts the shadow bundle, when one is configured, and has the
+// decision engine evaluate it beside the active one into the ledger. A
+// shadow that is not ready in time is not an error: until its bundle
+// activates its verdicts are recorded as errors, and status shows why.
+func (s *Server) startShadow(ctx context.Context) error {
+	sh, ok := s.cfg.ShadowPolicy()
+	if !ok {
+		return nil
+	}
+	var err error
+	s.shadow, err = bundles.New(ctx, bundles.Config{
+		Name:       "gavel-shadow",
+		Role:       "shadow",
+		Source:     sh.Source,
+		Entrypoint: sh.Entrypoint,
+		PersistDir: filepath.Join(s.cfg.DataDir, "bundles", "persist-shadow"),
+		Polling:    bundles.Polling{Min: sh.Polling.Min, Max: sh.Polling.Max},
+	}, s.log.With("part", "shadow"))
+	if err != nil {
+		return fmt.Errorf("%w: start shadow policy engine: %w", ErrPolicy, err)
+	}
+	// Wait for the shadow as for the active bundle, so the first decisions
+	// are shadowed too; a shadow that does not come serves no one, so
+	// gavel starts without it.
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.Policy.ReadyWait)
+	if err := s.shadow.WaitReady(wctx); err != nil {
+		s.log.Warn("shadow bundle not active yet; decisions are not shadowed until it is", "source", sh.Source, "error", err)
+	}
+	cancel()
+	s.engine.SetShadow(s.shadow, s.ledger)
+	return nil
 }
 
 func (s *Server) startDetectors(ctx context.Context) (*host.Host, error) {
@@ -167,6 +246,14 @@ func (s *Server) Handler() http.Handler {
 		decisionv1connect.DecisionServiceGetDecisionProcedure:   {roleRead, roleReview, roleAdmin},
 		decisionv1connect.DecisionServiceListDecisionsProcedure: {roleRead, roleReview, roleAdmin},
 		adminv1connect.AdminServiceGetStatusProcedure:           {roleAdmin},
+		adminv1connect.AdminServiceGetRuleStatsProcedure:        {roleAdmin, roleReview, roleRead},
+		adminv1connect.AdminServiceExportStatementsProcedure:    {roleAdmin},
+		// The marketplace files on the account holder's behalf; only a
+		// human reviewer's desk resolves (DSA Art. 20(6)).
+		appealv1connect.AppealServiceFileAppealProcedure:    {roleDecide, roleReview},
+		appealv1connect.AppealServiceGetAppealProcedure:     {roleReview, roleRead},
+		appealv1connect.AppealServiceListAppealsProcedure:   {roleReview, roleRead},
+		appealv1connect.AppealServiceResolveAppealProcedure: {roleReview},
 	}
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(newAuthenticator(s.cfg.Auth, needs)),
@@ -174,13 +261,14 @@ func (s *Server) Handler() http.Handler {
 		connect.WithCompressMinBytes(1024),
 	}
 	mux := http.NewServeMux()
-	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, log: s.log, metrics: s.metrics}, opts...))
+	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, shadows: s.ledger, log: s.log, metrics: s.metrics, appealWindow: s.cfg.Appeals.Window}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminHandler{s: s}, opts...))
+	mux.Handle(appealv1connect.NewAppealServiceHandler(&appealHandler{ledger: s.ledger, window: s.cfg.Appeals.Window, log: s.log, now: time.Now}, opts...))
 
-	s.health = grpchealth.NewStaticChecker(decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName)
+	s.health = grpchealth.NewStaticChecker(decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName)
 	mux.Handle(grpchealth.NewHandler(s.health))
 	if s.cfg.Server.Reflection {
-		reflector := grpcreflect.NewStaticReflector(decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, grpchealth.HealthV1ServiceName)
+		reflector := grpcreflect.NewStaticReflector(decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName, grpchealth.HealthV1ServiceName)
 		mux.Handle(grpcreflect.NewHandlerV1(reflector))
 		mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	}
@@ -273,6 +361,18 @@ func (s *Server) revision() string {
 // Close releases the detectors, the policy engine and the ledger.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		if s.stopDrain != nil {
+			s.stopDrain()
+			<-s.drained
+		}
+		if s.engine != nil {
+			s.engine.Close() // queued shadow verdicts reach the ledger before it closes
+		}
+		if s.shadow != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.shadow.Stop(ctx)
+			cancel()
+		}
 		if s.policy != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			s.policy.Stop(ctx)
@@ -280,6 +380,11 @@ func (s *Server) Close() {
 		}
 		if s.host != nil {
 			s.host.Close()
+		}
+		if s.journal != nil {
+			if err := s.journal.Close(); err != nil {
+				s.log.Warn("close journal", "error", err)
+			}
 		}
 		if s.ledger != nil {
 			s.ledger.Close()

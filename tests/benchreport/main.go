@@ -83,7 +83,7 @@ func main() {
 			if ns > 0 {
 				opsPerSec = fmt.Sprintf("%.0f/s", 1e9/ns)
 			}
-			fmt.Fprintf(tw, "  %s\t%s ns/op\t%s\t%s allocs/op\t%s\t%s\n", r.name, trim(ns), opsPerSec, trim(r.metrics["allocs/op"]), ratio, strings.Join(extra, ", "))
+			fmt.Fprintf(tw, "  %s\t%s ns/op\t%s\t%s allocs/op\t%s\t  %s\n", r.name, trim(ns), opsPerSec, trim(r.metrics["allocs/op"]), ratio, strings.Join(extra, ", "))
 		}
 	}
 	tw.Flush()
