@@ -2,11 +2,6 @@ package ledger_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,56 +9,14 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for set-up
 
+	"github.com/gavel/gavel/internal/pgtest"
 	"github.com/gavel/gavel/ledger"
 	"github.com/gavel/gavel/ledger/ledgertest"
 )
 
-const postgresEnv = "GAVEL_TEST_POSTGRES_DSN"
+const postgresEnv = pgtest.Env
 
-// postgresSchema creates a fresh schema on the test server, dropped when t
-// ends, and returns a DSN whose search_path is that schema.
-func postgresSchema(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv(postgresEnv)
-	if dsn == "" {
-		t.Skip(postgresEnv + " not set: no PostgreSQL to test against (start one with tests/pg/start.sh)")
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "gavel_test_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", ledger.RedactDSN(dsn), err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema on %s: %v", ledger.RedactDSN(dsn), err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return withSearchPath(t, dsn, schema)
-}
-
-func withSearchPath(t testing.TB, dsn, schema string) string {
-	if strings.Contains(dsn, "://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("%s is not a URL: %v", postgresEnv, err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema
-}
+func postgresSchema(t testing.TB) string { return pgtest.Schema(t, "gavel_test") }
 
 func openPostgres(t testing.TB) *ledger.Ledger {
 	t.Helper()

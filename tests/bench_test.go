@@ -2,10 +2,8 @@ package tests
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/gavel/gavel/bundles"
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/internal/pgtest"
 	"github.com/gavel/gavel/ledger"
 	"github.com/gavel/gavel/plugins/host"
 	"github.com/gavel/gavel/policies"
@@ -181,30 +180,10 @@ func (discardLedger) List(context.Context, string, int, string) ([]*decision.Rec
 // at GAVEL_TEST_POSTGRES_DSN, dropped at cleanup; it skips without one.
 func postgresLedger(b testing.TB) *ledger.Ledger {
 	b.Helper()
-	dsn := os.Getenv("GAVEL_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		b.Skip("GAVEL_TEST_POSTGRES_DSN not set: no PostgreSQL to measure")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { admin.Close() })
-	schema := fmt.Sprintf("gavel_bench_%d", time.Now().UnixNano())
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		b.Fatalf("create schema on %s: %v", ledger.RedactDSN(dsn), err)
-	}
-	b.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		b.Fatalf("GAVEL_TEST_POSTGRES_DSN is not a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	dsn := pgtest.Schema(b, "gavel_bench")
 
 	cfg := ledger.DefaultConfig()
-	cfg.Driver, cfg.DSN = ledger.Postgres, u.String()
+	cfg.Driver, cfg.DSN = ledger.Postgres, dsn
 	l, err := ledger.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/rand"
@@ -582,7 +581,7 @@ func TestSignedBundleHotReload(t *testing.T) {
 	env := append(signingEnv("release", pub),
 		"GAVEL_POLICY__SOURCE="+hs.URL+"/bundles/gavel.tar.gz",
 		"GAVEL_POLICY__POLLING__MIN=1s", "GAVEL_POLICY__POLLING__MAX=1s")
-	g := serveIn(t, dataDir, env...)
+	g := startGavelIn(t, dataDir, env...)
 
 	// Several callers decide continuously while the revisions switch.
 	var (
@@ -670,7 +669,7 @@ func TestSignedBundleHotReload(t *testing.T) {
 	if !fileExists(filepath.Join(dataDir, "bundles", "persist")) {
 		t.Fatalf("no persisted bundle under %s", filepath.Join(dataDir, "bundles", "persist"))
 	}
-	g2 := serveIn(t, dataDir, env...)
+	g2 := startGavelIn(t, dataDir, env...)
 	resp, err := g2.decisions().Decide(ctxT(t), connect.NewRequest(signup("amelia@mailinator.com")))
 	if err != nil {
 		t.Fatalf("Decide after a restart with the bundle server down: %v", err)
@@ -687,56 +686,4 @@ func activeBundle(st *adminv1.GetStatusResponse) *adminv1.BundleStatus {
 		}
 	}
 	return nil
-}
-
-// serveIn is startGavel with a data folder of the test's choosing, so a
-// restart finds the ledger and the persisted bundle.
-func serveIn(t testing.TB, dataDir string, env ...string) *gavelProc {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: builds and runs gavel (run without -short)")
-	}
-	p := &gavelProc{t: t, dataDir: dataDir, done: make(chan error, 1)}
-	p.cmd = exec.Command(filepath.Join(binDir, "gavel"), "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start gavel: %v", err)
-	}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.logs.WriteString(line + "\n")
-			p.mu.Unlock()
-			if m := servingLine.FindStringSubmatch(line); m != nil {
-				addrc <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	go func() { p.done <- p.cmd.Wait() }()
-	select {
-	case addr := <-addrc:
-		p.addr = "http://" + addr
-	case err := <-p.done:
-		p.done <- err
-		t.Fatalf("gavel exited before serving: %v\n%s", err, p.Logs())
-	case <-time.After(90 * time.Second):
-		p.cmd.Process.Kill()
-		t.Fatalf("gavel did not start serving within 90s\n%s", p.Logs())
-	}
-	t.Cleanup(func() {
-		p.stop(syscall.SIGTERM)
-		if t.Failed() {
-			t.Logf("gavel logs (%s):\n%s", dataDir, p.Logs())
-		}
-	})
-	return p
 }

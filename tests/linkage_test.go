@@ -9,6 +9,8 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	appealv1 "github.com/gavel/gavel/proto/gavel/appeal/v1"
+	"github.com/gavel/gavel/proto/gavel/appeal/v1/appealv1connect"
 	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
 )
 
@@ -94,6 +96,48 @@ func TestSuspensionReachesLinkedAccount(t *testing.T) {
 		t.Errorf("linkage.suspended_link = score %v evidence %v, want score 1 via device naming A (%s)",
 			link.GetScore(), ev, a.GetSubject().GetId())
 	}
+
+	// A reviewer overturns A's suspension: the linkage detector hears of it,
+	// and C, a new account on the same device, is no longer linked to A (B,
+	// suspended in its own right, still counts).
+	appeals := appealv1connect.NewAppealServiceClient(h2cClient(), g.addr)
+	filed, err := appeals.FileAppeal(ctxT(t), connect.NewRequest(&appealv1.FileAppealRequest{
+		DecisionId: ra.GetDecisionId(), Statement: "That document is mine; the other account was opened by someone who stole it."}))
+	if err != nil {
+		t.Fatalf("FileAppeal(A's suspension) error = %v", err)
+	}
+	if _, err := appeals.ResolveAppeal(ctxT(t), connect.NewRequest(&appealv1.ResolveAppealRequest{
+		AppealId: filed.Msg.GetAppeal().GetAppealId(), Outcome: appealv1.Outcome_OUTCOME_OVERTURNED,
+		Reviewer: "r.okafor", Note: "Document theft confirmed by the issuing authority."})); err != nil {
+		t.Fatalf("ResolveAppeal(overturned) error = %v", err)
+	}
+	try = 0
+	eventually(t, 20*time.Second, "C on A's device linked to suspended B but no longer to A after the overturn", func() (bool, string) {
+		try++
+		c := signup("c.linked@example.org")
+		c.RequestId = fmt.Sprintf("%s-c-try-%d", bID, try)
+		c.Subject.Id = bID + "-c" // one account C: its own holds do not add links
+		c.Checkpoint = "payout_method_change"
+		c.Context.DeviceId = a.GetContext().GetDeviceId()
+		c.Attributes = payout
+		resp, err := client.Decide(ctxT(t), connect.NewRequest(c))
+		if err != nil {
+			return false, err.Error()
+		}
+		rev, err := client.GetDecision(ctxT(t), connect.NewRequest(&decisionv1.GetDecisionRequest{
+			DecisionId: resp.Msg.GetDecisionId(), View: decisionv1.View_VIEW_REVIEWER}))
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, s := range rev.Msg.GetSignals() {
+			if s.GetName() == "linkage.suspended_link" {
+				linked, _ := s.GetEvidence().AsMap()["linked_accounts"].([]any)
+				return !slices.Contains(linked, any(a.GetSubject().GetId())) && slices.Contains(linked, any(bID)),
+					fmt.Sprintf("suspended links %v", linked)
+			}
+		}
+		return false, "no linkage.suspended_link signal (B is suspended too)"
+	})
 }
 
 // The document detector runs at identity verification: a document in

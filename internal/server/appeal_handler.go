@@ -28,9 +28,11 @@ const (
 // appealHandler is the Connect edge of the appeals kept in the ledger.
 type appealHandler struct {
 	ledger *ledger.Ledger
-	window time.Duration
-	log    *slog.Logger
-	now    func() time.Time
+	// observer hears of overturned decisions (the detector host).
+	observer decision.Observer
+	window   time.Duration
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 var _ appealv1connect.AppealServiceHandler = (*appealHandler)(nil)
@@ -161,6 +163,14 @@ func (h *appealHandler) ResolveAppeal(ctx context.Context, req *connect.Request[
 	})
 	if err != nil {
 		return nil, h.fail("ResolveAppeal", m.GetAppealId(), "appeal", err)
+	}
+	if outcome == ledger.AppealOverturned && h.observer != nil {
+		// Detectors that learned from the decision unlearn it.
+		if rec, err := h.ledger.Get(ctx, a.DecisionID); err == nil {
+			h.observer.Observe(rec)
+		} else {
+			h.log.Warn("overturned decision not sent to detectors", "decision_id", a.DecisionID, "error", err)
+		}
 	}
 	return connect.NewResponse(&appealv1.ResolveAppealResponse{Appeal: appealToProto(a)}), nil
 }

@@ -263,7 +263,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, shadows: s.ledger, log: s.log, metrics: s.metrics, appealWindow: s.cfg.Appeals.Window}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminHandler{s: s}, opts...))
-	mux.Handle(appealv1connect.NewAppealServiceHandler(&appealHandler{ledger: s.ledger, window: s.cfg.Appeals.Window, log: s.log, now: time.Now}, opts...))
+	mux.Handle(appealv1connect.NewAppealServiceHandler(&appealHandler{ledger: s.ledger, observer: s.host, window: s.cfg.Appeals.Window, log: s.log, now: time.Now}, opts...))
 
 	s.health = grpchealth.NewStaticChecker(decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName)
 	mux.Handle(grpchealth.NewHandler(s.health))

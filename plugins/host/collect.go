@@ -99,12 +99,18 @@ func (h *Host) Collect(ctx context.Context, req *decision.Request, now time.Time
 // call runs one Detect, fills r and tells the breaker how it went (probe:
 // this call is the half-open probe).
 func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.DetectRequest, r *decision.DetectorResult, probe bool) {
+	start := time.Now()
+	// parentBound: the decision's deadline comes before the detector's own,
+	// so a timeout is the decision's doing, whichever timer fires first.
+	dl, hasDeadline := ctx.Deadline()
+	parentBound := hasDeadline && dl.Before(start.Add(inst.timeout))
 	defer func() {
 		// Only errors and timeouts of the detector's own making count. A
 		// call the decision's deadline cut short, or a lost connection (the
 		// supervisor restarts the process), says nothing either way.
 		failed := r.Status == decision.StatusError || r.Status == decision.StatusTimeout
-		if ctx.Err() != nil || (!failed && r.Status != decision.StatusOK) {
+		cutShort := ctx.Err() != nil || (r.Status == decision.StatusTimeout && parentBound)
+		if cutShort || (!failed && r.Status != decision.StatusOK) {
 			if probe {
 				d.brk.probing.Store(false)
 			}
@@ -116,7 +122,6 @@ func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.De
 		}
 	}()
 	cctx, cancel := context.WithTimeout(ctx, inst.timeout)
-	start := time.Now()
 	resp, err := inst.rpc.Detect(cctx, preq)
 	r.Latency = time.Since(start)
 	late := cctx.Err() != nil

@@ -21,11 +21,9 @@ import (
 // Describe set observes, in parallel, under ObserveTimeout. When the queue is
 // full the decision is dropped and counted: an observer never slows a
 // decision down, and a detector that learns from outcomes must tolerate gaps.
-//
-// Not yet done: when an appeal overturns a decision, the appeals service
-// should hand the host the record again with ObserveRequest.overturned set
-// (e.g. an ObserveOverturned(rec) beside Observe), so that the linkage
-// detector un-suspends the account. Detectors already handle it.
+// When an appeal overturns a decision, the appeals service hands the host
+// the record again with Overturned set, so that a detector that learned from
+// it (linkage: a suspended account) unlearns it.
 
 const (
 	// ObserveQueue is how many committed decisions may wait to be forwarded.
@@ -153,6 +151,7 @@ func observeRequest(rec *decision.Record, h *Host) *detectorv1.ObserveRequest {
 		Action:     rec.Verdict.Action.String(),
 		DecidedAt:  timestamppb.New(rec.DecidedAt),
 		Context:    &detectorv1.Context{},
+		Overturned: rec.Overturned,
 	}
 	if c, ok := rec.Input["context"].(map[string]any); ok {
 		str := func(k string) string { s, _ := c[k].(string); return s }

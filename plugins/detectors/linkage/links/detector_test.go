@@ -2,12 +2,7 @@ package links
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,10 +13,13 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gavel/gavel/internal/pgtest"
 	detectorv1 "github.com/gavel/gavel/proto/gavel/detector/v1"
 )
 
-const postgresEnv = "GAVEL_TEST_POSTGRES_DSN"
+const postgresEnv = pgtest.Env
+
+func postgresSchema(t testing.TB) string { return pgtest.Schema(t, "linkage_test") }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -58,43 +56,6 @@ func eachBackend(t *testing.T, test func(t *testing.T, open backend)) {
 			return s
 		})
 	})
-}
-
-// postgresSchema creates a fresh schema on the test server, dropped when t
-// ends, and returns a DSN whose search_path is that schema.
-func postgresSchema(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv(postgresEnv)
-	if dsn == "" {
-		t.Skip(postgresEnv + " not set: no PostgreSQL to test the linkage store against (start one with tests/pg/start.sh)")
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "linkage_test_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatalf("connect to the test PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	if strings.Contains(dsn, "://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("%s is not a URL: %v", postgresEnv, err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema
 }
 
 // ev is what a test sends: an account with some identifiers.
