@@ -196,11 +196,15 @@ type DetectorsConfig struct {
 	Dir string `koanf:"dir"`
 	// OnFailure is "degrade" (start and report the detector unavailable) or
 	// "refuse" (do not start) when a detector cannot start.
-	OnFailure         string                    `koanf:"on_failure"`
-	StartTimeout      time.Duration             `koanf:"start_timeout"`
-	RestartBackoffMin time.Duration             `koanf:"restart_backoff_min"`
-	RestartBackoffMax time.Duration             `koanf:"restart_backoff_max"`
-	Plugins           map[string]DetectorConfig `koanf:"plugins"`
+	OnFailure         string        `koanf:"on_failure"`
+	StartTimeout      time.Duration `koanf:"start_timeout"`
+	RestartBackoffMin time.Duration `koanf:"restart_backoff_min"`
+	RestartBackoffMax time.Duration `koanf:"restart_backoff_max"`
+	// BreakerFailures consecutive failed calls open a detector's circuit
+	// breaker for BreakerCooldown: it is reported unavailable, not called.
+	BreakerFailures int                       `koanf:"breaker_failures"`
+	BreakerCooldown time.Duration             `koanf:"breaker_cooldown"`
+	Plugins         map[string]DetectorConfig `koanf:"plugins"`
 }
 
 // DetectorConfig is one detector plugin.
@@ -273,6 +277,8 @@ func Defaults() map[string]any {
 		"detectors.start_timeout":       "10s",
 		"detectors.restart_backoff_min": "200ms",
 		"detectors.restart_backoff_max": "30s",
+		"detectors.breaker_failures":    5,
+		"detectors.breaker_cooldown":    "10s",
 		"detectors.plugins.email":       map[string]any{"enabled": true, "timeout": "50ms"},
 		"detectors.plugins.velocity":    map[string]any{"enabled": true, "timeout": "50ms"},
 		"detectors.plugins.linkage":     map[string]any{"enabled": true, "timeout": "50ms"},
@@ -512,6 +518,10 @@ func (c *Config) Validate() error {
 	}
 	positive("detectors.start_timeout", c.Detectors.StartTimeout)
 	positive("detectors.restart_backoff_min", c.Detectors.RestartBackoffMin)
+	positive("detectors.breaker_cooldown", c.Detectors.BreakerCooldown)
+	if c.Detectors.BreakerFailures < 1 {
+		bad("detectors.breaker_failures", "must be at least 1, got %d", c.Detectors.BreakerFailures)
+	}
 	if c.Detectors.RestartBackoffMax < c.Detectors.RestartBackoffMin {
 		bad("detectors.restart_backoff_max", "must not be less than detectors.restart_backoff_min")
 	}

@@ -209,6 +209,8 @@ func (s *Server) startDetectors(ctx context.Context) (*host.Host, error) {
 		StartTimeout:      s.cfg.Detectors.StartTimeout,
 		RestartBackoffMin: s.cfg.Detectors.RestartBackoffMin,
 		RestartBackoffMax: s.cfg.Detectors.RestartBackoffMax,
+		BreakerFailures:   s.cfg.Detectors.BreakerFailures,
+		BreakerCooldown:   s.cfg.Detectors.BreakerCooldown,
 		OnFailure:         s.cfg.Detectors.OnFailure,
 	}
 	names := make([]string, 0, len(s.cfg.Detectors.Plugins))

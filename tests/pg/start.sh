@@ -6,7 +6,8 @@
 #
 # Usage: start.sh [DATA_DIR] [PORT]   (defaults: /tmp/gavel-pg 55432)
 #
-# Idempotent: an existing cluster in DATA_DIR is reused, a running one is left
+# Installs Debian's postgresql package first when it is missing and this runs
+# as root. Idempotent: an existing cluster in DATA_DIR is reused, a running one is left
 # running (and its own port is reported). Uses Debian's postgresql package
 # (apt-get install postgresql). As root, the cluster runs as the postgres
 # user; otherwise as the calling user. Authentication is "trust" on
@@ -23,6 +24,12 @@ die() { echo "tests/pg/start.sh: $*" >&2; exit 1; }
 [[ $port =~ ^[0-9]+$ ]] || die "port must be a number, got '$port'"
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [[ -z $bindir && $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+	echo "installing PostgreSQL from Debian's packages" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+	bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+fi
 [[ -n $bindir && -x $bindir/initdb ]] ||
 	die "PostgreSQL server binaries not found under /usr/lib/postgresql (apt-get install postgresql)"
 
