@@ -66,7 +66,7 @@ func main() {
 				base = r
 			}
 		}
-		fmt.Fprintf(tw, "%s (baseline %s)\t\t\t\t\t\n", g, base.name)
+		fmt.Fprintf(tw, "%s — baseline: %s\t\t\t\t\t\n", g, base.name)
 		for _, r := range rs {
 			ns := r.metrics["ns/op"]
 			ratio := "-"
