@@ -115,9 +115,21 @@ func (l *Ledger) enforce(ctx context.Context, tx *sql.Tx, st *decision.Record, c
 		}
 	}
 	if v.Action == decision.Suspend {
-		if _, err := tx.StmtContext(ctx, l.put.suspension).ExecContext(ctx, st.DecisionID, st.SubjectID, at,
-			l.d.nullTS(st.Until(v.Duration))); err != nil {
-			return 0, fmt.Errorf("suspend: %w", err)
+		// A suspension is a state, not a count: while one is in force, a
+		// later suspend (the policy re-asserting it, or another offence)
+		// adds no second one, so overturning the decision that suspended
+		// the account lifts it. The later decision's strike still counts.
+		var suspended bool
+		var overturned int64
+		if err := tx.QueryRowContext(ctx, l.q.standing, st.SubjectID, at, at, st.SubjectID).
+			Scan(&suspended, &overturned); err != nil {
+			return 0, fmt.Errorf("suspend: read standing: %w", err)
+		}
+		if !suspended {
+			if _, err := tx.StmtContext(ctx, l.put.suspension).ExecContext(ctx, st.DecisionID, st.SubjectID, at,
+				l.d.nullTS(st.Until(v.Duration))); err != nil {
+				return 0, fmt.Errorf("suspend: %w", err)
+			}
 		}
 	}
 	if v.Strike {

@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentCommits", testConcurrentCommits},
 		{"Holds", testHolds},
 		{"Suspension", testSuspension},
+		{"SuspensionIsAState", testSuspensionIsAState},
 		{"StrikeTTL", testStrikeTTL},
 		{"RemedyLiftsHolds", testRemedyLiftsHolds},
 		{"DryRunAndFallbackHaveNoEffect", testNoEffect},
@@ -442,6 +443,28 @@ func testSuspension(t *testing.T, open Opener) {
 		if got := history(t, l, tc.subject, tc.now).Suspended; got != tc.want {
 			t.Errorf("History(%s, T0%+v).Suspended = %v, want %v", tc.subject, tc.now.Sub(T0), got, tc.want)
 		}
+	}
+}
+
+// A suspend decided while a suspension is in force (the policy re-asserting
+// it) adds none of its own: overturning the decision that suspended the
+// account lifts the suspension.
+func testSuspensionIsAState(t *testing.T, open Opener) {
+	l := open(t)
+	const s = "s-susp-state"
+	first := Record(s, payout, T0, decision.Suspend, "DOCUMENT_REUSED")
+	first.Verdict.Strike = true
+	commit(t, l, first)
+	reasserted := Record(s, login, T0.Add(time.Hour), decision.Suspend, "ACCOUNT_SUSPENDED")
+	commit(t, l, reasserted)
+	if h := history(t, l, s, T0.Add(2*time.Hour)); !h.Suspended || h.Strikes != 1 {
+		t.Fatalf("History after a re-asserted suspension = %+v, want suspended with 1 strike", h)
+	}
+	if err := l.Overturn(ctxOf(t), first.DecisionID, "reviewer: the document is the account holder's", T0.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if h := history(t, l, s, T0.Add(4*time.Hour)); h.Suspended || h.Strikes != 0 {
+		t.Errorf("History after overturning the suspension = %+v, want not suspended, no strikes", h)
 	}
 }
 
