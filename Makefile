@@ -56,6 +56,7 @@ run: build ## run gavel on its embedded defaults (SQLite under ./data, built-in 
 # ---- tests ----
 .PHONY: test
 test: test-policies ## run every test: Rego policies, then Go (unit, SQLite and PostgreSQL ledger, end to end) with -race
+	@tests/deps.sh
 	@if [ -z "$${GAVEL_TEST_POSTGRES_DSN:-}" ]; then \
 		export GAVEL_TEST_POSTGRES_DSN="$$(tests/pg/start.sh $(PG_DIR) 55432)"; \
 	fi; \

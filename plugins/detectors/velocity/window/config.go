@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Key kinds: what a rule counts by. They appear in the signals' evidence.
@@ -35,8 +37,11 @@ type Config struct {
 	// providers, where many signups a day are normal.
 	IgnoreEmailDomains map[string]bool
 	// PruneEvery is how many recorded calls pass between deletions of the
-	// events older than every window.
+	// events older than every window (SQLite; Redis expires them itself).
 	PruneEvery int
+	// RedisURL selects Redis (redis://host:6379/0), shared by every replica;
+	// empty means SQLite under the data folder.
+	RedisURL string
 }
 
 // DefaultRules are the rules before configuration.
@@ -59,8 +64,8 @@ const DefaultIgnoreEmailDomains = "gmail.com,googlemail.com,outlook.com,hotmail.
 // LoadConfig reads the configuration through env (sdk.Env in production):
 // WINDOW is the default window of every rule (24h), <RULE>_WINDOW and
 // <RULE>_THRESHOLD override one rule (SIGNUPS_PER_IP_THRESHOLD=10),
-// IGNORE_EMAIL_DOMAINS is a comma-separated list, PRUNE_EVERY a count. It
-// reports every problem at once.
+// IGNORE_EMAIL_DOMAINS is a comma-separated list, PRUNE_EVERY a count,
+// REDIS_URL a redis:// or rediss:// URL. It reports every problem at once.
 func LoadConfig(env func(key, def string) string) (Config, error) {
 	var errs []error
 	duration := func(key, def string) time.Duration {
@@ -94,6 +99,12 @@ func LoadConfig(env func(key, def string) string) (Config, error) {
 	for _, d := range strings.Split(env("IGNORE_EMAIL_DOMAINS", DefaultIgnoreEmailDomains), ",") {
 		if d = strings.ToLower(strings.TrimSpace(d)); d != "" {
 			cfg.IgnoreEmailDomains[d] = true
+		}
+	}
+	if cfg.RedisURL = env("REDIS_URL", ""); cfg.RedisURL != "" {
+		if _, err := redis.ParseURL(cfg.RedisURL); err != nil {
+			// not the URL itself: it may hold a password
+			errs = append(errs, errors.New("REDIS_URL: not a redis:// or rediss:// URL"))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -1,8 +1,10 @@
 // Package window is gavel's velocity detector: it counts signups, payout
 // method changes and logins per IP, device, email domain and account over
-// sliding windows kept in an embedded SQLite store, and scores the counts
-// against configured thresholds. The main package beside it serves it over
-// the detector protocol.
+// sliding windows, and scores the counts against configured thresholds. The
+// windows are kept in an embedded SQLite store (Store, the default) or in
+// Redis (RedisStore), which several gavel replicas share; the detector is the
+// same over both. The main package beside it serves it over the detector
+// protocol.
 package window
 
 import (
@@ -19,15 +21,37 @@ import (
 	detectorv1 "github.com/gavel/gavel/proto/gavel/detector/v1"
 )
 
+// Counter is what the detector needs of a store: Store (SQLite) and
+// RedisStore implement it.
+type Counter interface {
+	// Observe records one event per query at time at (unless record is
+	// false, as for a dry run) and returns each query's count over its
+	// window ending at at, the current event counted either way, atomically:
+	// concurrent observations of a key each see the other once or not at all.
+	Observe(ctx context.Context, at time.Time, record bool, qs []Query) ([]int, error)
+}
+
+// pruner is a Counter that must be told to delete old events; Redis expires
+// them itself.
+type pruner interface {
+	Prune(ctx context.Context, before time.Time) (int64, error)
+}
+
+var (
+	_ Counter = (*Store)(nil)
+	_ pruner  = (*Store)(nil)
+	_ Counter = (*RedisStore)(nil)
+)
+
 // Detector is the velocity detector. It is safe for concurrent use.
 type Detector struct {
-	store *Store
+	store Counter
 	cfg   Config
 	calls atomic.Int64 // recorded calls, for pruning
 }
 
 // NewDetector returns a detector counting in store.
-func NewDetector(store *Store, cfg Config) *Detector {
+func NewDetector(store Counter, cfg Config) *Detector {
 	return &Detector{store: store, cfg: cfg}
 }
 
@@ -83,8 +107,8 @@ func (d *Detector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	if record && d.calls.Add(1)%int64(d.cfg.PruneEvery) == 0 {
-		if _, err := d.store.Prune(ctx, at.Add(-d.cfg.MaxWindow())); err != nil {
+	if p, ok := d.store.(pruner); ok && record && d.calls.Add(1)%int64(d.cfg.PruneEvery) == 0 {
+		if _, err := p.Prune(ctx, at.Add(-d.cfg.MaxWindow())); err != nil {
 			sdk.Logger().Warn("velocity: prune failed", "error", err)
 		}
 	}

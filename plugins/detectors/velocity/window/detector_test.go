@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gavel/gavel/internal/redistest"
 	detectorv1 "github.com/gavel/gavel/proto/gavel/detector/v1"
 )
 
@@ -37,14 +38,59 @@ func openStore(t testing.TB, path string) *Store {
 	return s
 }
 
-func newDetector(t testing.TB, vars map[string]string) (*Detector, string) {
+func openRedis(t testing.TB, url string) *RedisStore {
+	t.Helper()
+	s, err := OpenRedis(context.Background(), url)
+	if err != nil {
+		t.Fatalf("OpenRedis(%s): %v", url, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// backend is one kind of store. open opens it; opening it again opens the
+// same store anew (a restart, or another replica).
+type backend struct {
+	name       string
+	resolution time.Duration // of the event times it keeps
+	open       func(t testing.TB) Counter
+}
+
+// sqliteBackend is a fresh SQLite file.
+func sqliteBackend(t testing.TB) backend {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "velocity.db")
+	return backend{"sqlite", time.Nanosecond, func(t testing.TB) Counter { return openStore(t, path) }}
+}
+
+// redisBackend is a fresh redis-server of the test's own.
+func redisBackend(t testing.TB) backend {
+	t.Helper()
+	url := redistest.Server(t)
+	return backend{"redis", time.Microsecond, func(t testing.TB) Counter { return openRedis(t, url) }}
+}
+
+// eachBackend runs test on a fresh store of every kind: the detector must
+// behave the same over each.
+func eachBackend(t *testing.T, test func(t *testing.T, b backend)) {
+	for _, kind := range []struct {
+		name string
+		new  func(testing.TB) backend
+	}{{"sqlite", sqliteBackend}, {"redis", redisBackend}} {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, kind.new(t))
+		})
+	}
+}
+
+func newDetector(t testing.TB, b backend, vars map[string]string) *Detector {
 	t.Helper()
 	cfg, err := LoadConfig(env(vars))
 	if err != nil {
 		t.Fatalf("LoadConfig(%v): %v", vars, err)
 	}
-	path := filepath.Join(t.TempDir(), "velocity.db")
-	return NewDetector(openStore(t, path), cfg), path
+	return NewDetector(b.open(t), cfg)
 }
 
 type req struct {
@@ -86,81 +132,87 @@ func signup(ip, device, email string, at time.Time) req {
 
 func TestDetectCountsWithinWindow(t *testing.T) {
 	t.Parallel()
-	d, _ := newDetector(t, map[string]string{"WINDOW": "1h"})
-	steps := []struct {
-		r    req
-		want map[string]string
-	}{
-		{signup("203.0.113.7", "dev-1", "a@acme.io", t0), map[string]string{
-			"velocity.signups_per_ip": "1", "velocity.signups_per_device": "1", "velocity.signups_per_email_domain": "1"}},
-		{signup("203.0.113.7", "dev-2", "b@acme.io", t0.Add(10*time.Minute)), map[string]string{
-			"velocity.signups_per_ip": "2", "velocity.signups_per_device": "1", "velocity.signups_per_email_domain": "2"}},
-		// gmail.com is ignored for the domain count; no device, no device signal
-		{signup("203.0.113.7", "", "c@gmail.com", t0.Add(20*time.Minute)), map[string]string{
-			"velocity.signups_per_ip": "3"}},
-		// a /64 counts as one IPv6 subscriber
-		{signup("2001:db8::1", "dev-1", "d@acme.io", t0.Add(30*time.Minute)), map[string]string{
-			"velocity.signups_per_ip": "1", "velocity.signups_per_device": "2", "velocity.signups_per_email_domain": "3"}},
-		{signup("2001:db8::ffff", "", "", t0.Add(31*time.Minute)), map[string]string{
-			"velocity.signups_per_ip": "2"}},
-		// the first signup is now more than an hour old
-		{signup("203.0.113.7", "dev-1", "e@ACME.io", t0.Add(65*time.Minute)), map[string]string{
-			"velocity.signups_per_ip": "3", "velocity.signups_per_device": "2", "velocity.signups_per_email_domain": "3"}},
-		// other checkpoints count other things
-		{req{checkpoint: "login", ip: "203.0.113.7", at: t0.Add(66 * time.Minute)}, map[string]string{}},
-		{req{checkpoint: "profile_update", subject: "x", ip: "203.0.113.7", at: t0.Add(66 * time.Minute)}, map[string]string{}},
-	}
-	for i, s := range steps {
-		if got := counts(t, d, s.r); !mapsEqual(got, s.want) {
-			t.Errorf("step %d: Detect(%+v) = %v, want %v", i, s.r, got, s.want)
+	eachBackend(t, func(t *testing.T, b backend) {
+		d := newDetector(t, b, map[string]string{"WINDOW": "1h"})
+		steps := []struct {
+			r    req
+			want map[string]string
+		}{
+			{signup("203.0.113.7", "dev-1", "a@acme.io", t0), map[string]string{
+				"velocity.signups_per_ip": "1", "velocity.signups_per_device": "1", "velocity.signups_per_email_domain": "1"}},
+			{signup("203.0.113.7", "dev-2", "b@acme.io", t0.Add(10*time.Minute)), map[string]string{
+				"velocity.signups_per_ip": "2", "velocity.signups_per_device": "1", "velocity.signups_per_email_domain": "2"}},
+			// gmail.com is ignored for the domain count; no device, no device signal
+			{signup("203.0.113.7", "", "c@gmail.com", t0.Add(20*time.Minute)), map[string]string{
+				"velocity.signups_per_ip": "3"}},
+			// a /64 counts as one IPv6 subscriber
+			{signup("2001:db8::1", "dev-1", "d@acme.io", t0.Add(30*time.Minute)), map[string]string{
+				"velocity.signups_per_ip": "1", "velocity.signups_per_device": "2", "velocity.signups_per_email_domain": "3"}},
+			{signup("2001:db8::ffff", "", "", t0.Add(31*time.Minute)), map[string]string{
+				"velocity.signups_per_ip": "2"}},
+			// the first signup is now more than an hour old
+			{signup("203.0.113.7", "dev-1", "e@ACME.io", t0.Add(65*time.Minute)), map[string]string{
+				"velocity.signups_per_ip": "3", "velocity.signups_per_device": "2", "velocity.signups_per_email_domain": "3"}},
+			// other checkpoints count other things
+			{req{checkpoint: "login", ip: "203.0.113.7", at: t0.Add(66 * time.Minute)}, map[string]string{}},
+			{req{checkpoint: "profile_update", subject: "x", ip: "203.0.113.7", at: t0.Add(66 * time.Minute)}, map[string]string{}},
 		}
-	}
+		for i, s := range steps {
+			if got := counts(t, d, s.r); !mapsEqual(got, s.want) {
+				t.Errorf("step %d: Detect(%+v) = %v, want %v", i, s.r, got, s.want)
+			}
+		}
+	})
 }
 
 func TestDetectExpiry(t *testing.T) {
 	t.Parallel()
-	d, _ := newDetector(t, map[string]string{"PAYOUT_CHANGES_PER_ACCOUNT_WINDOW": "168h"})
-	change := func(at time.Time) req { return req{checkpoint: "payout_method_change", subject: "acct-9", at: at} }
-	tests := []struct {
-		at   time.Time
-		want string
-	}{
-		{t0, "1"},
-		{t0.Add(24 * time.Hour), "2"},
-		{t0.Add(7 * 24 * time.Hour), "2"}, // the first is exactly a window old: out
-		{t0.Add(7*24*time.Hour + time.Nanosecond), "3"},
-		{t0.Add(30 * 24 * time.Hour), "1"},
-	}
-	for _, tt := range tests {
-		if got := counts(t, d, change(tt.at))["velocity.payout_changes_per_account"]; got != tt.want {
-			t.Errorf("Detect(payout change at %v) = %s, want %s", tt.at, got, tt.want)
+	eachBackend(t, func(t *testing.T, b backend) {
+		d := newDetector(t, b, map[string]string{"PAYOUT_CHANGES_PER_ACCOUNT_WINDOW": "168h"})
+		change := func(at time.Time) req { return req{checkpoint: "payout_method_change", subject: "acct-9", at: at} }
+		tests := []struct {
+			at   time.Time
+			want string
+		}{
+			{t0, "1"},
+			{t0.Add(24 * time.Hour), "2"},
+			{t0.Add(7 * 24 * time.Hour), "2"}, // the first is exactly a window old: out
+			{t0.Add(7*24*time.Hour + b.resolution), "3"},
+			{t0.Add(30 * 24 * time.Hour), "1"},
 		}
-	}
+		for _, tt := range tests {
+			if got := counts(t, d, change(tt.at))["velocity.payout_changes_per_account"]; got != tt.want {
+				t.Errorf("Detect(payout change at %v) = %s, want %s", tt.at, got, tt.want)
+			}
+		}
+	})
 }
 
 func TestDetectScoreAndEvidence(t *testing.T) {
 	t.Parallel()
-	d, _ := newDetector(t, map[string]string{"SIGNUPS_PER_DEVICE_THRESHOLD": "3", "SIGNUPS_PER_DEVICE_WINDOW": "2h"})
-	var got []float64
-	for i := range 4 {
-		resp, err := d.Detect(context.Background(), req{checkpoint: "signup", device: "dev-7", at: t0.Add(time.Duration(i) * time.Minute)}.proto())
-		if err != nil {
-			t.Fatal(err)
+	eachBackend(t, func(t *testing.T, b backend) {
+		d := newDetector(t, b, map[string]string{"SIGNUPS_PER_DEVICE_THRESHOLD": "3", "SIGNUPS_PER_DEVICE_WINDOW": "2h"})
+		var got []float64
+		for i := range 4 {
+			resp, err := d.Detect(context.Background(), req{checkpoint: "signup", device: "dev-7", at: t0.Add(time.Duration(i) * time.Minute)}.proto())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.GetSignals()) != 1 {
+				t.Fatalf("Detect(device only) = %v, want one signal", resp.GetSignals())
+			}
+			s := resp.GetSignals()[0]
+			got = append(got, s.GetScore())
+			ev := s.GetEvidence().GetFields()
+			if ev["count"].GetNumberValue() != float64(i+1) || ev["threshold"].GetNumberValue() != 3 ||
+				ev["window"].GetStringValue() != "2h0m0s" || ev["key_kind"].GetStringValue() != KindDevice {
+				t.Errorf("Detect(signup %d) evidence = %v, want count %d, threshold 3, window 2h0m0s, key_kind device_id", i+1, ev, i+1)
+			}
 		}
-		if len(resp.GetSignals()) != 1 {
-			t.Fatalf("Detect(device only) = %v, want one signal", resp.GetSignals())
+		if want := []float64{0, 0.5, 1, 1}; !slices.Equal(got, want) {
+			t.Errorf("Detect scores for 4 signups = %v, want %v", got, want)
 		}
-		s := resp.GetSignals()[0]
-		got = append(got, s.GetScore())
-		ev := s.GetEvidence().GetFields()
-		if ev["count"].GetNumberValue() != float64(i+1) || ev["threshold"].GetNumberValue() != 3 ||
-			ev["window"].GetStringValue() != "2h0m0s" || ev["key_kind"].GetStringValue() != KindDevice {
-			t.Errorf("Detect(signup %d) evidence = %v, want count %d, threshold 3, window 2h0m0s, key_kind device_id", i+1, ev, i+1)
-		}
-	}
-	if want := []float64{0, 0.5, 1, 1}; !slices.Equal(got, want) {
-		t.Errorf("Detect scores for 4 signups = %v, want %v", got, want)
-	}
+	})
 }
 
 func TestScore(t *testing.T) {
@@ -180,113 +232,146 @@ func TestScore(t *testing.T) {
 
 func TestDetectDryRunNotCounted(t *testing.T) {
 	t.Parallel()
-	d, _ := newDetector(t, nil)
-	r := signup("198.51.100.1", "dev-dry", "x@acme.io", t0)
-	r.dryRun = true
-	for i := range 3 {
-		// a dry run sees itself counted, but leaves nothing behind
-		if got := counts(t, d, r)["velocity.signups_per_ip"]; got != "1" {
-			t.Errorf("dry run %d: Detect = %s, want 1", i, got)
+	eachBackend(t, func(t *testing.T, b backend) {
+		d := newDetector(t, b, nil)
+		r := signup("198.51.100.1", "dev-dry", "x@acme.io", t0)
+		r.dryRun = true
+		for i := range 3 {
+			// a dry run sees itself counted, but leaves nothing behind
+			if got := counts(t, d, r)["velocity.signups_per_ip"]; got != "1" {
+				t.Errorf("dry run %d: Detect = %s, want 1", i, got)
+			}
 		}
-	}
-	r.dryRun = false
-	if got := counts(t, d, r)["velocity.signups_per_ip"]; got != "1" {
-		t.Errorf("Detect after 3 dry runs = %s, want 1", got)
-	}
-	r.dryRun = true
-	if got := counts(t, d, r)["velocity.signups_per_ip"]; got != "2" {
-		t.Errorf("dry run after one signup: Detect = %s, want 2", got)
-	}
+		r.dryRun = false
+		if got := counts(t, d, r)["velocity.signups_per_ip"]; got != "1" {
+			t.Errorf("Detect after 3 dry runs = %s, want 1", got)
+		}
+		r.dryRun = true
+		if got := counts(t, d, r)["velocity.signups_per_ip"]; got != "2" {
+			t.Errorf("dry run after one signup: Detect = %s, want 2", got)
+		}
+	})
 }
 
 func TestDetectDistinctAccountsPerDevice(t *testing.T) {
 	t.Parallel()
-	d, _ := newDetector(t, nil)
-	login := func(subject string, dry bool) string {
-		r := req{checkpoint: "login", subject: subject, device: "shared-dev", at: t0, dryRun: dry}
-		return counts(t, d, r)["velocity.logins_per_device_accounts"]
-	}
-	for i, tt := range []struct {
-		subject string
-		dry     bool
-		want    string
-	}{
-		{"a", false, "1"}, {"a", false, "1"}, {"b", false, "2"}, {"a", false, "2"},
-		{"c", true, "3"}, {"b", true, "2"}, {"c", false, "3"},
-	} {
-		if got := login(tt.subject, tt.dry); got != tt.want {
-			t.Errorf("login %d by %s (dry %v): Detect = %s, want %s", i, tt.subject, tt.dry, got, tt.want)
+	eachBackend(t, func(t *testing.T, b backend) {
+		d := newDetector(t, b, map[string]string{"LOGINS_PER_DEVICE_ACCOUNTS_WINDOW": "1h"})
+		login := func(subject string, at time.Duration, dry bool) string {
+			r := req{checkpoint: "login", subject: subject, device: "shared-dev", at: t0.Add(at), dryRun: dry}
+			return counts(t, d, r)["velocity.logins_per_device_accounts"]
 		}
-	}
-	if got := counts(t, d, req{checkpoint: "login", device: "shared-dev", at: t0}); len(got) != 0 {
-		t.Errorf("Detect(login without subject) = %v, want no signal", got)
-	}
+		for i, tt := range []struct {
+			subject string
+			at      time.Duration
+			dry     bool
+			want    string
+		}{
+			{"a", 0, false, "1"}, {"a", 0, false, "1"}, {"b", 0, false, "2"}, {"a", 0, false, "2"},
+			{"c", 0, true, "3"}, {"b", 0, true, "2"}, {"c", 0, false, "3"},
+			// a logs in again later: a's login at t0 leaves the window, this one stays
+			{"a", 30 * time.Minute, false, "3"},
+			{"b", 61 * time.Minute, true, "2"},     // a (t0+30m) and b itself
+			{"d", 61 * time.Minute, false, "2"},    // a and d
+			{"a", 91 * time.Minute, false, "2"},    // d and a
+			{"c", 152 * time.Minute, true, "1"},    // everyone else has left
+			{"c", 152 * time.Minute, false, "1"},   // the dry run left nothing
+			{"d", 152 * time.Minute, false, "2"},   // c and d
+			{"d", 152 * time.Minute, false, "2"},   // d once
+			{"e", 212*time.Minute - 1, false, "3"}, // c, d, e
+			{"e", 212 * time.Minute, false, "1"},   // c and d are a window old
+		} {
+			if got := login(tt.subject, tt.at, tt.dry); got != tt.want {
+				t.Errorf("login %d by %s at t0+%v (dry %v): Detect = %s, want %s", i, tt.subject, tt.at, tt.dry, got, tt.want)
+			}
+		}
+		// a call that arrives late, with an older time, does not move an
+		// account's last login back
+		for i, tt := range []struct {
+			subject string
+			at      time.Duration
+			want    string
+		}{{"a", 10 * time.Minute, "1"}, {"a", 5 * time.Minute, "1"}, {"b", 69 * time.Minute, "2"}} {
+			r := req{checkpoint: "login", subject: tt.subject, device: "late-dev", at: t0.Add(tt.at)}
+			if got := counts(t, d, r)["velocity.logins_per_device_accounts"]; got != tt.want {
+				t.Errorf("late login %d by %s at t0+%v: Detect = %s, want %s", i, tt.subject, tt.at, got, tt.want)
+			}
+		}
+		if got := counts(t, d, req{checkpoint: "login", device: "shared-dev", at: t0}); len(got) != 0 {
+			t.Errorf("Detect(login without subject) = %v, want no signal", got)
+		}
+	})
 }
 
+// TestDetectSurvivesRestart opens the store anew for each call: a restart of
+// the detector, or another gavel replica sharing the Redis server.
 func TestDetectSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	cfg, err := LoadConfig(env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "velocity.db")
-	for i := range 3 {
-		s, err := Open(path)
-		if err != nil {
-			t.Fatalf("Open(%s), run %d: %v", path, i, err)
+	eachBackend(t, func(t *testing.T, b backend) {
+		for i := range 3 {
+			s := b.open(t)
+			got := counts(t, NewDetector(s, cfg), signup("192.0.2.44", "", "", t0.Add(time.Duration(i)*time.Minute)))
+			if err := s.(interface{ Close() error }).Close(); err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprint(i + 1); got["velocity.signups_per_ip"] != want {
+				t.Errorf("run %d after reopening: Detect = %v, want signups_per_ip %s", i, got, want)
+			}
 		}
-		got := counts(t, NewDetector(s, cfg), signup("192.0.2.44", "", "", t0.Add(time.Duration(i)*time.Minute)))
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if want := fmt.Sprint(i + 1); got["velocity.signups_per_ip"] != want {
-			t.Errorf("run %d after reopening: Detect = %v, want signups_per_ip %s", i, got, want)
-		}
-	}
+	})
 }
 
+// TestDetectConcurrent runs calls at once through two detectors on one store
+// (two replicas on one Redis server; two connections to one SQLite file).
 func TestDetectConcurrent(t *testing.T) {
 	t.Parallel()
-	d, _ := newDetector(t, map[string]string{"PRUNE_EVERY": "7"})
-	const workers, each = 8, 25
-	seen := make(chan int, workers*each)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := range each {
-				r := signup("203.0.113.99", fmt.Sprintf("dev-%d-%d", w, i), "", t0)
-				resp, err := d.Detect(context.Background(), r.proto())
-				if err != nil {
-					t.Errorf("Detect: %v", err)
-					return
-				}
-				for _, s := range resp.GetSignals() {
-					if s.GetName() == "velocity.signups_per_ip" {
-						var n int
-						fmt.Sscan(s.GetValue(), &n)
-						seen <- n
+	eachBackend(t, func(t *testing.T, b backend) {
+		replicas := []*Detector{newDetector(t, b, map[string]string{"PRUNE_EVERY": "7"}), newDetector(t, b, map[string]string{"PRUNE_EVERY": "7"})}
+		const workers, each = 8, 25
+		seen := make(chan int, workers*each)
+		var wg sync.WaitGroup
+		for w := range workers {
+			d := replicas[w%len(replicas)]
+			wg.Go(func() {
+				for i := range each {
+					r := signup("203.0.113.99", fmt.Sprintf("dev-%d-%d", w, i), "", t0)
+					resp, err := d.Detect(context.Background(), r.proto())
+					if err != nil {
+						t.Errorf("Detect: %v", err)
+						return
+					}
+					for _, s := range resp.GetSignals() {
+						if s.GetName() == "velocity.signups_per_ip" {
+							var n int
+							fmt.Sscan(s.GetValue(), &n)
+							seen <- n
+						}
 					}
 				}
-			}
-		})
-	}
-	wg.Wait()
-	close(seen)
-	var got []int
-	for n := range seen {
-		got = append(got, n)
-	}
-	slices.Sort(got)
-	// Each call counts itself and every call committed before it: the counts
-	// are exactly 1..N, no duplicate and no gap.
-	for i, n := range got {
-		if n != i+1 {
-			t.Fatalf("concurrent Detect counts = %v, want 1..%d each once", got, workers*each)
+			})
 		}
-	}
-	if len(got) != workers*each {
-		t.Fatalf("concurrent Detect gave %d counts, want %d", len(got), workers*each)
-	}
+		wg.Wait()
+		close(seen)
+		var got []int
+		for n := range seen {
+			got = append(got, n)
+		}
+		slices.Sort(got)
+		// Each call counts itself and every call committed before it: the counts
+		// are exactly 1..N, no duplicate and no gap.
+		for i, n := range got {
+			if n != i+1 {
+				t.Fatalf("concurrent Detect counts = %v, want 1..%d each once", got, workers*each)
+			}
+		}
+		if len(got) != workers*each {
+			t.Fatalf("concurrent Detect gave %d counts, want %d", len(got), workers*each)
+		}
+	})
 }
 
 func TestPrune(t *testing.T) {
@@ -346,7 +431,7 @@ func TestLoadConfig(t *testing.T) {
 
 func TestDescribe(t *testing.T) {
 	t.Parallel()
-	d, _ := newDetector(t, nil)
+	d := newDetector(t, sqliteBackend(t), nil)
 	resp, err := d.Describe(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -362,13 +447,14 @@ func TestDescribe(t *testing.T) {
 
 func TestDetectWithoutNowUsesClock(t *testing.T) {
 	t.Parallel()
-	d, _ := newDetector(t, map[string]string{"WINDOW": "1h"})
-	old := signup("192.0.2.9", "", "", time.Now().Add(-2*time.Hour))
-	counts(t, d, old)
-	counts(t, d, signup("192.0.2.9", "", "", time.Now().Add(-time.Minute)))
-	if got := counts(t, d, signup("192.0.2.9", "", "", time.Time{}))["velocity.signups_per_ip"]; got != "2" {
-		t.Errorf("Detect(no now) = %s, want 2 (the event two hours ago is out of the window)", got)
-	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		d := newDetector(t, b, map[string]string{"WINDOW": "1h"})
+		counts(t, d, signup("192.0.2.9", "", "", time.Now().Add(-2*time.Hour)))
+		counts(t, d, signup("192.0.2.9", "", "", time.Now().Add(-time.Minute)))
+		if got := counts(t, d, signup("192.0.2.9", "", "", time.Time{}))["velocity.signups_per_ip"]; got != "2" {
+			t.Errorf("Detect(no now) = %s, want 2 (the event two hours ago is out of the window)", got)
+		}
+	})
 }
 
 func mapsEqual(a, b map[string]string) bool {
@@ -383,15 +469,24 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
+// BenchmarkDetectSignup measures one signup Detect (three keys) on each
+// store; Redis is a local server, so this is mostly the round trip.
 func BenchmarkDetectSignup(b *testing.B) {
-	d, _ := newDetector(b, nil)
-	i := 0
-	for b.Loop() {
-		i++
-		r := signup(fmt.Sprintf("203.0.113.%d", i%250), fmt.Sprintf("dev-%d", i%1000), "x@acme.io", t0.Add(time.Duration(i)*time.Second))
-		if _, err := d.Detect(context.Background(), r.proto()); err != nil {
-			b.Fatal(err)
-		}
+	for _, kind := range []struct {
+		name string
+		new  func(testing.TB) backend
+	}{{"sqlite", sqliteBackend}, {"redis", redisBackend}} {
+		b.Run(kind.name, func(b *testing.B) {
+			d := newDetector(b, kind.new(b), nil)
+			i := 0
+			for b.Loop() {
+				i++
+				r := signup(fmt.Sprintf("203.0.113.%d", i%250), fmt.Sprintf("dev-%d", i%1000), "x@acme.io", t0.Add(time.Duration(i)*time.Second))
+				if _, err := d.Detect(context.Background(), r.proto()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
