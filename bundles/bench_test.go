@@ -2,7 +2,11 @@ package bundles
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/gavel/gavel/policies"
 )
 
 func BenchmarkEvaluate(b *testing.B) {
@@ -36,4 +40,56 @@ func BenchmarkEvaluate(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkActivate reloads gavel's policy bundle from its folder: OPA reads,
+// compiles and activates it, and gavel prepares the entry point, without and
+// with the input schema type check. The difference is what the check adds
+// to an activation; typecheck times the check alone.
+func BenchmarkActivate(b *testing.B) {
+	requirePolicies(b)
+	for _, c := range []struct {
+		name   string
+		schema []byte
+	}{{"no-schema", nil}, {"schema", policies.InputSchema()}} {
+		b.Run(c.name, func(b *testing.B) {
+			var activations atomic.Int64
+			e := startEngine(b, Config{
+				Source:      policiesDir,
+				InputSchema: c.schema,
+				Polling:     Polling{Min: time.Hour, Max: time.Hour},
+				OnLoad: func(r LoadResult) {
+					if r.Activated {
+						activations.Add(1)
+					}
+				},
+			})
+			ctx := context.Background()
+			before, n := activations.Load(), int64(0)
+			for b.Loop() {
+				if err := e.Reload(ctx); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			if got := activations.Load() - before; got != n {
+				b.Fatalf("%d reloads activated %d bundles, want one each; Status() = %+v", n, got, currentStatus(e))
+			}
+		})
+	}
+	b.Run("typecheck", func(b *testing.B) {
+		e := startEngine(b, Config{Source: policiesDir, InputSchema: policies.InputSchema()})
+		ctx := context.Background()
+		compiler := e.manager.GetCompiler()
+		txn, err := e.manager.Store.NewTransaction(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.manager.Store.Abort(ctx, txn)
+		for b.Loop() {
+			if err := e.typeCheck(ctx, txn, compiler); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/compile"
 	"github.com/open-policy-agent/opa/v1/loader"
+	"github.com/open-policy-agent/opa/v1/util"
 )
 
 // BuildOptions says how a policy folder becomes a bundle.
@@ -159,13 +160,7 @@ func Check(name string, b *bundle.Bundle, schema string, strict bool) (*ast.Comp
 	if err != nil {
 		return nil, &CompileError{Bundle: name, Err: fmt.Errorf("input schema %s: %w", schema, err)}
 	}
-	c := ast.NewCompiler().
-		SetErrorLimit(0).
-		WithCapabilities(ast.CapabilitiesForThisVersion()).
-		WithSchemas(ss).
-		WithUseTypeCheckAnnotations(true).
-		WithEnablePrintStatements(true).
-		WithStrict(strict)
+	c := checker(ss, strict)
 	if len(b.Data) > 0 {
 		c = c.WithPathConflictsCheck(dataFinder(b.Data))
 	}
@@ -173,6 +168,37 @@ func Check(name string, b *bundle.Bundle, schema string, strict bool) (*ast.Comp
 		return nil, &CompileError{Bundle: name, Errors: c.Errors, Err: c.Errors}
 	}
 	return c, nil
+}
+
+// checker is the compiler that Check and bundle activation type-check
+// with: every error reported, against ss (when not nil) and the schema
+// annotations of the modules.
+func checker(ss *ast.SchemaSet, strict bool) *ast.Compiler {
+	return ast.NewCompiler().
+		SetErrorLimit(0).
+		WithCapabilities(ast.CapabilitiesForThisVersion()).
+		WithSchemas(ss).
+		WithUseTypeCheckAnnotations(true).
+		WithEnablePrintStatements(true).
+		WithStrict(strict)
+}
+
+// inputSchema is a JSON (or YAML) input schema as OPA's type checker takes
+// it; nil for no schema.
+func inputSchema(raw []byte) (*ast.SchemaSet, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var schema any
+	if err := util.Unmarshal(raw, &schema); err != nil {
+		return nil, fmt.Errorf("input schema: %w", err)
+	}
+	if _, ok := schema.(map[string]any); !ok {
+		return nil, fmt.Errorf("input schema: want a JSON object, got %T", schema)
+	}
+	ss := ast.NewSchemaSet()
+	ss.Put(ast.SchemaRootRef, schema)
+	return ss, nil
 }
 
 // dataFinder reports whether the bundle's data holds a value at path, so a

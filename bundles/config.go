@@ -47,6 +47,11 @@ type Config struct {
 	Polling Polling
 	// Signing verifies bundle signatures (.signatures.json).
 	Signing *Signing
+	// InputSchema is the JSON schema of the input document. When set, each
+	// bundle is type-checked against it (and its modules' own schema
+	// annotations) as it activates, and refused if that fails, as
+	// `gavel bundle build` would have. Nil skips the check.
+	InputSchema []byte
 	// OnLoad, when set, is called after each attempt to load a bundle, from
 	// OPA's goroutines; it must not block.
 	OnLoad func(LoadResult)
@@ -144,6 +149,9 @@ func (c Config) Validate() error {
 	}
 	if err == nil && src.local() && c.Polling.LongPollTimeout > 0 {
 		errs = append(errs, errors.New("bundle long polling needs an HTTP source"))
+	}
+	if _, err := inputSchema(c.InputSchema); err != nil {
+		errs = append(errs, err)
 	}
 	if s := c.Signing; s != nil {
 		if s.KeyID == "" {

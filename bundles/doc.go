@@ -8,6 +8,7 @@
 // shadow engine can live side by side in one process. A bundle that OPA
 // refuses (it does not compile, is unsigned when signing is required, fails
 // verification) or that gavel refuses (no entry point, missing or malformed
-// reason catalog) never replaces the one serving: the last good bundle keeps
+// reason catalog, modules that fail the type check against the input
+// schema) never replaces the one serving: the last good bundle keeps
 // answering and Status says why the new one was refused.
 package bundles

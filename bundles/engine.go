@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,7 @@ type Engine struct {
 	cfg     Config
 	src     source
 	query   ast.Ref
+	schemas *ast.SchemaSet // the input schema; nil: no type check
 	log     *slog.Logger
 	manager *plugins.Manager
 	plugin  *bundleplugin.Plugin
@@ -86,6 +88,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	}
 	src, _ := parseSource(cfg.Source)
 	query, _ := parseEntrypoint(cfg.Entrypoint)
+	schemas, _ := inputSchema(cfg.InputSchema)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -112,6 +115,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 		cfg:     cfg,
 		src:     src,
 		query:   query,
+		schemas: schemas,
 		log:     log,
 		manager: m,
 		ready:   make(chan struct{}),
@@ -277,6 +281,9 @@ func (e *Engine) prepare(ctx context.Context, txn storage.Transaction, rev strin
 	if compiler == nil || len(compiler.GetRules(e.query)) == 0 {
 		return nil, fmt.Errorf("entry point %s is not defined", e.cfg.Entrypoint)
 	}
+	if err := e.typeCheck(ctx, txn, compiler); err != nil {
+		return nil, err
+	}
 	raw, err := e.manager.Store.Read(ctx, txn, storage.RootPath)
 	if err != nil {
 		return nil, fmt.Errorf("read data: %w", err)
@@ -302,6 +309,44 @@ func (e *Engine) prepare(ctx context.Context, txn storage.Transaction, rev strin
 		return nil, fmt.Errorf("prepare %s: %w", e.cfg.Entrypoint, err)
 	}
 	return &active{pq: pq, catalog: cat, revision: rev, activatedAt: time.Now().UTC()}, nil
+}
+
+// typeCheck type-checks the activated modules against the input schema
+// with the compiler Check uses, so a policy that reads a field the input
+// does not have (input.subjct.id) is refused like one that does not
+// compile. It parses each module again from the text OPA stored, with its
+// annotations: OPA drops them (from a persisted bundle whatever the parser
+// options), and a module's own schema annotation must win over the input
+// schema.
+func (e *Engine) typeCheck(ctx context.Context, txn storage.Transaction, compiler *ast.Compiler) error {
+	if e.schemas == nil {
+		return nil
+	}
+	start := time.Now()
+	opts := e.manager.ParserOptions()
+	opts.ProcessAnnotation = true
+	modules := make(map[string]*ast.Module, len(compiler.Modules))
+	for id, compiled := range compiler.Modules {
+		raw, err := e.manager.Store.GetPolicy(ctx, txn, id)
+		if err != nil {
+			return fmt.Errorf("input schema type check: read module %s: %w", id, err)
+		}
+		file := id
+		if loc := compiled.Package.Location; loc != nil && loc.File != "" {
+			file = loc.File
+		}
+		if modules[id], err = ast.ParseModuleWithOpts(file, string(raw), opts); err != nil {
+			return fmt.Errorf("input schema type check: parse module %s: %w", file, err)
+		}
+	}
+	c := checker(e.schemas, false)
+	c.Compile(modules)
+	e.log.Debug("bundle type-checked against the input schema", "modules", len(modules), "duration", time.Since(start))
+	if c.Failed() {
+		ce := &CompileError{Bundle: e.cfg.Name, Errors: c.Errors}
+		return fmt.Errorf("input schema type check: %d error(s):\n  %s", len(c.Errors), strings.Join(ce.Lines(), "\n  "))
+	}
+	return nil
 }
 
 // snapshot copies the bundle's data into a store of its own, so the

@@ -21,6 +21,18 @@ import (
 //go:embed *
 var files embed.FS
 
+// InputSchema is the JSON schema of the input document that decision.Input
+// builds: gavel's contract with every policy it serves. The bundle engine
+// type-checks each bundle it activates against it. The caller owns the
+// returned bytes.
+func InputSchema() []byte {
+	b, err := files.ReadFile("input.schema.json")
+	if err != nil {
+		panic(fmt.Sprintf("policies: embedded input schema: %v", err)) // the embed pattern covers it
+	}
+	return b
+}
+
 // bundleFile reports whether a file belongs in the served bundle: Rego
 // (without tests), data files and the manifest.
 func bundleFile(name string) bool {

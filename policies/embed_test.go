@@ -62,3 +62,26 @@ func TestWriteBundle(t *testing.T) {
 		t.Errorf("WriteBundle() twice gave manifests %s and %s, want the same", b, b2)
 	}
 }
+
+func TestInputSchema(t *testing.T) {
+	t.Parallel()
+	onDisk, err := os.ReadFile("input.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := InputSchema()
+	if string(got) != string(onDisk) {
+		t.Fatalf("InputSchema() differs from input.schema.json (%d bytes, want %d)", len(got), len(onDisk))
+	}
+	var doc struct {
+		Type       string         `json:"type"`
+		Properties map[string]any `json:"properties"`
+	}
+	if err := json.Unmarshal(got, &doc); err != nil || doc.Type != "object" || doc.Properties["subject"] == nil {
+		t.Errorf("InputSchema() = type %q, %d properties, %v; want an object schema with subject", doc.Type, len(doc.Properties), err)
+	}
+	got[0] = 'x'
+	if InputSchema()[0] == 'x' {
+		t.Error("InputSchema() shares its bytes between callers")
+	}
+}

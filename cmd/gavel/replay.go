@@ -17,6 +17,7 @@ import (
 	"github.com/gavel/gavel/internal/config"
 	"github.com/gavel/gavel/internal/replay"
 	"github.com/gavel/gavel/ledger"
+	"github.com/gavel/gavel/policies"
 )
 
 // runReplay re-evaluates stored decisions under a candidate bundle and
@@ -72,7 +73,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer led.Close()
 
 	ep := cmpOr(*entrypoint, cfg.Policy.Entrypoint)
-	candidate, err := bundles.New(ctx, bundles.Config{Name: "candidate", Role: "shadow", Source: *bundle, Entrypoint: ep}, log)
+	// The candidate is held to the input schema, as it would be when it
+	// activates in gavel serve.
+	candidate, err := bundles.New(ctx, bundles.Config{Name: "candidate", Role: "shadow", Source: *bundle, Entrypoint: ep, InputSchema: policies.InputSchema()}, log)
 	if err != nil {
 		return &exitError{code: exitPolicy, err: err}
 	}

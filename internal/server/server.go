@@ -114,7 +114,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, 
 		PersistDir: filepath.Join(cfg.DataDir, "bundles", "persist"),
 		Polling:    bundles.Polling{Min: cfg.Policy.Polling.Min, Max: cfg.Policy.Polling.Max},
 		Signing:    signing,
-		OnLoad:     s.metrics.onBundleLoad,
+		// The input document is gavel's, so its schema ships in the binary.
+		InputSchema: policies.InputSchema(),
+		OnLoad:      s.metrics.onBundleLoad,
 	}, log.With("part", "policy"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: start policy engine: %w", ErrPolicy, err)
@@ -181,12 +183,13 @@ func (s *Server) startShadow(ctx context.Context) error {
 	}
 	var err error
 	s.shadow, err = bundles.New(ctx, bundles.Config{
-		Name:       "gavel-shadow",
-		Role:       "shadow",
-		Source:     sh.Source,
-		Entrypoint: sh.Entrypoint,
-		PersistDir: filepath.Join(s.cfg.DataDir, "bundles", "persist-shadow"),
-		Polling:    bundles.Polling{Min: sh.Polling.Min, Max: sh.Polling.Max},
+		Name:        "gavel-shadow",
+		Role:        "shadow",
+		Source:      sh.Source,
+		Entrypoint:  sh.Entrypoint,
+		PersistDir:  filepath.Join(s.cfg.DataDir, "bundles", "persist-shadow"),
+		Polling:     bundles.Polling{Min: sh.Polling.Min, Max: sh.Polling.Max},
+		InputSchema: policies.InputSchema(),
 	}, s.log.With("part", "shadow"))
 	if err != nil {
 		return fmt.Errorf("%w: start shadow policy engine: %w", ErrPolicy, err)
