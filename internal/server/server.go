@@ -181,7 +181,17 @@ func (s *Server) startShadow(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	var err error
+	// The shadow is held to the same signing rules as the active bundle,
+	// judged by its own source.
+	sp := s.cfg.Policy
+	sp.Source = sh.Source
+	signing, err := policySigning(sp)
+	if err != nil {
+		return fmt.Errorf("%w: shadow: %w", ErrPolicy, err)
+	}
+	if signing == nil && sp.SigningRequired() {
+		return fmt.Errorf("%w: policy.shadow.source %s must be signed: set policy.signing.key_id and a public key", ErrPolicy, sh.Source)
+	}
 	s.shadow, err = bundles.New(ctx, bundles.Config{
 		Name:        "gavel-shadow",
 		Role:        "shadow",
@@ -189,7 +199,9 @@ func (s *Server) startShadow(ctx context.Context) error {
 		Entrypoint:  sh.Entrypoint,
 		PersistDir:  filepath.Join(s.cfg.DataDir, "bundles", "persist-shadow"),
 		Polling:     bundles.Polling{Min: sh.Polling.Min, Max: sh.Polling.Max},
+		Signing:     signing,
 		InputSchema: policies.InputSchema(),
+		OnLoad:      s.metrics.onBundleLoad,
 	}, s.log.With("part", "shadow"))
 	if err != nil {
 		return fmt.Errorf("%w: start shadow policy engine: %w", ErrPolicy, err)
