@@ -318,6 +318,10 @@ var flagKeys = map[string]string{
 	"log-format":    "log.format",
 }
 
+// clientVars are GAVEL_ variables read by the client commands (gavel decide,
+// appeal, status …), not configuration keys of the server.
+var clientVars = map[string]bool{"addr": true, "token": true}
+
 // Load builds the configuration from defaults, the file named by --config,
 // the environment (GAVEL_SECTION__KEY) and the changed flags. environ is
 // the process environment (os.Environ in production).
@@ -336,8 +340,8 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 		EnvironFunc: func() []string { return environ },
 		TransformFunc: func(key, v string) (string, any) {
 			key = strings.ToLower(strings.TrimPrefix(key, "GAVEL_"))
-			if strings.HasPrefix(key, "detector_") || strings.HasPrefix(key, "test_") {
-				return "", nil // detector plugin settings and test knobs, not ours
+			if strings.HasPrefix(key, "detector_") || strings.HasPrefix(key, "test_") || clientVars[key] {
+				return "", nil // detector plugin settings, test knobs and the client commands' variables
 			}
 			key = strings.ReplaceAll(key, "__", ".")
 			if k.Get(key) != nil {

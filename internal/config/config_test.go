@@ -48,7 +48,8 @@ func TestPrecedence(t *testing.T) {
 	t.Parallel()
 	yamlText := "server:\n  listen: 127.0.0.1:9000\nlog:\n  level: debug\nledger:\n  max_conns: 3\n"
 	environ := []string{"GAVEL_SERVER__LISTEN=127.0.0.1:9100", "GAVEL_LEDGER__MAX_CONNS=5",
-		"GAVEL_DECISION__CHECKPOINTS=signup,login", "UNRELATED=1", "GAVEL_TEST_POSTGRES_DSN=x"}
+		"GAVEL_DECISION__CHECKPOINTS=signup,login", "UNRELATED=1", "GAVEL_TEST_POSTGRES_DSN=x",
+		"GAVEL_ADDR=http://127.0.0.1:8080", "GAVEL_TOKEN=client-token"}
 	cfg, err := load(t, []string{"--listen", "127.0.0.1:9200"}, environ, yamlText)
 	if err != nil {
 		t.Fatalf("Load error = %v", err)
