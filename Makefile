@@ -18,15 +18,15 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 # ---- tools, pinned in tools/go.mod and built once into bin/ ----
-$(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-connect-go $(BIN)/protoc-gen-go-grpc $(OPA): tools/go.mod tools/go.sum
+$(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-connect-go $(BIN)/protoc-gen-go-grpc $(OPA) $(BIN)/staticcheck: tools/go.mod tools/go.sum
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN) $(GO) install $(TOOLS) github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go \
 		connectrpc.com/connect/cmd/protoc-gen-connect-go google.golang.org/grpc/cmd/protoc-gen-go-grpc \
-		github.com/open-policy-agent/opa
-	@touch $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-connect-go $(BIN)/protoc-gen-go-grpc $(OPA)
+		github.com/open-policy-agent/opa honnef.co/go/tools/cmd/staticcheck
+	@touch $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-connect-go $(BIN)/protoc-gen-go-grpc $(OPA) $(BIN)/staticcheck
 
 .PHONY: tools
-tools: $(BIN)/buf $(OPA) ## build the pinned developer tools (buf, protoc plugins, opa) into bin/
+tools: $(BIN)/buf $(OPA) $(BIN)/staticcheck ## build the pinned developer tools (buf, protoc plugins, opa, staticcheck) into bin/
 
 # ---- code generation ----
 .PHONY: generate
@@ -75,8 +75,9 @@ test-policies: $(OPA) ## Rego: opa fmt, strict schema-checked compile, tests wit
 	@$(OPA) test --bundle policies | tail -n 1
 
 .PHONY: lint
-lint: $(OPA) $(BIN)/buf ## go vet, gofmt, opa fmt, buf lint
+lint: $(OPA) $(BIN)/buf $(BIN)/staticcheck ## go vet, staticcheck, gofmt, opa fmt, buf lint
 	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change the files above"; exit 1; }
 	$(OPA) fmt --list --fail policies
 	cd proto && PATH=$(BIN):$$PATH buf lint

@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/gavel/gavel/decision"
 )
@@ -39,7 +40,7 @@ func newMetrics() *metrics {
 	}, []string{"role", "result"})
 	m.registry.MustRegister(m.bundles)
 	m.registry.MustRegister(m.decisions, m.latency, m.detectors, m.fallbacks,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

@@ -361,10 +361,10 @@ func testConcurrentCommits(t *testing.T, open Opener) {
 				rec.Verdict.Strike = true
 				rec.Verdict.Restrictions = []decision.Restriction{{Capability: "messages", Duration: day}}
 				if _, _, err := l.Commit(ctxOf(t), rec); err != nil {
-					errs <- fmt.Errorf("Commit: %w", err)
+					errs <- fmt.Errorf("commit: %w", err)
 				}
 				if _, err := l.History(ctxOf(t), subject, T0.Add(time.Hour)); err != nil {
-					errs <- fmt.Errorf("History: %w", err)
+					errs <- fmt.Errorf("history: %w", err)
 				}
 			}
 		})

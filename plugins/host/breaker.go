@@ -66,12 +66,6 @@ func (b *breaker) record(now time.Time, ok, probe bool) (opened bool) {
 	return false
 }
 
-// reset closes the breaker (a fresh process starts with a clean record).
-func (b *breaker) reset() {
-	b.failures.Store(0)
-	b.probing.Store(false)
-}
-
 // state is the breaker's state at now.
 func (b *breaker) state(now time.Time) string {
 	switch {

@@ -17,8 +17,6 @@ import (
 	detectorv1 "github.com/gavel/gavel/proto/gavel/detector/v1"
 )
 
-const postgresEnv = pgtest.Env
-
 func postgresSchema(t testing.TB) string { return pgtest.Schema(t, "linkage_test") }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
