@@ -55,6 +55,9 @@ type Config struct {
 	// OnLoad, when set, is called after each attempt to load a bundle, from
 	// OPA's goroutines; it must not block.
 	OnLoad func(LoadResult)
+	// DecisionLogs, when set, runs OPA's decision-log plugin beside the
+	// bundle plugin; the engine then logs each decision it Observes.
+	DecisionLogs *DecisionLogs
 }
 
 // LoadResult is the outcome of one attempt to load a bundle.
@@ -118,6 +121,10 @@ func (c Config) withDefaults() Config {
 		s.Algorithm = "RS256"
 		c.Signing = &s
 	}
+	if c.DecisionLogs != nil {
+		d := c.DecisionLogs.withDefaults()
+		c.DecisionLogs = &d
+	}
 	return c
 }
 
@@ -163,6 +170,9 @@ func (c Config) Validate() error {
 		if !slices.Contains(algorithms, s.Algorithm) {
 			errs = append(errs, fmt.Errorf("bundle signing: algorithm %q: want one of %s", s.Algorithm, strings.Join(algorithms, ", ")))
 		}
+	}
+	if c.DecisionLogs != nil {
+		errs = append(errs, c.DecisionLogs.validate()...)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("bundle %q configuration: %w", c.Name, errors.Join(errs...))
@@ -286,6 +296,9 @@ func (c Config) opaConfig(src source) ([]byte, error) {
 			}
 			b["signing"] = signing
 		}
+	}
+	if c.DecisionLogs != nil {
+		c.DecisionLogs.opaConfig(doc)
 	}
 	return json.Marshal(doc)
 }

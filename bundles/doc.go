@@ -11,4 +11,8 @@
 // reason catalog, modules that fail the type check against the input
 // schema) never replaces the one serving: the last good bundle keeps
 // answering and Status says why the new one was refused.
+//
+// With Config.DecisionLogs the active engine also runs OPA's decision-log
+// plugin and is a decision.Observer: each committed decision is queued,
+// masked by the bundle's data.system.log.mask policy and uploaded by OPA.
 package bundles

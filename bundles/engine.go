@@ -39,6 +39,7 @@ type Engine struct {
 	log     *slog.Logger
 	manager *plugins.Manager
 	plugin  *bundleplugin.Plugin
+	dlog    *decisionLog // nil unless Config.DecisionLogs is set
 
 	active    atomic.Pointer[active]
 	ready     chan struct{}
@@ -124,6 +125,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	m.Register(bundleplugin.Name, e.plugin)
 	m.RegisterCompilerTrigger(e.onCompile)
 	e.plugin.Register(e, e.onStatus)
+	if cfg.DecisionLogs != nil {
+		if err := e.startDecisionLogs(m, *cfg.DecisionLogs, ol); err != nil {
+			return nil, fmt.Errorf("bundle %q: %w", cfg.Name, err)
+		}
+	}
 
 	// The local watcher fingerprints the source before OPA first reads it,
 	// so a change made while OPA starts is not missed.
@@ -137,6 +143,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	if err := m.Start(context.WithoutCancel(ctx)); err != nil {
 		if e.stopWatch != nil {
 			e.stopWatch()
+		}
+		if e.dlog != nil {
+			e.dlog.close()
 		}
 		m.Stop(ctx)
 		return nil, fmt.Errorf("start bundle %q: %w", cfg.Name, err)
@@ -173,12 +182,17 @@ func (e *Engine) Reload(ctx context.Context) error {
 }
 
 // Stop stops the watcher and OPA's plugins. Evaluate keeps answering with
-// the last active bundle.
+// the last active bundle. With decision logs, the decisions queued are
+// handed to OPA first, and OPA tries to upload its buffer until ctx's
+// deadline. Observe after Stop logs nothing.
 func (e *Engine) Stop(ctx context.Context) {
 	e.stopOnce.Do(func() {
 		if e.stopWatch != nil {
 			e.stopWatch()
 			<-e.watchDone
+		}
+		if e.dlog != nil {
+			e.dlog.close()
 		}
 		e.manager.Stop(ctx)
 	})
@@ -266,6 +280,7 @@ func (e *Engine) onCompile(txn storage.Transaction) {
 	e.mu.Unlock()
 	e.readyOnce.Do(func() { close(e.ready) })
 	e.log.Info("bundle activated", "bundle_revision", rev, "role", e.cfg.Role)
+	e.warnUnmasked(rev)
 	e.loaded(LoadResult{Activated: true, Revision: rev})
 }
 

@@ -16,8 +16,18 @@ type opaLogger struct{ l *slog.Logger }
 
 var _ logging.Logger = opaLogger{}
 
+// routine are OPA messages logged at info on every tick, whether or not
+// anything happened (the decision logger reports an upload of an empty
+// buffer as a success): gavel logs them at debug.
+var routine = map[string]bool{
+	"Logs uploaded successfully.": true,
+}
+
 func (o opaLogger) log(level slog.Level, format string, a []any) {
 	ctx := context.Background()
+	if level == slog.LevelInfo && routine[format] {
+		level = slog.LevelDebug
+	}
 	if !o.l.Enabled(ctx, level) {
 		return
 	}

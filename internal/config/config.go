@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,6 +40,9 @@ type Config struct {
 	Ledger    LedgerConfig    `koanf:"ledger"`
 	Appeals   AppealsConfig   `koanf:"appeals"`
 	Log       LogConfig       `koanf:"log"`
+	// DecisionLogs ships every decision, masked by the bundle's
+	// data.system.log.mask policy, with OPA's decision-log plugin.
+	DecisionLogs DecisionLogsConfig `koanf:"decision_logs"`
 }
 
 // ServerConfig is the Connect/gRPC/gRPC-Web listener.
@@ -235,6 +239,21 @@ type AppealsConfig struct {
 	Window time.Duration `koanf:"window"`
 }
 
+// DecisionLogsConfig is OPA's decision-log plugin on the active bundle. It
+// is off unless URL is set or Console is true.
+type DecisionLogsConfig struct {
+	URL          string        `koanf:"url"`           // the collector's base URL; "" uploads nothing
+	Path         string        `koanf:"path"`          // the resource events are POSTed to
+	BufferEvents int           `koanf:"buffer_events"` // past it OPA drops the oldest events
+	MinDelay     time.Duration `koanf:"min_delay"`     // between uploads (whole seconds)
+	MaxDelay     time.Duration `koanf:"max_delay"`
+	Console      bool          `koanf:"console"` // also write each masked event to gavel's log
+	Token        Secret        `koanf:"token"`   // bearer token for the collector, optional
+}
+
+// Enabled reports whether decisions are logged anywhere.
+func (d DecisionLogsConfig) Enabled() bool { return d.URL != "" || d.Console }
+
 // LogConfig is the structured log.
 type LogConfig struct {
 	Level  string `koanf:"level"`  // debug, info, warn, error
@@ -293,6 +312,13 @@ func Defaults() map[string]any {
 		"appeals.window":                "4320h",
 		"log.level":                     "info",
 		"log.format":                    "text",
+		"decision_logs.url":             "",
+		"decision_logs.path":            "/logs",
+		"decision_logs.buffer_events":   10000,
+		"decision_logs.min_delay":       "5s",
+		"decision_logs.max_delay":       "30s",
+		"decision_logs.console":         false,
+		"decision_logs.token":           "",
 	}
 }
 
@@ -566,6 +592,7 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format", "must be text or json, got %q", c.Log.Format)
 	}
+	c.validateDecisionLogs(bad)
 	if len(p) > 0 {
 		return p
 	}
@@ -598,6 +625,33 @@ func (c *Config) validateSigning(bad func(key, format string, args ...any)) {
 		} else {
 			bad("policy.signing", "policy.source %s is a tarball or a bundle server, so signatures are required: set key_id and public_key_file (or public_key), or required: false to accept unsigned bundles", c.Policy.Source)
 		}
+	}
+}
+
+func (c *Config) validateDecisionLogs(bad func(key, format string, args ...any)) {
+	d := c.DecisionLogs
+	if d.URL != "" {
+		if u, err := url.Parse(d.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("decision_logs.url", "must be an http:// or https:// URL with a host, got %q", d.URL)
+		}
+	}
+	if d.Token != "" && d.URL == "" {
+		bad("decision_logs.token", "is set but decision_logs.url is empty")
+	}
+	if !d.Enabled() {
+		return
+	}
+	if !strings.HasPrefix(d.Path, "/") {
+		bad("decision_logs.path", "must start with /, got %q", d.Path)
+	}
+	if d.BufferEvents < 1 {
+		bad("decision_logs.buffer_events", "must be at least 1, got %d", d.BufferEvents)
+	}
+	if d.MinDelay < time.Second {
+		bad("decision_logs.min_delay", "must be at least 1s, got %v", d.MinDelay)
+	}
+	if d.MaxDelay < d.MinDelay {
+		bad("decision_logs.max_delay", "must not be less than decision_logs.min_delay")
 	}
 }
 

@@ -115,8 +115,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, 
 		Polling:    bundles.Polling{Min: cfg.Policy.Polling.Min, Max: cfg.Policy.Polling.Max},
 		Signing:    signing,
 		// The input document is gavel's, so its schema ships in the binary.
-		InputSchema: policies.InputSchema(),
-		OnLoad:      s.metrics.onBundleLoad,
+		InputSchema:  policies.InputSchema(),
+		OnLoad:       s.metrics.onBundleLoad,
+		DecisionLogs: decisionLogs(cfg.DecisionLogs),
 	}, log.With("part", "policy"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: start policy engine: %w", ErrPolicy, err)
@@ -139,6 +140,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, 
 		return nil, fmt.Errorf("decision engine: %w", err)
 	}
 	s.engine.AddObserver(s.host) // committed decisions reach detectors that observe
+	if cfg.DecisionLogs.Enabled() {
+		s.engine.AddObserver(s.policy) // and OPA's decision log, dry runs included
+		s.metrics.decisionLogs(s.policy.DecisionLogStats)
+	}
 	if err := s.startJournal(); err != nil {
 		return nil, err
 	}

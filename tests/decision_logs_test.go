@@ -1,0 +1,216 @@
+package tests
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
+)
+
+// logCollector receives OPA's decision-log uploads: POSTs of a gzip'd JSON
+// array of events. While down it answers 503.
+type logCollector struct {
+	mu     sync.Mutex
+	events map[string]map[string]any // by decision_id
+	auth   map[string]bool
+	down   atomic.Bool
+	posts  atomic.Int64
+}
+
+func newLogCollector(t testing.TB) (*logCollector, string) {
+	c := &logCollector{events: map[string]map[string]any{}, auth: map[string]bool{}}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	return c, srv.URL
+}
+
+func (c *logCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.posts.Add(1)
+	if c.down.Load() {
+		http.Error(w, "collector down", http.StatusServiceUnavailable)
+		return
+	}
+	zr, err := gzip.NewReader(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var events []map[string]any
+	if err := json.NewDecoder(zr).Decode(&events); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.auth[r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization")] = true
+	for _, e := range events {
+		id, _ := e["decision_id"].(string)
+		c.events[id] = e
+	}
+}
+
+func (c *logCollector) event(id string) map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.events[id]
+}
+
+func (c *logCollector) state() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprintf("%d posts, %d events", c.posts.Load(), len(c.events))
+}
+
+// member follows keys into nested JSON objects.
+func member(v any, keys ...string) (any, bool) {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[k]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// decisionLogEnv points gavel's decision logs at a collector with short
+// delays (OPA counts whole seconds).
+func decisionLogEnv(url string, extra ...string) []string {
+	return append([]string{
+		"GAVEL_DECISION_LOGS__URL=" + url,
+		"GAVEL_DECISION_LOGS__MIN_DELAY=1s",
+		"GAVEL_DECISION_LOGS__MAX_DELAY=2s",
+	}, extra...)
+}
+
+// actionName is a response action as the policy names it: ACTION_WARN → warn.
+func actionName(a decisionv1.Action) string {
+	return strings.ToLower(strings.TrimPrefix(a.String(), "ACTION_"))
+}
+
+// TestDecisionLogsReachCollector: a real Decide reaches the collector over
+// OPA's upload protocol, with gavel's decision id and verdict, and with the
+// personal data masked by the bundle's data.system.log.mask.
+func TestDecisionLogsReachCollector(t *testing.T) {
+	c, url := newLogCollector(t)
+	g := startGavel(t, decisionLogEnv(url, "GAVEL_DECISION_LOGS__TOKEN=collector-token")...)
+	client := g.decisions()
+
+	const email = "amelia.laurent@mailinator.com"
+	req := signup(email)
+	resp, err := client.Decide(ctxT(t), connect.NewRequest(req))
+	if err != nil {
+		t.Fatalf("Decide() = %v", err)
+	}
+	dry := signup(email)
+	dry.DryRun = true
+	dryResp, err := client.Decide(ctxT(t), connect.NewRequest(dry))
+	if err != nil {
+		t.Fatalf("Decide(dry run) = %v", err)
+	}
+
+	id := resp.Msg.GetDecisionId()
+	eventually(t, time.Minute, "both decisions at the collector", func() (bool, string) {
+		return c.event(id) != nil && c.event(dryResp.Msg.GetDecisionId()) != nil, c.state()
+	})
+	ev := c.event(id)
+	if got, _ := member(ev, "result", "action"); got != actionName(resp.Msg.GetAction()) {
+		t.Errorf("event result.action = %v, want %s (the reply's %v)", got, actionName(resp.Msg.GetAction()), resp.Msg.GetAction())
+	}
+	if got, _ := member(ev, "bundles", "gavel", "revision"); got != resp.Msg.GetBundleRevision() || got == "" {
+		t.Errorf("event bundles.gavel.revision = %v, want the reply's %q", got, resp.Msg.GetBundleRevision())
+	}
+	if got, _ := member(ev, "input", "subject", "id"); got != req.GetSubject().GetId() {
+		t.Errorf("event input.subject.id = %v, want %s", got, req.GetSubject().GetId())
+	}
+	reasons, _ := member(ev, "result", "reasons")
+	if fmt.Sprint(reasons) == "[]" || !strings.Contains(fmt.Sprint(reasons), codes(resp.Msg)[0]) {
+		t.Errorf("event result.reasons = %v, want the reply's %v", reasons, codes(resp.Msg))
+	}
+	for _, keys := range [][]string{{"input", "subject", "profile"}, {"input", "context", "ip"}, {"input", "context", "device_id"}} {
+		if v, ok := member(ev, keys...); ok {
+			t.Errorf("event %s = %v, want it masked", strings.Join(keys, "."), v)
+		}
+	}
+	raw, _ := json.Marshal(ev)
+	for _, pii := range []string{email, "Laurent", req.GetContext().GetIp()} {
+		if strings.Contains(string(raw), pii) {
+			t.Errorf("event carries %q: %s", pii, raw)
+		}
+	}
+	if v, _ := member(c.event(dryResp.Msg.GetDecisionId()), "custom", "dry_run"); v != true {
+		t.Errorf("dry-run event custom.dry_run = %v, want true", v)
+	}
+	c.mu.Lock()
+	if !c.auth["POST /logs Bearer collector-token"] || len(c.auth) != 1 {
+		t.Errorf("uploads seen %v, want only POST /logs with the bearer token", c.auth)
+	}
+	c.mu.Unlock()
+}
+
+// TestDecisionLogsCollectorDown: with the collector down decisions go on as
+// before; OPA's failed uploads show in gavel's log and metrics, and once the
+// collector is back the newest decision arrives.
+func TestDecisionLogsCollectorDown(t *testing.T) {
+	c, url := newLogCollector(t)
+	c.down.Store(true)
+	g := startGavel(t, decisionLogEnv(url, "GAVEL_DECISION_LOGS__BUFFER_EVENTS=2")...)
+	client := g.decisions()
+
+	var last string
+	for i := range 6 {
+		start := time.Now()
+		resp, err := client.Decide(ctxT(t), connect.NewRequest(signup(fmt.Sprintf("down-%d@mailinator.com", i))))
+		if err != nil {
+			t.Fatalf("Decide() %d with the collector down = %v", i, err)
+		}
+		if resp.Msg.GetFallback() {
+			t.Errorf("Decide() %d with the collector down fell back: %v", i, codes(resp.Msg))
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Decide() %d with the collector down took %v", i, d)
+		}
+		last = resp.Msg.GetDecisionId()
+	}
+	eventually(t, time.Minute, "a failed upload in gavel's log", func() (bool, string) {
+		return strings.Contains(g.Logs(), "log upload failed, server replied with HTTP 503"), c.state()
+	})
+	metrics := scrape(t, g.addr+"/metrics")
+	for _, series := range []string{`gavel_decision_logs_dropped_total{stage="buffer"}`, `gavel_decision_logs_upload_failures_total`} {
+		if !strings.Contains(metrics, series) {
+			t.Errorf("/metrics has no %s", series)
+		}
+	}
+
+	c.down.Store(false)
+	eventually(t, time.Minute, "the newest decision at the collector once it is back", func() (bool, string) {
+		return c.event(last) != nil, c.state()
+	})
+}
+
+func scrape(t testing.TB, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return string(b)
+}
