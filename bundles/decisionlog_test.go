@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/internal/logbuf"
 	"github.com/gavel/gavel/policies"
 )
 
@@ -299,7 +300,7 @@ func TestDecisionLogsCollectorDown(t *testing.T) {
 // shows Observe dropping (never blocking) once its queue is full.
 func TestDecisionLogsConsole(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e, err := New(t.Context(), Config{
 		Source:       realPolicies(t),

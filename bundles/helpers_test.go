@@ -18,30 +18,13 @@ import (
 	"github.com/open-policy-agent/opa/v1/bundle"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/internal/logbuf"
 )
 
 // readyTimeout covers OPA's first compile on a busy machine.
 const readyTimeout = 2 * time.Minute
 
 const fixtureDir = "testdata/fixture"
-
-// syncBuffer collects an engine's log; tests print it when they fail.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // newEngine starts an engine and stops it when the test ends, printing its
 // log if the test failed. It does not wait for readiness.
@@ -50,7 +33,7 @@ func newEngine(t testing.TB, cfg Config) *Engine {
 	if cfg.Polling.Min == 0 {
 		cfg.Polling = Polling{Min: time.Second, Max: time.Second}
 	}
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("engine log:\n%s", logs.String())

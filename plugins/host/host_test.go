@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/internal/logbuf"
 )
 
 // patience bounds every wait for something asynchronous (a restart, an exit):
@@ -26,27 +25,9 @@ const patience = 20 * time.Second
 
 var ignoreVolatile = cmpopts.IgnoreFields(decision.DetectorResult{}, "Latency", "Error")
 
-// syncBuffer is a log sink safe for go-plugin's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func testLogger(tb testing.TB) (*slog.Logger, *syncBuffer) {
+func testLogger(tb testing.TB) (*slog.Logger, *logbuf.Buffer) {
 	tb.Helper()
-	buf := &syncBuffer{}
+	buf := &logbuf.Buffer{}
 	var w io.Writer = buf
 	if testing.Verbose() {
 		w = io.MultiWriter(buf, os.Stderr)
@@ -60,7 +41,7 @@ func detectorConfig(name string, env map[string]string) DetectorConfig {
 }
 
 // startHost starts a host that must start cleanly and closes it at cleanup.
-func startHost(tb testing.TB, cfg Config) (*Host, *syncBuffer) {
+func startHost(tb testing.TB, cfg Config) (*Host, *logbuf.Buffer) {
 	tb.Helper()
 	log, buf := testLogger(tb)
 	if cfg.RestartBackoffMin == 0 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/internal/logbuf"
 )
 
 const prSetChildSubreaper = 36
@@ -71,7 +72,7 @@ func TestKilledHostLeavesNoOrphan(t *testing.T) {
 	}
 	cmd := exec.Command(selfPath)
 	cmd.Env = append(os.Environ(), envHostMode+"=1")
-	var stderr syncBuffer
+	var stderr logbuf.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
