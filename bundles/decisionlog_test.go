@@ -260,14 +260,10 @@ func TestDecisionLogsCollectorDown(t *testing.T) {
 
 	input := signupInput(disposable(), nil)
 	var last string
-	start := time.Now()
 	for i := range n {
 		rec := decided(t, e, fmt.Sprintf("dec-down-%02d", i), input)
 		e.Observe(rec)
 		last = rec.DecisionID
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("%d decisions with the collector down took %v", n, d)
 	}
 	eventually(t, time.Minute, "all decisions handed to OPA and an upload failing", func() bool {
 		st := e.DecisionLogStats()

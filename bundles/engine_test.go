@@ -164,7 +164,6 @@ func TestMalformedResult(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
 				defer cancel()
 			}
-			start := time.Now()
 			got, err := e.Evaluate(ctx, withTest(tt.knobs))
 			if err == nil {
 				t.Fatalf("Evaluate(%v) = %+v, want an error", tt.knobs, got)
@@ -178,9 +177,6 @@ func TestMalformedResult(t *testing.T) {
 			if tt.name == "deadline" {
 				if !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("Evaluate past its deadline error = %v, want context.DeadlineExceeded", err)
-				}
-				if d := time.Since(start); d > 5*time.Second {
-					t.Errorf("Evaluate past its deadline took %v", d)
 				}
 			}
 		})

@@ -15,6 +15,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	adminv1 "github.com/gavel/gavel/proto/gavel/admin/v1"
 	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
 )
 
@@ -172,16 +173,12 @@ func TestDecisionLogsCollectorDown(t *testing.T) {
 
 	var last string
 	for i := range 6 {
-		start := time.Now()
 		resp, err := client.Decide(ctxT(t), connect.NewRequest(signup(fmt.Sprintf("down-%d@mailinator.com", i))))
 		if err != nil {
 			t.Fatalf("Decide() %d with the collector down = %v", i, err)
 		}
 		if resp.Msg.GetFallback() {
 			t.Errorf("Decide() %d with the collector down fell back: %v", i, codes(resp.Msg))
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("Decide() %d with the collector down took %v", i, d)
 		}
 		last = resp.Msg.GetDecisionId()
 	}
@@ -193,6 +190,14 @@ func TestDecisionLogsCollectorDown(t *testing.T) {
 		if !strings.Contains(metrics, series) {
 			t.Errorf("/metrics has no %s", series)
 		}
+	}
+
+	st, err := g.admin().GetStatus(ctxT(t), connect.NewRequest(&adminv1.GetStatusRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl := st.Msg.GetDecisionLogs(); dl.GetFailedChunks() == 0 || dl.GetLogged() != 6 {
+		t.Errorf("GetStatus decision_logs = %v, want 6 logged and failed uploads counted", dl)
 	}
 
 	c.down.Store(false)

@@ -110,6 +110,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintln(stdout)
 	}
+	if dl := st.GetDecisionLogs(); dl != nil {
+		fmt.Fprintf(stdout, "decision logs: %d logged, %d buffered, %d uploads ok, %d failed; dropped %d (queue) + %d (buffer)\n",
+			dl.GetLogged(), dl.GetBuffered(), dl.GetUploadedChunks(), dl.GetFailedChunks(), dl.GetDropped(), dl.GetBufferDropped())
+	}
 	for _, b := range st.GetBundles() {
 		fmt.Fprintf(stdout, "bundle %s (%s): revision %s, ready %v", b.GetName(), b.GetRole(), b.GetRevision(), b.GetReady())
 		if b.GetActivatedAt() != nil {

@@ -25,6 +25,12 @@ func (h *adminHandler) GetStatus(ctx context.Context, req *connect.Request[admin
 		Checkpoints:   s.engine.Checkpoints(),
 	}
 	s.ledgerHealth(ctx, out)
+	if dl := s.policy.DecisionLogStats(); dl.Enabled {
+		out.DecisionLogs = &adminv1.DecisionLogStatus{
+			Logged: dl.Logged, Dropped: dl.Dropped, Buffered: dl.Buffered, BufferDropped: dl.BufferDropped,
+			UploadedChunks: dl.UploadedChunks, FailedChunks: dl.FailedChunks,
+		}
+	}
 	bundleStatus := s.policy.Status()
 	if s.shadow != nil {
 		bundleStatus = append(bundleStatus, s.shadow.Status()...)

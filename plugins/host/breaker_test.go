@@ -37,12 +37,8 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 		t.Errorf("log does not say the breaker opened:\n%s", logs)
 	}
 	// While open, a call that would succeed is not made.
-	start := time.Now()
 	if r := call("ok"); r.Status != decision.StatusUnavailable || !strings.Contains(r.Error, "circuit breaker open") || r.Latency != 0 {
 		t.Errorf("Collect(case=ok) with the breaker open = %+v, want unavailable, not called", r)
-	}
-	if d := time.Since(start); d > 100*time.Millisecond {
-		t.Logf("note: refused call took %v", d)
 	}
 
 	// After the cool-down one probe goes out; its failure opens the breaker again.

@@ -338,8 +338,10 @@ type GetStatusResponse struct {
 	LedgerError string `protobuf:"bytes,9,opt,name=ledger_error,json=ledgerError,proto3" json:"ledger_error,omitempty"`
 	// Journaled decisions not yet written to the ledger.
 	JournalPending int64 `protobuf:"varint,10,opt,name=journal_pending,json=journalPending,proto3" json:"journal_pending,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Absent when decision logs are off.
+	DecisionLogs  *DecisionLogStatus `protobuf:"bytes,11,opt,name=decision_logs,json=decisionLogs,proto3" json:"decision_logs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -442,6 +444,103 @@ func (x *GetStatusResponse) GetJournalPending() int64 {
 	return 0
 }
 
+func (x *GetStatusResponse) GetDecisionLogs() *DecisionLogStatus {
+	if x != nil {
+		return x.DecisionLogs
+	}
+	return nil
+}
+
+// DecisionLogStatus is the decision-log pipeline: gavel's hand-off queue,
+// then OPA's event buffer and uploads to the collector.
+type DecisionLogStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Decisions handed to OPA's decision-log plugin.
+	Logged int64 `protobuf:"varint,1,opt,name=logged,proto3" json:"logged,omitempty"`
+	// Decisions dropped because gavel's hand-off queue was full.
+	Dropped int64 `protobuf:"varint,2,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// Events waiting in OPA's buffer for the next upload.
+	Buffered int64 `protobuf:"varint,3,opt,name=buffered,proto3" json:"buffered,omitempty"`
+	// Events OPA's bounded buffer dropped (oldest first) while the collector was away.
+	BufferDropped  int64 `protobuf:"varint,4,opt,name=buffer_dropped,json=bufferDropped,proto3" json:"buffer_dropped,omitempty"`
+	UploadedChunks int64 `protobuf:"varint,5,opt,name=uploaded_chunks,json=uploadedChunks,proto3" json:"uploaded_chunks,omitempty"`
+	FailedChunks   int64 `protobuf:"varint,6,opt,name=failed_chunks,json=failedChunks,proto3" json:"failed_chunks,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DecisionLogStatus) Reset() {
+	*x = DecisionLogStatus{}
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecisionLogStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecisionLogStatus) ProtoMessage() {}
+
+func (x *DecisionLogStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecisionLogStatus.ProtoReflect.Descriptor instead.
+func (*DecisionLogStatus) Descriptor() ([]byte, []int) {
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DecisionLogStatus) GetLogged() int64 {
+	if x != nil {
+		return x.Logged
+	}
+	return 0
+}
+
+func (x *DecisionLogStatus) GetDropped() int64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+func (x *DecisionLogStatus) GetBuffered() int64 {
+	if x != nil {
+		return x.Buffered
+	}
+	return 0
+}
+
+func (x *DecisionLogStatus) GetBufferDropped() int64 {
+	if x != nil {
+		return x.BufferDropped
+	}
+	return 0
+}
+
+func (x *DecisionLogStatus) GetUploadedChunks() int64 {
+	if x != nil {
+		return x.UploadedChunks
+	}
+	return 0
+}
+
+func (x *DecisionLogStatus) GetFailedChunks() int64 {
+	if x != nil {
+		return x.FailedChunks
+	}
+	return 0
+}
+
 // ShadowReport compares the shadow bundle's verdicts with the decisions
 // they shadowed, since the shadow's current revision was first evaluated.
 type ShadowReport struct {
@@ -467,7 +566,7 @@ type ShadowReport struct {
 
 func (x *ShadowReport) Reset() {
 	*x = ShadowReport{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +578,7 @@ func (x *ShadowReport) String() string {
 func (*ShadowReport) ProtoMessage() {}
 
 func (x *ShadowReport) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +591,7 @@ func (x *ShadowReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShadowReport.ProtoReflect.Descriptor instead.
 func (*ShadowReport) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ShadowReport) GetRevision() string {
@@ -564,7 +663,7 @@ type Transition struct {
 
 func (x *Transition) Reset() {
 	*x = Transition{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +675,7 @@ func (x *Transition) String() string {
 func (*Transition) ProtoMessage() {}
 
 func (x *Transition) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +688,7 @@ func (x *Transition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transition.ProtoReflect.Descriptor instead.
 func (*Transition) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Transition) GetFrom() string {
@@ -623,7 +722,7 @@ type GetRuleStatsRequest struct {
 
 func (x *GetRuleStatsRequest) Reset() {
 	*x = GetRuleStatsRequest{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +734,7 @@ func (x *GetRuleStatsRequest) String() string {
 func (*GetRuleStatsRequest) ProtoMessage() {}
 
 func (x *GetRuleStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +747,7 @@ func (x *GetRuleStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRuleStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetRuleStatsRequest) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetRuleStatsRequest) GetSince() *timestamppb.Timestamp {
@@ -678,7 +777,7 @@ type RuleStats struct {
 
 func (x *RuleStats) Reset() {
 	*x = RuleStats{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +789,7 @@ func (x *RuleStats) String() string {
 func (*RuleStats) ProtoMessage() {}
 
 func (x *RuleStats) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +802,7 @@ func (x *RuleStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleStats.ProtoReflect.Descriptor instead.
 func (*RuleStats) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RuleStats) GetCode() string {
@@ -758,7 +857,7 @@ type GetRuleStatsResponse struct {
 
 func (x *GetRuleStatsResponse) Reset() {
 	*x = GetRuleStatsResponse{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +869,7 @@ func (x *GetRuleStatsResponse) String() string {
 func (*GetRuleStatsResponse) ProtoMessage() {}
 
 func (x *GetRuleStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +882,7 @@ func (x *GetRuleStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRuleStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetRuleStatsResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetRuleStatsResponse) GetRules() []*RuleStats {
@@ -805,7 +904,7 @@ type ExportStatementsRequest struct {
 
 func (x *ExportStatementsRequest) Reset() {
 	*x = ExportStatementsRequest{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +916,7 @@ func (x *ExportStatementsRequest) String() string {
 func (*ExportStatementsRequest) ProtoMessage() {}
 
 func (x *ExportStatementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +929,7 @@ func (x *ExportStatementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportStatementsRequest.ProtoReflect.Descriptor instead.
 func (*ExportStatementsRequest) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ExportStatementsRequest) GetSince() *timestamppb.Timestamp {
@@ -858,7 +957,7 @@ type ExportStatementsResponse struct {
 
 func (x *ExportStatementsResponse) Reset() {
 	*x = ExportStatementsResponse{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -870,7 +969,7 @@ func (x *ExportStatementsResponse) String() string {
 func (*ExportStatementsResponse) ProtoMessage() {}
 
 func (x *ExportStatementsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -883,7 +982,7 @@ func (x *ExportStatementsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportStatementsResponse.ProtoReflect.Descriptor instead.
 func (*ExportStatementsResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ExportStatementsResponse) GetStatements() []*structpb.Struct {
@@ -926,7 +1025,7 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\x14consecutive_failures\x18\f \x01(\x05R\x13consecutiveFailures\x12<\n" +
 	"\fping_latency\x18\r \x01(\v2\x19.google.protobuf.DurationR\vpingLatency\x12\x1d\n" +
 	"\n" +
-	"ping_error\x18\x0e \x01(\tR\tpingError\"\xc6\x03\n" +
+	"ping_error\x18\x0e \x01(\tR\tpingError\"\x8e\x04\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x129\n" +
 	"\n" +
@@ -939,7 +1038,15 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\tledger_ok\x18\b \x01(\bR\bledgerOk\x12!\n" +
 	"\fledger_error\x18\t \x01(\tR\vledgerError\x12'\n" +
 	"\x0fjournal_pending\x18\n" +
-	" \x01(\x03R\x0ejournalPending\"\xa9\x02\n" +
+	" \x01(\x03R\x0ejournalPending\x12F\n" +
+	"\rdecision_logs\x18\v \x01(\v2!.gavel.admin.v1.DecisionLogStatusR\fdecisionLogs\"\xd6\x01\n" +
+	"\x11DecisionLogStatus\x12\x16\n" +
+	"\x06logged\x18\x01 \x01(\x03R\x06logged\x12\x18\n" +
+	"\adropped\x18\x02 \x01(\x03R\adropped\x12\x1a\n" +
+	"\bbuffered\x18\x03 \x01(\x03R\bbuffered\x12%\n" +
+	"\x0ebuffer_dropped\x18\x04 \x01(\x03R\rbufferDropped\x12'\n" +
+	"\x0fuploaded_chunks\x18\x05 \x01(\x03R\x0euploadedChunks\x12#\n" +
+	"\rfailed_chunks\x18\x06 \x01(\x03R\ffailedChunks\"\xa9\x02\n" +
 	"\fShadowReport\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\tR\brevision\x12\x1c\n" +
 	"\tevaluated\x18\x02 \x01(\x03R\tevaluated\x12\x16\n" +
@@ -991,51 +1098,53 @@ func file_gavel_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_gavel_admin_v1_admin_proto_rawDescData
 }
 
-var file_gavel_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_gavel_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_gavel_admin_v1_admin_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),         // 0: gavel.admin.v1.GetStatusRequest
 	(*BundleStatus)(nil),             // 1: gavel.admin.v1.BundleStatus
 	(*DetectorHealth)(nil),           // 2: gavel.admin.v1.DetectorHealth
 	(*GetStatusResponse)(nil),        // 3: gavel.admin.v1.GetStatusResponse
-	(*ShadowReport)(nil),             // 4: gavel.admin.v1.ShadowReport
-	(*Transition)(nil),               // 5: gavel.admin.v1.Transition
-	(*GetRuleStatsRequest)(nil),      // 6: gavel.admin.v1.GetRuleStatsRequest
-	(*RuleStats)(nil),                // 7: gavel.admin.v1.RuleStats
-	(*GetRuleStatsResponse)(nil),     // 8: gavel.admin.v1.GetRuleStatsResponse
-	(*ExportStatementsRequest)(nil),  // 9: gavel.admin.v1.ExportStatementsRequest
-	(*ExportStatementsResponse)(nil), // 10: gavel.admin.v1.ExportStatementsResponse
-	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 12: google.protobuf.Duration
-	(*structpb.Struct)(nil),          // 13: google.protobuf.Struct
+	(*DecisionLogStatus)(nil),        // 4: gavel.admin.v1.DecisionLogStatus
+	(*ShadowReport)(nil),             // 5: gavel.admin.v1.ShadowReport
+	(*Transition)(nil),               // 6: gavel.admin.v1.Transition
+	(*GetRuleStatsRequest)(nil),      // 7: gavel.admin.v1.GetRuleStatsRequest
+	(*RuleStats)(nil),                // 8: gavel.admin.v1.RuleStats
+	(*GetRuleStatsResponse)(nil),     // 9: gavel.admin.v1.GetRuleStatsResponse
+	(*ExportStatementsRequest)(nil),  // 10: gavel.admin.v1.ExportStatementsRequest
+	(*ExportStatementsResponse)(nil), // 11: gavel.admin.v1.ExportStatementsResponse
+	(*timestamppb.Timestamp)(nil),    // 12: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 13: google.protobuf.Duration
+	(*structpb.Struct)(nil),          // 14: google.protobuf.Struct
 }
 var file_gavel_admin_v1_admin_proto_depIdxs = []int32{
-	11, // 0: gavel.admin.v1.BundleStatus.activated_at:type_name -> google.protobuf.Timestamp
-	11, // 1: gavel.admin.v1.BundleStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	12, // 2: gavel.admin.v1.DetectorHealth.budget:type_name -> google.protobuf.Duration
-	12, // 3: gavel.admin.v1.DetectorHealth.last_latency:type_name -> google.protobuf.Duration
-	12, // 4: gavel.admin.v1.DetectorHealth.ping_latency:type_name -> google.protobuf.Duration
-	11, // 5: gavel.admin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	12, // 0: gavel.admin.v1.BundleStatus.activated_at:type_name -> google.protobuf.Timestamp
+	12, // 1: gavel.admin.v1.BundleStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	13, // 2: gavel.admin.v1.DetectorHealth.budget:type_name -> google.protobuf.Duration
+	13, // 3: gavel.admin.v1.DetectorHealth.last_latency:type_name -> google.protobuf.Duration
+	13, // 4: gavel.admin.v1.DetectorHealth.ping_latency:type_name -> google.protobuf.Duration
+	12, // 5: gavel.admin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: gavel.admin.v1.GetStatusResponse.bundles:type_name -> gavel.admin.v1.BundleStatus
 	2,  // 7: gavel.admin.v1.GetStatusResponse.detectors:type_name -> gavel.admin.v1.DetectorHealth
-	4,  // 8: gavel.admin.v1.GetStatusResponse.shadow:type_name -> gavel.admin.v1.ShadowReport
-	5,  // 9: gavel.admin.v1.ShadowReport.transitions:type_name -> gavel.admin.v1.Transition
-	11, // 10: gavel.admin.v1.ShadowReport.since:type_name -> google.protobuf.Timestamp
-	11, // 11: gavel.admin.v1.GetRuleStatsRequest.since:type_name -> google.protobuf.Timestamp
-	7,  // 12: gavel.admin.v1.GetRuleStatsResponse.rules:type_name -> gavel.admin.v1.RuleStats
-	11, // 13: gavel.admin.v1.ExportStatementsRequest.since:type_name -> google.protobuf.Timestamp
-	11, // 14: gavel.admin.v1.ExportStatementsRequest.until:type_name -> google.protobuf.Timestamp
-	13, // 15: gavel.admin.v1.ExportStatementsResponse.statements:type_name -> google.protobuf.Struct
-	0,  // 16: gavel.admin.v1.AdminService.GetStatus:input_type -> gavel.admin.v1.GetStatusRequest
-	6,  // 17: gavel.admin.v1.AdminService.GetRuleStats:input_type -> gavel.admin.v1.GetRuleStatsRequest
-	9,  // 18: gavel.admin.v1.AdminService.ExportStatements:input_type -> gavel.admin.v1.ExportStatementsRequest
-	3,  // 19: gavel.admin.v1.AdminService.GetStatus:output_type -> gavel.admin.v1.GetStatusResponse
-	8,  // 20: gavel.admin.v1.AdminService.GetRuleStats:output_type -> gavel.admin.v1.GetRuleStatsResponse
-	10, // 21: gavel.admin.v1.AdminService.ExportStatements:output_type -> gavel.admin.v1.ExportStatementsResponse
-	19, // [19:22] is the sub-list for method output_type
-	16, // [16:19] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	5,  // 8: gavel.admin.v1.GetStatusResponse.shadow:type_name -> gavel.admin.v1.ShadowReport
+	4,  // 9: gavel.admin.v1.GetStatusResponse.decision_logs:type_name -> gavel.admin.v1.DecisionLogStatus
+	6,  // 10: gavel.admin.v1.ShadowReport.transitions:type_name -> gavel.admin.v1.Transition
+	12, // 11: gavel.admin.v1.ShadowReport.since:type_name -> google.protobuf.Timestamp
+	12, // 12: gavel.admin.v1.GetRuleStatsRequest.since:type_name -> google.protobuf.Timestamp
+	8,  // 13: gavel.admin.v1.GetRuleStatsResponse.rules:type_name -> gavel.admin.v1.RuleStats
+	12, // 14: gavel.admin.v1.ExportStatementsRequest.since:type_name -> google.protobuf.Timestamp
+	12, // 15: gavel.admin.v1.ExportStatementsRequest.until:type_name -> google.protobuf.Timestamp
+	14, // 16: gavel.admin.v1.ExportStatementsResponse.statements:type_name -> google.protobuf.Struct
+	0,  // 17: gavel.admin.v1.AdminService.GetStatus:input_type -> gavel.admin.v1.GetStatusRequest
+	7,  // 18: gavel.admin.v1.AdminService.GetRuleStats:input_type -> gavel.admin.v1.GetRuleStatsRequest
+	10, // 19: gavel.admin.v1.AdminService.ExportStatements:input_type -> gavel.admin.v1.ExportStatementsRequest
+	3,  // 20: gavel.admin.v1.AdminService.GetStatus:output_type -> gavel.admin.v1.GetStatusResponse
+	9,  // 21: gavel.admin.v1.AdminService.GetRuleStats:output_type -> gavel.admin.v1.GetRuleStatsResponse
+	11, // 22: gavel.admin.v1.AdminService.ExportStatements:output_type -> gavel.admin.v1.ExportStatementsResponse
+	20, // [20:23] is the sub-list for method output_type
+	17, // [17:20] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_gavel_admin_v1_admin_proto_init() }
@@ -1049,7 +1158,7 @@ func file_gavel_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gavel_admin_v1_admin_proto_rawDesc), len(file_gavel_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
