@@ -16,6 +16,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/plugins"
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/server"
 	"github.com/open-policy-agent/opa/v1/util"
 
@@ -183,6 +184,7 @@ const (
 // in the caller, which the reply's path must not wait for.
 type decisionLog struct {
 	plugin  *logs.Plugin
+	store   storage.Store // the manager's, for the read transaction Log needs
 	metrics metrics.Metrics // OPA's counters for the plugin
 	bundle  string
 	path    string // the entry point as an OPA decision path
@@ -220,6 +222,7 @@ func (e *Engine) startDecisionLogs(m *plugins.Manager, d DecisionLogs, ol opaLog
 	m.Register(logs.Name, p)
 	dl := &decisionLog{
 		plugin:  p,
+		store:   m.Store,
 		metrics: om,
 		bundle:  e.cfg.Name,
 		path:    path,
@@ -316,6 +319,18 @@ func (dl *decisionLog) write(rec *decision.Record) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
 	defer cancel()
+	// Log evaluates the mask and drop policies holding the plugin's lock.
+	// Without a transaction of ours it opens its own read transaction under
+	// that lock, while a bundle activation holds the store's write lock and
+	// waits for the same plugin lock in its commit trigger: a deadlock. As
+	// OPA's own server does, open the read transaction first and pass it in.
+	txn, err := dl.store.NewTransaction(ctx)
+	if err != nil {
+		dl.log.Warn("decision not logged", "decision_id", rec.DecisionID, "error", err)
+		return
+	}
+	defer dl.store.Abort(ctx, txn)
+	info.Txn = txn
 	// OPA reports its own mask and drop failures (and then does not log
 	// the event); an error here is a configuration problem.
 	if err := dl.plugin.Log(ctx, info); err != nil {
