@@ -16,8 +16,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/plugins"
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
-	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/server"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/util"
 
 	"github.com/gavel/gavel/decision"
@@ -184,7 +184,7 @@ const (
 // in the caller, which the reply's path must not wait for.
 type decisionLog struct {
 	plugin  *logs.Plugin
-	store   storage.Store // the manager's, for the read transaction Log needs
+	store   storage.Store   // the manager's, for the read transaction Log needs
 	metrics metrics.Metrics // OPA's counters for the plugin
 	bundle  string
 	path    string // the entry point as an OPA decision path
