@@ -41,7 +41,6 @@ var FeatureNames = func() []string {
 		"payout_high_risk",        // attributes.payout.method is crypto, prepaid card or gift card
 		"payout_country_mismatch", // attributes.payout.country differs from the claimed country
 		"document_present",        // attributes.document is present
-		"night_utc",               // the decision's hour (UTC) is 00:00-05:59
 	}
 	for _, cp := range Checkpoints {
 		names = append(names, "checkpoint_"+cp)
@@ -116,10 +115,12 @@ func Extract(req *detectorv1.DetectRequest, now time.Time) []float64 {
 		x[17] = b(pc != "" && p.GetCountry() != "" && pc != strings.ToUpper(p.GetCountry()))
 	}
 	x[18] = b(attrs["document"] != nil)
-	x[19] = b(now.UTC().Hour() < 6)
 
+	// No time-of-day feature: the marketplace is worldwide, so an hour of
+	// UTC says nothing about a person's night, and such a feature made the
+	// same honest request score differently depending on when it came.
 	if i := slices.Index(Checkpoints, req.GetCheckpoint()); i >= 0 {
-		x[20+i] = 1
+		x[19+i] = 1
 	}
 	return x
 }

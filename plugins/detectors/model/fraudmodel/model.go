@@ -1,6 +1,6 @@
 // Package fraudmodel is gavel's identity-fraud model: a logistic regression
 // over features read from a DetectRequest (email shape, claimed identity,
-// account age, checkpoint, request context, payout attributes, hour). The
+// account age, checkpoint, request context, payout attributes). The
 // model file is JSON written by the trainer in ../train; Load validates it
 // against the features this package computes, and Score explains each score
 // with the features that moved it most. The detector main package embeds

@@ -86,7 +86,7 @@ func TestExtract(t *testing.T) {
 		"local_digit_ratio": 0.5, "name_present": 1, "name_in_email": 0, "phone_present": 1,
 		"phone_country_mismatch": 1, "account_age_log_days": math.Log1p(2), "new_account_at_money": 1,
 		"device_present": 0, "ip_present": 1, "ip_v6": 1, "payout_high_risk": 1, "payout_country_mismatch": 1,
-		"document_present": 0, "night_utc": 1, "checkpoint_withdrawal": 1, "checkpoint_signup": 0,
+		"document_present": 0, "checkpoint_withdrawal": 1, "checkpoint_signup": 0,
 	}
 	for name, w := range want {
 		if math.Abs(got[name]-w) > 1e-9 {
