@@ -82,6 +82,14 @@ lint: $(OPA) $(BIN)/buf $(BIN)/staticcheck ## go vet, staticcheck, gofmt, opa fm
 	$(OPA) fmt --list --fail policies
 	cd proto && PATH=$(BIN):$$PATH buf lint
 
+# ---- fuzzing ----
+FUZZTIME ?= 60s
+.PHONY: fuzz
+fuzz: ## fuzz the trust boundaries for FUZZTIME each: request decoding, detector answers, bundle tarballs
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./internal/server
+	$(GO) test -run '^$$' -fuzz '^FuzzSignals$$' -fuzztime $(FUZZTIME) ./plugins/host
+	$(GO) test -run '^$$' -fuzz '^FuzzReadBundle$$' -fuzztime $(FUZZTIME) ./bundles
+
 # ---- benchmarks ----
 .PHONY: bench
 bench: ## benchmarks: Decide in-process (inline signals vs detectors; ledger off vs SQLite vs PostgreSQL), policy eval, detector calls, ledger
