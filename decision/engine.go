@@ -35,6 +35,10 @@ type Config struct {
 	PolicyTimeout time.Duration
 	// SignalTimeout bounds the detector fan-out and the history read.
 	SignalTimeout time.Duration
+	// LedgerTimeout bounds the request-id lookup and the commit: a ledger
+	// that hangs (not only one that refuses) fails the decision over to
+	// the journal instead of holding the caller until its own deadline.
+	LedgerTimeout time.Duration
 	Limits        Limits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -66,6 +70,9 @@ func New(cfg Config, signals SignalSource, policy Evaluator, ledger Ledger, log 
 	}
 	if cfg.PolicyTimeout <= 0 {
 		cfg.PolicyTimeout = 250 * time.Millisecond
+	}
+	if cfg.LedgerTimeout <= 0 {
+		cfg.LedgerTimeout = time.Second
 	}
 	if cfg.SignalTimeout <= 0 {
 		cfg.SignalTimeout = time.Second
@@ -105,7 +112,10 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 		}
 	}
 	now := e.cfg.Now()
-	if prev, err := e.ledger.ByRequestID(ctx, req.RequestID); err == nil {
+	lctx, lcancel := context.WithTimeout(ctx, e.cfg.LedgerTimeout)
+	prev, err := e.ledger.ByRequestID(lctx, req.RequestID)
+	lcancel()
+	if err == nil {
 		return e.replay(prev, req)
 	} else if !errors.Is(err, ErrNotFound) {
 		if ctx.Err() != nil {
@@ -163,7 +173,9 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 	rec.Verdict = verdict
 	rec.Latency = time.Since(start)
 
-	stored, replayed, err := e.ledger.Commit(ctx, rec)
+	cctx, ccancel := context.WithTimeout(ctx, e.cfg.LedgerTimeout)
+	stored, replayed, err := e.ledger.Commit(cctx, rec)
+	ccancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -225,11 +225,14 @@ type DetectorConfig struct {
 
 // LedgerConfig selects the ledger backend.
 type LedgerConfig struct {
-	Driver     string        `koanf:"driver"` // sqlite or postgres
-	Path       string        `koanf:"path"`   // sqlite file; empty means <data_dir>/ledger.db
-	DSN        Secret        `koanf:"dsn"`    // postgres
-	MaxConns   int           `koanf:"max_conns"`
-	StrikeTTL  time.Duration `koanf:"strike_ttl"`
+	Driver    string        `koanf:"driver"` // sqlite or postgres
+	Path      string        `koanf:"path"`   // sqlite file; empty means <data_dir>/ledger.db
+	DSN       Secret        `koanf:"dsn"`    // postgres
+	MaxConns  int           `koanf:"max_conns"`
+	StrikeTTL time.Duration `koanf:"strike_ttl"`
+	// Timeout bounds each decision's request-id lookup and commit; past it
+	// the decision fails over to the journal.
+	Timeout    time.Duration `koanf:"timeout"`
 	StoreInput bool          `koanf:"store_input"`
 }
 
@@ -308,6 +311,7 @@ func Defaults() map[string]any {
 		"ledger.driver":                 "sqlite",
 		"ledger.max_conns":              8,
 		"ledger.strike_ttl":             "2160h",
+		"ledger.timeout":                "1s",
 		"ledger.store_input":            true,
 		"appeals.window":                "4320h",
 		"log.level":                     "info",
@@ -582,6 +586,7 @@ func (c *Config) Validate() error {
 		bad("ledger.max_conns", "must be at least 1")
 	}
 	positive("ledger.strike_ttl", c.Ledger.StrikeTTL)
+	positive("ledger.timeout", c.Ledger.Timeout)
 	positive("appeals.window", c.Appeals.Window)
 
 	switch c.Log.Level {

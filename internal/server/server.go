@@ -135,6 +135,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, 
 		FailureAction: failure,
 		PolicyTimeout: cfg.Decision.PolicyTimeout,
 		SignalTimeout: cfg.Decision.SignalTimeout,
+		LedgerTimeout: cfg.Ledger.Timeout,
 	}, s.host, s.policy, s.ledger, log.With("part", "decision"))
 	if err != nil {
 		return nil, fmt.Errorf("decision engine: %w", err)
