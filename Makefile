@@ -32,7 +32,7 @@ tools: $(BIN)/buf $(OPA) $(BIN)/staticcheck ## build the pinned developer tools 
 .PHONY: generate
 generate: tools ## regenerate the Go code for the proto contracts (offline)
 	cd proto && PATH=$(BIN):$$PATH buf lint
-	cd proto && PATH=$(BIN):$$PATH buf generate
+	cd proto && PATH=$(BIN):$$PATH buf generate --exclude-path gavel/detector
 	cd proto && PATH=$(BIN):$$PATH buf generate --template buf.gen.grpc.yaml --path gavel/detector
 	cd proto && PATH=$(BIN):$$PATH buf build --path gavel/detector/v1/detector.proto --exclude-imports --exclude-source-info -o ../plugins/detectors-python/ipreputation/detector.binpb
 
