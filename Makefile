@@ -92,7 +92,7 @@ fuzz: ## fuzz the trust boundaries for FUZZTIME each: request decoding, detector
 
 # ---- benchmarks ----
 .PHONY: bench
-bench: ## benchmarks: Decide in-process (inline signals vs detectors; ledger off vs SQLite vs PostgreSQL), policy eval, detector calls, ledger
+bench: ## benchmarks: the load harness (gavel serve under parallel clients), Decide in-process (inline signals vs detectors; ledger off vs SQLite vs PostgreSQL), policy eval, detector calls, ledger
 	@if [ -z "$${GAVEL_TEST_POSTGRES_DSN:-}" ]; then \
 		export GAVEL_TEST_POSTGRES_DSN="$$(tests/pg/start.sh $(PG_DIR) 55432)"; \
 	fi; \

@@ -32,7 +32,7 @@ func (h *decisionHandler) Decide(ctx context.Context, req *connect.Request[decis
 	}
 	h.metrics.observe(rec)
 	if !rec.Replayed {
-		h.log.Info("decided",
+		h.log.Debug("decided",
 			"decision_id", rec.DecisionID, "request_id", rec.RequestID, "checkpoint", rec.Checkpoint,
 			"action", rec.Verdict.Action.String(), "fallback", rec.Fallback,
 			"bundle_revision", rec.Verdict.BundleRevision, "latency", rec.Latency)
