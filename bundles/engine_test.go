@@ -15,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/bundle"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/internal/bundletest"
 )
 
 var (
@@ -305,15 +306,15 @@ func TestRefusedBundleKeepsServing(t *testing.T) {
 func TestBundleServer(t *testing.T) {
 	t.Parallel()
 	dir := copyFixture(t, "http-1")
-	srv, ts := newBundleServer(t, tarball(t, dir, nil))
-	e := startEngine(t, Config{Source: ts.URL + "/bundles/gavel.tar.gz", PersistDir: t.TempDir()})
+	srv, ts := bundletest.New(t, tarball(t, dir, nil))
+	e := startEngine(t, Config{Source: ts.URL + bundletest.Path, PersistDir: t.TempDir()})
 	if s := currentStatus(e); s.Revision != "http-1" {
 		t.Fatalf("Status() = %+v, want http-1", s)
 	}
 
 	setRevision(t, dir, "http-2")
 	writeFile(t, dir, "gavel/enforcement/broken.rego", brokenRego)
-	srv.set(tarball(t, dir, nil))
+	srv.Set(tarball(t, dir, nil))
 	eventually(t, 30*time.Second, "the refused http-2 in Status", func() bool {
 		return strings.Contains(currentStatus(e).LastError, "var x is unsafe")
 	})
@@ -323,18 +324,14 @@ func TestBundleServer(t *testing.T) {
 
 	os.Remove(filepath.Join(dir, "gavel", "enforcement", "broken.rego"))
 	setRevision(t, dir, "http-3")
-	srv.set(tarball(t, dir, nil))
+	srv.Set(tarball(t, dir, nil))
 	eventually(t, 30*time.Second, "http-3 to activate", func() bool { return currentStatus(e).Revision == "http-3" })
 	eventually(t, 30*time.Second, "the error to clear", func() bool { return currentStatus(e).LastError == "" })
 
 	// Not-modified answers leave the bundle alone.
-	srv.mu.Lock()
-	before := srv.requests
-	srv.mu.Unlock()
+	before := srv.Requests()
 	eventually(t, 30*time.Second, "another poll", func() bool {
-		srv.mu.Lock()
-		defer srv.mu.Unlock()
-		return srv.requests > before
+		return srv.Requests() > before
 	})
 	if s := currentStatus(e); s.Revision != "http-3" || s.LastError != "" {
 		t.Errorf("Status() after a 304 = %+v", s)

@@ -3,15 +3,10 @@ package bundles
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -122,42 +117,6 @@ func writeTarball(t testing.TB, data []byte) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// bundleServer serves one bundle over OPA's bundle protocol, with an ETag.
-type bundleServer struct {
-	mu       sync.Mutex
-	body     []byte
-	etag     string
-	requests int
-}
-
-func newBundleServer(t testing.TB, body []byte) (*bundleServer, *httptest.Server) {
-	s := &bundleServer{}
-	s.set(body)
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	return s, srv
-}
-
-func (s *bundleServer) set(body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.body = body
-	s.etag = fmt.Sprintf(`"%x"`, sha256.Sum256(body))
-}
-
-func (s *bundleServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests++
-	if strings.Contains(r.Header.Get("If-None-Match"), s.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	w.Header().Set("ETag", s.etag)
-	w.Header().Set("Content-Type", "application/gzip")
-	w.Write(s.body)
 }
 
 // eventually polls cond until it holds or the timeout passes.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/internal/bundletest"
 	"github.com/gavel/gavel/policies"
 )
 
@@ -153,8 +154,8 @@ func TestInputSchemaHotReload(t *testing.T) {
 func TestInputSchemaPersisted(t *testing.T) {
 	t.Parallel()
 	dir := schemaPolicies(t, "persisted-1")
-	_, srv := newBundleServer(t, tarball(t, dir, nil))
-	cfg := Config{Source: srv.URL + "/bundles/gavel.tar.gz", PersistDir: t.TempDir(), InputSchema: policies.InputSchema()}
+	_, srv := bundletest.New(t, tarball(t, dir, nil))
+	cfg := Config{Source: srv.URL + bundletest.Path, PersistDir: t.TempDir(), InputSchema: policies.InputSchema()}
 	first := startEngine(t, cfg)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()

@@ -6,15 +6,12 @@ import (
 	"compress/gzip"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +24,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/gavel/gavel/internal/bundletest"
 	adminv1 "github.com/gavel/gavel/proto/gavel/admin/v1"
 )
 
@@ -523,39 +521,6 @@ func serveExpectingExit(t testing.TB, env ...string) result {
 	return r
 }
 
-// bundleServer serves one bundle over OPA's bundle protocol: an ETag, and
-// 304 Not Modified when If-None-Match names it. down makes it refuse.
-type bundleServer struct {
-	mu   sync.Mutex
-	body []byte
-	etag string
-	hits int
-}
-
-func (s *bundleServer) set(body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.body = body
-	s.etag = fmt.Sprintf(`"%x"`, sha256.Sum256(body))
-}
-
-func (s *bundleServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.hits++
-	if r.URL.Path != "/bundles/gavel.tar.gz" {
-		http.NotFound(w, r)
-		return
-	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, s.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	w.Header().Set("ETag", s.etag)
-	w.Header().Set("Content-Type", "application/gzip")
-	w.Write(s.body)
-}
-
 // TestSignedBundleHotReload switches signed revisions on an HTTP bundle
 // server under a stream of decisions, refuses a tampered one while the good
 // one keeps serving, and restarts on the persisted bundle with the server
@@ -572,14 +537,11 @@ func TestSignedBundleHotReload(t *testing.T) {
 		}
 		tarballs[rev] = b
 	}
-	srv := &bundleServer{}
-	srv.set(tarballs["hot-1"])
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
+	srv, hs := bundletest.New(t, tarballs["hot-1"])
 
 	dataDir := t.TempDir()
 	env := append(signingEnv("release", pub),
-		"GAVEL_POLICY__SOURCE="+hs.URL+"/bundles/gavel.tar.gz",
+		"GAVEL_POLICY__SOURCE="+hs.URL+bundletest.Path,
 		"GAVEL_POLICY__POLLING__MIN=1s", "GAVEL_POLICY__POLLING__MAX=1s")
 	g := startGavelIn(t, dataDir, env...)
 
@@ -622,12 +584,12 @@ func TestSignedBundleHotReload(t *testing.T) {
 	}
 	waitRevision("hot-1")
 	for _, rev := range revs[1:] {
-		srv.set(tarballs[rev])
+		srv.Set(tarballs[rev])
 		waitRevision(rev)
 	}
 
 	// A file changed after signing: refused, hot-4 keeps serving.
-	srv.set(tamper(t, buildSigned(t, "policies", "hot-5", key, "release"), "gavel/enforcement/decision.rego", "\n# changed after signing\n"))
+	srv.Set(tamper(t, buildSigned(t, "policies", "hot-5", key, "release"), "gavel/enforcement/decision.rego", "\n# changed after signing\n"))
 	admin := g.admin()
 	eventually(t, 60*time.Second, "the tampered bundle refused in GetStatus", func() (bool, string) {
 		st, err := admin.GetStatus(ctxT(t), connect.NewRequest(&adminv1.GetStatusRequest{}))
