@@ -1,17 +1,13 @@
 package bundles
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,87 +15,9 @@ import (
 
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/internal/logbuf"
+	"github.com/gavel/gavel/internal/logcollector"
 	"github.com/gavel/gavel/policies"
 )
-
-// collector is a decision-log collector speaking OPA's upload protocol: a
-// POST of a gzip'd JSON array of events. While down it answers 503.
-type collector struct {
-	mu     sync.Mutex
-	events []map[string]any
-	auth   []string
-	paths  []string
-	bad    []string // protocol violations
-	down   atomic.Bool
-	posts  atomic.Int64
-}
-
-func newCollector(t testing.TB) (*collector, *httptest.Server) {
-	c := &collector{}
-	srv := httptest.NewServer(c)
-	t.Cleanup(srv.Close)
-	return c, srv
-}
-
-func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c.posts.Add(1)
-	if c.down.Load() {
-		http.Error(w, "collector down", http.StatusServiceUnavailable)
-		return
-	}
-	var events []map[string]any
-	err := func() error {
-		if r.Method != http.MethodPost || r.Header.Get("Content-Encoding") != "gzip" {
-			return fmt.Errorf("%s with Content-Encoding %q, want a gzip'd POST", r.Method, r.Header.Get("Content-Encoding"))
-		}
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			return err
-		}
-		return json.NewDecoder(zr).Decode(&events)
-	}()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		c.bad = append(c.bad, err.Error())
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	c.events = append(c.events, events...)
-	c.auth = append(c.auth, r.Header.Get("Authorization"))
-	c.paths = append(c.paths, r.URL.Path)
-}
-
-func (c *collector) event(id string) map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, e := range c.events {
-		if e["decision_id"] == id {
-			return e
-		}
-	}
-	return nil
-}
-
-func (c *collector) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.events)
-}
-
-// dig follows keys into nested JSON objects.
-func dig(v any, keys ...string) (any, bool) {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = m[k]; !ok {
-			return nil, false
-		}
-	}
-	return v, true
-}
 
 // realPolicies writes gavel's embedded bundle, mask policy included, to a
 // temporary folder.
@@ -134,7 +52,7 @@ func decided(t testing.TB, e *Engine, id string, input map[string]any) *decision
 
 func TestDecisionLogsUploadMasked(t *testing.T) {
 	t.Parallel()
-	c, srv := newCollector(t)
+	c, srv := logcollector.New(t)
 	e := startEngine(t, Config{
 		Source:      realPolicies(t),
 		InputSchema: policies.InputSchema(),
@@ -155,20 +73,16 @@ func TestDecisionLogsUploadMasked(t *testing.T) {
 	e.Observe(dry)
 
 	eventually(t, time.Minute, "both decisions at the collector", func() bool {
-		return c.event(rec.DecisionID) != nil && c.event(dry.DecisionID) != nil
+		return c.Event(rec.DecisionID) != nil && c.Event(dry.DecisionID) != nil
 	})
-	got := c.event(rec.DecisionID)
+	got := c.Event(rec.DecisionID)
 
-	c.mu.Lock()
-	if len(c.bad) > 0 {
-		t.Errorf("collector saw protocol violations: %q", c.bad)
+	if bad := c.Violations(); len(bad) > 0 {
+		t.Errorf("collector saw protocol violations: %q", bad)
 	}
-	for i := range c.auth {
-		if c.auth[i] != "Bearer collector-token" || c.paths[i] != "/v1/logs" {
-			t.Errorf("upload %d: POST %s with Authorization %q, want /v1/logs with the bearer token", i, c.paths[i], c.auth[i])
-		}
+	if up := c.Uploads(); !slices.Equal(up, []string{"POST /v1/logs Bearer collector-token"}) {
+		t.Errorf("uploads = %q, want only POST /v1/logs with the bearer token", up)
 	}
-	c.mu.Unlock()
 
 	// What the event says about the decision.
 	checks := []struct {
@@ -187,11 +101,11 @@ func TestDecisionLogsUploadMasked(t *testing.T) {
 		{[]string{"custom", "dry_run"}, false},
 	}
 	for _, ck := range checks {
-		if v, ok := dig(got, ck.keys...); !ok || v != ck.want {
+		if v, ok := logcollector.Dig(got, ck.keys...); !ok || v != ck.want {
 			t.Errorf("event %s = %v (present %v), want %v", strings.Join(ck.keys, "."), v, ok, ck.want)
 		}
 	}
-	reasons, _ := dig(got, "result", "reasons")
+	reasons, _ := logcollector.Dig(got, "result", "reasons")
 	var codes []any
 	for _, r := range reasons.([]any) {
 		codes = append(codes, r.(map[string]any)["code"])
@@ -216,7 +130,7 @@ func TestDecisionLogsUploadMasked(t *testing.T) {
 		{"input", "attributes"},
 		{"input", "signals", "email.disposable", "evidence"},
 	} {
-		if v, ok := dig(got, keys...); ok {
+		if v, ok := logcollector.Dig(got, keys...); ok {
 			t.Errorf("event %s = %v, want it masked", strings.Join(keys, "."), v)
 		}
 	}
@@ -226,15 +140,15 @@ func TestDecisionLogsUploadMasked(t *testing.T) {
 			t.Errorf("event carries %q: %s", pii, raw)
 		}
 	}
-	if erased, _ := dig(got, "erased"); !strings.Contains(fmt.Sprint(erased), "/input/subject/profile") {
+	if erased, _ := logcollector.Dig(got, "erased"); !strings.Contains(fmt.Sprint(erased), "/input/subject/profile") {
 		t.Errorf("event erased = %v, want it to name /input/subject/profile", erased)
 	}
 	// OPA masks the copy it was given, not the record gavel keeps.
-	if _, ok := dig(rec.Input, "subject", "profile"); !ok {
+	if _, ok := logcollector.Dig(rec.Input, "subject", "profile"); !ok {
 		t.Error("the record's own input lost subject.profile: the mask reached gavel's record")
 	}
 
-	if v, _ := dig(c.event(dry.DecisionID), "custom", "dry_run"); v != true {
+	if v, _ := logcollector.Dig(c.Event(dry.DecisionID), "custom", "dry_run"); v != true {
 		t.Errorf("dry-run event custom.dry_run = %v, want true", v)
 	}
 	// OPA counts an upload once the collector's reply is in, which can be
@@ -251,8 +165,8 @@ func TestDecisionLogsUploadMasked(t *testing.T) {
 // collector is back the newest arrive.
 func TestDecisionLogsCollectorDown(t *testing.T) {
 	t.Parallel()
-	c, srv := newCollector(t)
-	c.down.Store(true)
+	c, srv := logcollector.New(t)
+	c.Down.Store(true)
 	const buffer, n = 3, 50
 	e := startEngine(t, Config{
 		Source: realPolicies(t),
@@ -283,15 +197,15 @@ func TestDecisionLogsCollectorDown(t *testing.T) {
 		t.Errorf("Evaluate() with the collector down = %v", err)
 	}
 
-	c.down.Store(false)
+	c.Down.Store(false)
 	eventually(t, time.Minute, "the newest decision at the collector once it is back", func() bool {
-		return c.event(last) != nil
+		return c.Event(last) != nil
 	})
-	if got := c.count(); got >= n {
+	if got := c.Count(); got >= n {
 		t.Errorf("collector received %d events, want fewer than %d (the oldest were dropped)", got, n)
 	}
-	if c.posts.Load() < 2 {
-		t.Errorf("collector saw %d uploads, want failed ones and then a good one", c.posts.Load())
+	if c.Posts() < 2 {
+		t.Errorf("collector saw %d uploads, want failed ones and then a good one", c.Posts())
 	}
 }
 
@@ -333,7 +247,7 @@ func TestDecisionLogsConsole(t *testing.T) {
 	if line["opa_decision_id"] != rec.DecisionID {
 		t.Errorf("console event opa_decision_id = %v, want %s", line["opa_decision_id"], rec.DecisionID)
 	}
-	if a, _ := dig(line, "opa_result", "action"); a != rec.Verdict.Action.String() {
+	if a, _ := logcollector.Dig(line, "opa_result", "action"); a != rec.Verdict.Action.String() {
 		t.Errorf("console event result.action = %v, want %s", a, rec.Verdict.Action)
 	}
 	for _, pii := range []string{"ada@example.com", "203.0.113.7"} {

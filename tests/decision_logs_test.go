@@ -1,91 +1,21 @@
 package tests
 
 import (
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
+	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 
+	"github.com/gavel/gavel/internal/logcollector"
 	adminv1 "github.com/gavel/gavel/proto/gavel/admin/v1"
 	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
 )
-
-// logCollector receives OPA's decision-log uploads: POSTs of a gzip'd JSON
-// array of events. While down it answers 503.
-type logCollector struct {
-	mu     sync.Mutex
-	events map[string]map[string]any // by decision_id
-	auth   map[string]bool
-	down   atomic.Bool
-	posts  atomic.Int64
-}
-
-func newLogCollector(t testing.TB) (*logCollector, string) {
-	c := &logCollector{events: map[string]map[string]any{}, auth: map[string]bool{}}
-	srv := httptest.NewServer(c)
-	t.Cleanup(srv.Close)
-	return c, srv.URL
-}
-
-func (c *logCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c.posts.Add(1)
-	if c.down.Load() {
-		http.Error(w, "collector down", http.StatusServiceUnavailable)
-		return
-	}
-	zr, err := gzip.NewReader(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var events []map[string]any
-	if err := json.NewDecoder(zr).Decode(&events); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.auth[r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization")] = true
-	for _, e := range events {
-		id, _ := e["decision_id"].(string)
-		c.events[id] = e
-	}
-}
-
-func (c *logCollector) event(id string) map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.events[id]
-}
-
-func (c *logCollector) state() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return fmt.Sprintf("%d posts, %d events", c.posts.Load(), len(c.events))
-}
-
-// member follows keys into nested JSON objects.
-func member(v any, keys ...string) (any, bool) {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = m[k]; !ok {
-			return nil, false
-		}
-	}
-	return v, true
-}
 
 // decisionLogEnv points gavel's decision logs at a collector with short
 // delays (OPA counts whole seconds).
@@ -106,7 +36,8 @@ func actionName(a decisionv1.Action) string {
 // OPA's upload protocol, with gavel's decision id and verdict, and with the
 // personal data masked by the bundle's data.system.log.mask.
 func TestDecisionLogsReachCollector(t *testing.T) {
-	c, url := newLogCollector(t)
+	c, srv := logcollector.New(t)
+	url := srv.URL
 	g := startGavel(t, decisionLogEnv(url, "GAVEL_DECISION_LOGS__TOKEN=collector-token")...)
 	client := g.decisions()
 
@@ -125,24 +56,24 @@ func TestDecisionLogsReachCollector(t *testing.T) {
 
 	id := resp.Msg.GetDecisionId()
 	eventually(t, time.Minute, "both decisions at the collector", func() (bool, string) {
-		return c.event(id) != nil && c.event(dryResp.Msg.GetDecisionId()) != nil, c.state()
+		return c.Event(id) != nil && c.Event(dryResp.Msg.GetDecisionId()) != nil, c.State()
 	})
-	ev := c.event(id)
-	if got, _ := member(ev, "result", "action"); got != actionName(resp.Msg.GetAction()) {
+	ev := c.Event(id)
+	if got, _ := logcollector.Dig(ev, "result", "action"); got != actionName(resp.Msg.GetAction()) {
 		t.Errorf("event result.action = %v, want %s (the reply's %v)", got, actionName(resp.Msg.GetAction()), resp.Msg.GetAction())
 	}
-	if got, _ := member(ev, "bundles", "gavel", "revision"); got != resp.Msg.GetBundleRevision() || got == "" {
+	if got, _ := logcollector.Dig(ev, "bundles", "gavel", "revision"); got != resp.Msg.GetBundleRevision() || got == "" {
 		t.Errorf("event bundles.gavel.revision = %v, want the reply's %q", got, resp.Msg.GetBundleRevision())
 	}
-	if got, _ := member(ev, "input", "subject", "id"); got != req.GetSubject().GetId() {
+	if got, _ := logcollector.Dig(ev, "input", "subject", "id"); got != req.GetSubject().GetId() {
 		t.Errorf("event input.subject.id = %v, want %s", got, req.GetSubject().GetId())
 	}
-	reasons, _ := member(ev, "result", "reasons")
+	reasons, _ := logcollector.Dig(ev, "result", "reasons")
 	if fmt.Sprint(reasons) == "[]" || !strings.Contains(fmt.Sprint(reasons), codes(resp.Msg)[0]) {
 		t.Errorf("event result.reasons = %v, want the reply's %v", reasons, codes(resp.Msg))
 	}
 	for _, keys := range [][]string{{"input", "subject", "profile"}, {"input", "context", "ip"}, {"input", "context", "device_id"}} {
-		if v, ok := member(ev, keys...); ok {
+		if v, ok := logcollector.Dig(ev, keys...); ok {
 			t.Errorf("event %s = %v, want it masked", strings.Join(keys, "."), v)
 		}
 	}
@@ -152,22 +83,21 @@ func TestDecisionLogsReachCollector(t *testing.T) {
 			t.Errorf("event carries %q: %s", pii, raw)
 		}
 	}
-	if v, _ := member(c.event(dryResp.Msg.GetDecisionId()), "custom", "dry_run"); v != true {
+	if v, _ := logcollector.Dig(c.Event(dryResp.Msg.GetDecisionId()), "custom", "dry_run"); v != true {
 		t.Errorf("dry-run event custom.dry_run = %v, want true", v)
 	}
-	c.mu.Lock()
-	if !c.auth["POST /logs Bearer collector-token"] || len(c.auth) != 1 {
-		t.Errorf("uploads seen %v, want only POST /logs with the bearer token", c.auth)
+	if up := c.Uploads(); !slices.Equal(up, []string{"POST /logs Bearer collector-token"}) {
+		t.Errorf("uploads seen %q, want only POST /logs with the bearer token", up)
 	}
-	c.mu.Unlock()
 }
 
 // TestDecisionLogsCollectorDown: with the collector down decisions go on as
 // before; OPA's failed uploads show in gavel's log and metrics, and once the
 // collector is back the newest decision arrives.
 func TestDecisionLogsCollectorDown(t *testing.T) {
-	c, url := newLogCollector(t)
-	c.down.Store(true)
+	c, srv := logcollector.New(t)
+	url := srv.URL
+	c.Down.Store(true)
 	g := startGavel(t, decisionLogEnv(url, "GAVEL_DECISION_LOGS__BUFFER_EVENTS=2")...)
 	client := g.decisions()
 
@@ -183,7 +113,7 @@ func TestDecisionLogsCollectorDown(t *testing.T) {
 		last = resp.Msg.GetDecisionId()
 	}
 	eventually(t, time.Minute, "a failed upload in gavel's log", func() (bool, string) {
-		return strings.Contains(g.Logs(), "log upload failed, server replied with HTTP 503"), c.state()
+		return strings.Contains(g.Logs(), "log upload failed, server replied with HTTP 503"), c.State()
 	})
 	metrics := scrape(t, g.addr+"/metrics")
 	for _, series := range []string{`gavel_decision_logs_dropped_total{stage="buffer"}`, `gavel_decision_logs_upload_failures_total`} {
@@ -200,9 +130,9 @@ func TestDecisionLogsCollectorDown(t *testing.T) {
 		t.Errorf("GetStatus decision_logs = %v, want 6 logged and failed uploads counted", dl)
 	}
 
-	c.down.Store(false)
+	c.Down.Store(false)
 	eventually(t, time.Minute, "the newest decision at the collector once it is back", func() (bool, string) {
-		return c.event(last) != nil, c.state()
+		return c.Event(last) != nil, c.State()
 	})
 }
 
