@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	adminv1 "github.com/gavel/gavel/proto/gavel/admin/v1"
@@ -133,6 +134,28 @@ func TestGRPCHealthAndReflection(t *testing.T) {
 		}
 		if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 			t.Errorf("Health.Check(%q) = %v, want SERVING", svc, resp.GetStatus())
+		}
+	}
+
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctxT(t))
+	if err != nil {
+		t.Fatalf("ServerReflectionInfo() error = %v", err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("reflection ListServices error = %v", err)
+	}
+	var services []string
+	for _, s := range list.GetListServicesResponse().GetService() {
+		services = append(services, s.GetName())
+	}
+	for _, want := range []string{"gavel.decision.v1.DecisionService", "gavel.appeal.v1.AppealService", "gavel.admin.v1.AdminService"} {
+		if !slices.Contains(services, want) {
+			t.Errorf("reflection lists %v, want %s among them", services, want)
 		}
 	}
 }
