@@ -99,15 +99,11 @@ func Validate(r *Request, checkpoints map[string]bool, lim Limits) error {
 	}
 
 	p := &r.Subject.Profile
-	for field, v := range map[string]string{
-		"subject.profile.given_name":   p.GivenName,
-		"subject.profile.family_name":  p.FamilyName,
-		"subject.profile.display_name": p.DisplayName,
-		"subject.profile.email":        p.Email,
-		"subject.profile.phone":        p.Phone,
-	} {
-		checkText(field, v)
-	}
+	checkText("subject.profile.given_name", p.GivenName)
+	checkText("subject.profile.family_name", p.FamilyName)
+	checkText("subject.profile.display_name", p.DisplayName)
+	checkText("subject.profile.email", p.Email)
+	checkText("subject.profile.phone", p.Phone)
 	p.Country = strings.ToUpper(strings.TrimSpace(p.Country))
 	if p.Country != "" && !countryPattern.MatchString(p.Country) {
 		bad("subject.profile.country", "must be an ISO 3166-1 alpha-2 code")
