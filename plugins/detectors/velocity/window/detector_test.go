@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -469,8 +470,12 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-// BenchmarkDetectSignup measures one signup Detect (three keys) on each
-// store; Redis is a local server, so this is mostly the round trip.
+// BenchmarkDetectSignup measures signup Detects (three keys) on each store
+// from 1 and 16 concurrent callers: on keys spread over many IPs and devices,
+// and as bursts of 50 signups in a row from one IP and device. Redis is a
+// local server, so a call is mostly the round trip. It reports each call's
+// latency distribution besides the mean (ns/op is wall time per call over all
+// callers).
 func BenchmarkDetectSignup(b *testing.B) {
 	for _, kind := range []struct {
 		name string
@@ -478,16 +483,61 @@ func BenchmarkDetectSignup(b *testing.B) {
 	}{{"sqlite", sqliteBackend}, {"redis", redisBackend}} {
 		b.Run(kind.name, func(b *testing.B) {
 			d := newDetector(b, kind.new(b), nil)
-			i := 0
-			for b.Loop() {
-				i++
-				r := signup(fmt.Sprintf("203.0.113.%d", i%250), fmt.Sprintf("dev-%d", i%1000), "x@acme.io", t0.Add(time.Duration(i)*time.Second))
-				if _, err := d.Detect(context.Background(), r.proto()); err != nil {
-					b.Fatal(err)
-				}
+			var clock atomic.Int64 // seconds after t0: every call a later time
+			run := 0
+			for _, c := range []struct {
+				name    string
+				callers int
+				burst   bool
+			}{{"callers=1", 1, false}, {"callers=16", 16, false}, {"callers=16-one-ip", 16, true}} {
+				b.Run(c.name, func(b *testing.B) {
+					run++
+					benchCallers(b, c.callers, func(i int) error {
+						r := signup(fmt.Sprintf("203.0.113.%d", i%250), fmt.Sprintf("dev-%d", i%1000), "x@acme.io",
+							t0.Add(time.Duration(clock.Add(1))*time.Second))
+						if c.burst {
+							// bursts of 50 signups from one IP and device
+							r.ip = fmt.Sprintf("10.%d.%d.%d", run%256, i/50/256%256, i/50%256)
+							r.device = "farm-" + r.ip
+						}
+						_, err := d.Detect(context.Background(), r.proto())
+						return err
+					})
+				})
 			}
 		})
 	}
+}
+
+// benchCallers runs call(0..b.N-1) from callers goroutines at once and
+// reports the calls' p50 and p99 latency.
+func benchCallers(b *testing.B, callers int, call func(i int) error) {
+	b.Helper()
+	lat := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range callers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				start := time.Now()
+				if err := call(i); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[i] = time.Since(start)
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
 
 func TestLoadConfigBadWindowReportedOnce(t *testing.T) {
