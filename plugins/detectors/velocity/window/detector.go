@@ -25,9 +25,12 @@ import (
 // RedisStore implement it.
 type Counter interface {
 	// Observe records one event per query at time at (unless record is
-	// false, as for a dry run) and returns each query's count over its
-	// window ending at at, the current event counted either way, atomically:
-	// concurrent observations of a key each see the other once or not at all.
+	// false, as for a dry run) and returns each query's count: the events
+	// recorded under its key since at-Window, the current one included
+	// either way, atomically. Events are counted in the order they are
+	// recorded, not by their times: concurrent calls carry times taken a
+	// little apart, in any order, and the n-th event recorded under a key in
+	// its window sees n, exactly once, on one store handle or many.
 	Observe(ctx context.Context, at time.Time, record bool, qs []Query) ([]int, error)
 }
 
@@ -76,6 +79,7 @@ func (d *Detector) Describe(context.Context) (*detectorv1.DescribeResponse, erro
 // Detect implements sdk.Detector. It counts the request at its now (the
 // host always sends it; the clock otherwise) unless it is a dry run, and
 // emits one signal per rule of the checkpoint whose key the request carries.
+// The count is recorded even when ctx ends first (sdk.Record).
 func (d *Detector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (*detectorv1.DetectResponse, error) {
 	var rules []Rule
 	var qs []Query
@@ -103,14 +107,25 @@ func (d *Detector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (*
 		at = req.GetNow().AsTime()
 	}
 	record := !req.GetDryRun()
-	counts, err := d.store.Observe(ctx, at, record, qs)
+	var counts []int
+	var err error
+	if record {
+		// The event is recorded even when the answer comes too late for the
+		// host: the next decision counts it.
+		counts, err = sdk.Record(ctx, sdk.RecordTimeout, func(ctx context.Context) ([]int, error) {
+			counts, err := d.store.Observe(ctx, at, true, qs)
+			if p, ok := d.store.(pruner); ok && err == nil && d.calls.Add(1)%int64(d.cfg.PruneEvery) == 0 {
+				if _, err := p.Prune(ctx, at.Add(-d.cfg.MaxWindow())); err != nil {
+					sdk.Logger().Warn("velocity: prune failed", "error", err)
+				}
+			}
+			return counts, err
+		})
+	} else {
+		counts, err = d.store.Observe(ctx, at, false, qs)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if p, ok := d.store.(pruner); ok && record && d.calls.Add(1)%int64(d.cfg.PruneEvery) == 0 {
-		if _, err := p.Prune(ctx, at.Add(-d.cfg.MaxWindow())); err != nil {
-			sdk.Logger().Warn("velocity: prune failed", "error", err)
-		}
 	}
 	resp := &detectorv1.DetectResponse{Signals: make([]*detectorv1.Signal, len(rules))}
 	for i, r := range rules {

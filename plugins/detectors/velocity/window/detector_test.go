@@ -328,6 +328,8 @@ func TestDetectSurvivesRestart(t *testing.T) {
 
 // TestDetectConcurrent runs calls at once through two detectors on one store
 // (two replicas on one Redis server; two connections to one SQLite file).
+// Their times are a few milliseconds apart in no particular order, as the
+// nows of concurrent decisions are: each call still sees its own ordinal.
 func TestDetectConcurrent(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
@@ -339,7 +341,9 @@ func TestDetectConcurrent(t *testing.T) {
 			d := replicas[w%len(replicas)]
 			wg.Go(func() {
 				for i := range each {
-					r := signup("203.0.113.99", fmt.Sprintf("dev-%d-%d", w, i), "", t0)
+					// worker w's calls go back in time while others' go forward
+					skew := time.Duration((w*37+i*(7-2*w))%50) * time.Millisecond
+					r := signup("203.0.113.99", fmt.Sprintf("dev-%d-%d", w, i), "", t0.Add(skew))
 					resp, err := d.Detect(context.Background(), r.proto())
 					if err != nil {
 						t.Errorf("Detect: %v", err)
@@ -371,6 +375,36 @@ func TestDetectConcurrent(t *testing.T) {
 		}
 		if len(got) != workers*each {
 			t.Fatalf("concurrent Detect gave %d counts, want %d", len(got), workers*each)
+		}
+	})
+}
+
+// TestDetectRecordsWhenTheCallerHasLeft: a call whose deadline has passed
+// (the host stopped waiting) answers an error, but its event is counted.
+func TestDetectRecordsWhenTheCallerHasLeft(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		d := newDetector(t, b, nil)
+		counts(t, d, signup("192.0.2.77", "dev-late", "", t0))
+		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+		defer cancel()
+		late := signup("192.0.2.77", "dev-late", "", t0.Add(time.Second))
+		if _, err := d.Detect(ctx, late.proto()); err == nil {
+			// the write may win the race; either way it must be recorded
+			t.Logf("Detect(expired deadline) answered: the write was quicker than the check")
+		}
+		probe := signup("192.0.2.77", "dev-late", "", t0.Add(2*time.Second))
+		probe.dryRun = true
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got := counts(t, d, probe)
+			if got["velocity.signups_per_ip"] == "3" && got["velocity.signups_per_device"] == "3" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("dry run after a signup whose caller left = %v, want 3 per IP and device (the late one counted)", got)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	})
 }

@@ -48,10 +48,13 @@ func OpenRedis(ctx context.Context, rawURL string) (*RedisStore, error) {
 // Close closes the connections.
 func (s *RedisStore) Close() error { return s.rdb.Close() }
 
-// Observe implements Counter in one MULTI/EXEC per call: per query it counts
-// the events in (at-window, at], asks whether the member is among them
-// (distinct counts), and, when recording, drops the events that left the
-// window, adds this one and pushes the set's expiry a window ahead. The
+// Observe implements Counter in one MULTI/EXEC per call, which Redis runs
+// whole, with no other client's command in between: per query it counts the
+// events after at-window (later times included: an event recorded earlier
+// may carry a later time), asks whether the member is among them (distinct
+// counts), and, when recording, drops the events that left the window, adds
+// this one and pushes the set's expiry a window ahead. Each call thus sees
+// every event recorded before it, from any replica, and none after. The
 // counts are read before the write and the current event added to them, as
 // Store does, so a dry run writes nothing and sees the same count.
 func (s *RedisStore) Observe(ctx context.Context, at time.Time, record bool, qs []Query) ([]int, error) {
@@ -65,7 +68,7 @@ func (s *RedisStore) Observe(ctx context.Context, at time.Time, record bool, qs 
 		for i, q := range qs {
 			key := keyPrefix + hash(q.Key)
 			from := strconv.FormatInt(now-q.Window.Microseconds(), 10)
-			replies[i].count = p.ZCount(ctx, key, "("+from, strconv.FormatInt(now, 10))
+			replies[i].count = p.ZCount(ctx, key, "("+from, "+inf")
 			member := ""
 			if q.Distinct {
 				member = hash(q.Member)
@@ -104,7 +107,7 @@ func (s *RedisStore) Observe(ctx context.Context, at time.Time, record bool, qs 
 		case errors.Is(err, redis.Nil):
 		case err != nil:
 			return nil, fmt.Errorf("count velocity events in redis: %w", err)
-		case int64(last) > now-qs[i].Window.Microseconds() && int64(last) <= now:
+		case int64(last) > now-qs[i].Window.Microseconds():
 			counts[i]-- // the member is already counted in the window
 		}
 	}

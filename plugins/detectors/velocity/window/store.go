@@ -60,10 +60,10 @@ type Query struct {
 	Window   time.Duration
 }
 
-// Observe records one event per query at time at (unless record is false, as
-// for a dry run) and returns each query's count, the current event counted
-// either way. It runs in one transaction, so concurrent observations of the
-// same key each see the other exactly once or not at all, never half.
+// Observe implements Counter in one transaction per call. BEGIN IMMEDIATE
+// (the _txlock of Open) takes SQLite's write lock first, so calls, from any
+// connection or process on the file, run one after another: each sees every
+// event recorded before it, whatever their times, and none after.
 func (s *Store) Observe(ctx context.Context, at time.Time, record bool, qs []Query) ([]int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -83,16 +83,18 @@ func (s *Store) Observe(ctx context.Context, at time.Time, record bool, qs []Que
 			}
 		}
 		// The current event is in the table when recorded; otherwise it is
-		// added to the counted rows here.
+		// added to the counted rows here. No upper bound on the time: an
+		// event recorded before this one with a later time (its decision
+		// started later, and overtook this one) is counted too.
 		count := `SELECT COUNT(*) FROM (
-			SELECT member FROM events WHERE key = ?1 AND at > ?2 AND at <= ?3
-			UNION ALL SELECT ?4 WHERE NOT ?5)`
+			SELECT member FROM events WHERE key = ?1 AND at > ?2
+			UNION ALL SELECT ?3 WHERE NOT ?4)`
 		if q.Distinct {
 			count = `SELECT COUNT(DISTINCT member) FROM (
-			SELECT member FROM events WHERE key = ?1 AND at > ?2 AND at <= ?3
-			UNION ALL SELECT ?4 WHERE NOT ?5)`
+			SELECT member FROM events WHERE key = ?1 AND at > ?2
+			UNION ALL SELECT ?3 WHERE NOT ?4)`
 		}
-		if err := tx.QueryRowContext(ctx, count, key, now-q.Window.Nanoseconds(), now, member, record).Scan(&counts[i]); err != nil {
+		if err := tx.QueryRowContext(ctx, count, key, now-q.Window.Nanoseconds(), member, record).Scan(&counts[i]); err != nil {
 			return nil, fmt.Errorf("count velocity events: %w", err)
 		}
 	}
