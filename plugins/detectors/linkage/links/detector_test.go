@@ -316,6 +316,77 @@ func TestConcurrentDetect(t *testing.T) {
 	})
 }
 
+// The n-th of many accounts arriving at once on one device, through two store
+// handles (two replicas on one PostgreSQL, two connections to one SQLite
+// file), sees exactly the n-1 before it: the counts are 0..n-1, each once.
+func TestConcurrentDetectCountsExactly(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, open backend) {
+		replicas := []*Detector{NewDetector(open(t), Config{}), NewDetector(open(t), Config{})}
+		const n = 30
+		counts := make(chan string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				// two shared keys each: both locked, and no deadlock
+				e := ev{account: fmt.Sprintf("acct-%02d", i), device: "burst-device", payout: "burst-payout",
+					at: t0.Add(time.Duration(i%7) * time.Millisecond)}
+				resp, err := replicas[i%2].Detect(context.Background(), e.detect())
+				if err != nil {
+					t.Errorf("Detect(%s) = %v", e.account, err)
+					return
+				}
+				for _, s := range resp.GetSignals() {
+					if s.GetName() == SignalSharedDevice {
+						counts <- s.GetValue()
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(counts)
+		var got []int
+		for c := range counts {
+			var v int
+			fmt.Sscan(c, &v)
+			got = append(got, v)
+		}
+		slices.Sort(got)
+		want := make([]int, n)
+		for i := range want {
+			want[i] = i
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("shared_device counts of %d concurrent accounts = %v, want 0..%d each once", n, got, n-1)
+		}
+	})
+}
+
+// A Detect whose caller has stopped waiting (its deadline passed) still
+// records its link: the next account on the device sees it.
+func TestDetectRecordsWhenTheCallerHasLeft(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, open backend) {
+		d := NewDetector(open(t), Config{})
+		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+		defer cancel()
+		if _, err := d.Detect(ctx, ev{account: "late", device: "dev-late"}.detect()); err == nil {
+			t.Logf("Detect(expired deadline) answered: the write was quicker than the check")
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got := detect(t, d, ev{account: "probe", device: "dev-late", dryRun: true})
+			if got[SignalSharedDevice].Value == "1" && slices.Equal(got[SignalSharedDevice].Accounts, []string{"late"}) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("dry run after a Detect whose caller left = %+v, want the late account linked", got[SignalSharedDevice])
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
 func TestStoreHoldsNoIdentifierInClear(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "linkage.db")

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/gavel/gavel/plugins/sdk"
 )
 
 // Kinds of identifier that link accounts. They appear in evidence ("via").
@@ -160,14 +164,33 @@ const maxLinked = 1000
 
 // Link records, unless record is false (a dry run), that account used keys at
 // at, and returns for each key the other accounts that used it since since,
-// most recent first, each marked when suspended. It runs in one transaction.
+// most recent first, each marked when suspended.
+//
+// A recorded Link is written whatever becomes of ctx: it runs on its own
+// context (sdk.Record), so a call whose answer is too late for the host still
+// leaves its link behind for the next decision. It runs in one transaction,
+// and the transactions recording a key run one after another, on one store
+// handle or many (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock per
+// key), so the n-th account to use a key sees exactly the n-1 before it.
 func (s *Store) Link(ctx context.Context, account string, keys []Key, at, since time.Time, record bool) ([][]Linked, error) {
+	if !record {
+		return s.link(ctx, account, keys, at, since, false)
+	}
+	return sdk.Record(ctx, sdk.RecordTimeout, func(ctx context.Context) ([][]Linked, error) {
+		return s.link(ctx, account, keys, at, since, true)
+	})
+}
+
+func (s *Store) link(ctx context.Context, account string, keys []Key, at, since time.Time, record bool) ([][]Linked, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("linkage store: begin: %w", err)
 	}
 	defer tx.Rollback()
 	if record {
+		if err := s.lock(ctx, tx, keys); err != nil {
+			return nil, err
+		}
 		if err := s.upsert(ctx, tx, account, keys, at); err != nil {
 			return nil, err
 		}
@@ -200,6 +223,49 @@ func (s *Store) Link(ctx context.Context, account string, keys []Key, at, since 
 	return out, nil
 }
 
+// linkLockClass is the first half of the PostgreSQL advisory locks taken on
+// keys (pg_advisory_xact_lock(int4, int4) locks are apart from the one-bigint
+// locks that the schema creation and gavel's ledger take).
+const linkLockClass = 0x6c6e6b00 // "lnk\0"
+
+// lock serialises, on PostgreSQL, the transactions that record the same
+// keys: under READ COMMITTED two concurrent ones would otherwise each miss
+// the other's uncommitted link. The lock is held until commit, and every
+// statement after it reads afresh, so the next holder sees this one's link.
+// Keys are locked in one order (their lock ids sorted) so that two accounts
+// sharing two keys cannot deadlock. Two keys whose 32-bit ids collide merely
+// wait for each other. SQLite needs none: BEGIN IMMEDIATE already
+// serialises every writer.
+func (s *Store) lock(ctx context.Context, tx *sql.Tx, keys []Key) error {
+	if !s.postgres || len(keys) == 0 {
+		return nil
+	}
+	ids := make([]int32, len(keys))
+	for i, k := range keys {
+		h := fnv.New32a()
+		h.Write([]byte(k.Kind))
+		h.Write([]byte{0})
+		h.Write([]byte(k.Hash))
+		ids[i] = int32(h.Sum32())
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	var q strings.Builder
+	args := []any{int32(linkLockClass)}
+	q.WriteString("SELECT ")
+	for i, id := range ids {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(&q, "pg_advisory_xact_lock($1, $%d)", i+2) // evaluated left to right
+		args = append(args, id)
+	}
+	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("linkage store: lock keys: %w", err)
+	}
+	return nil
+}
+
 func (s *Store) upsert(ctx context.Context, tx *sql.Tx, account string, keys []Key, at time.Time) error {
 	stmt := s.q(`INSERT INTO linkage_links (kind, key, account, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (kind, key, account) DO UPDATE SET last_seen = excluded.last_seen
@@ -220,6 +286,9 @@ func (s *Store) Suspend(ctx context.Context, account, decisionID string, keys []
 		return fmt.Errorf("linkage store: begin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.lock(ctx, tx, keys); err != nil {
+		return err
+	}
 	if err := s.upsert(ctx, tx, account, keys, at); err != nil {
 		return err
 	}
