@@ -206,8 +206,11 @@ type DetectorsConfig struct {
 	RestartBackoffMax time.Duration `koanf:"restart_backoff_max"`
 	// BreakerFailures consecutive failed calls open a detector's circuit
 	// breaker for BreakerCooldown: it is reported unavailable, not called.
+	// A call answered late but within BreakerGrace past its timeout is slow
+	// (a saturated machine), not failed; one not answered by then is hung.
 	BreakerFailures int                       `koanf:"breaker_failures"`
 	BreakerCooldown time.Duration             `koanf:"breaker_cooldown"`
+	BreakerGrace    time.Duration             `koanf:"breaker_grace"`
 	Plugins         map[string]DetectorConfig `koanf:"plugins"`
 }
 
@@ -301,6 +304,7 @@ func Defaults() map[string]any {
 		"detectors.restart_backoff_max": "30s",
 		"detectors.breaker_failures":    5,
 		"detectors.breaker_cooldown":    "10s",
+		"detectors.breaker_grace":       "1s",
 		"detectors.plugins.email":       map[string]any{"enabled": true, "timeout": "50ms"},
 		"detectors.plugins.velocity":    map[string]any{"enabled": true, "timeout": "50ms"},
 		"detectors.plugins.linkage":     map[string]any{"enabled": true, "timeout": "50ms"},
@@ -553,6 +557,7 @@ func (c *Config) Validate() error {
 	positive("detectors.start_timeout", c.Detectors.StartTimeout)
 	positive("detectors.restart_backoff_min", c.Detectors.RestartBackoffMin)
 	positive("detectors.breaker_cooldown", c.Detectors.BreakerCooldown)
+	positive("detectors.breaker_grace", c.Detectors.BreakerGrace)
 	if c.Detectors.BreakerFailures < 1 {
 		bad("detectors.breaker_failures", "must be at least 1, got %d", c.Detectors.BreakerFailures)
 	}

@@ -232,6 +232,7 @@ func (s *Server) startDetectors(ctx context.Context) (*host.Host, error) {
 		RestartBackoffMax: s.cfg.Detectors.RestartBackoffMax,
 		BreakerFailures:   s.cfg.Detectors.BreakerFailures,
 		BreakerCooldown:   s.cfg.Detectors.BreakerCooldown,
+		BreakerGrace:      s.cfg.Detectors.BreakerGrace,
 		OnFailure:         s.cfg.Detectors.OnFailure,
 	}
 	names := make([]string, 0, len(s.cfg.Detectors.Plugins))

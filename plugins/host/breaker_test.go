@@ -2,6 +2,7 @@ package host
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +13,8 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	dc := detectorConfig("flaky", nil)
 	dc.Timeout = 150 * time.Millisecond
 	const cooldown = 400 * time.Millisecond
-	h, logs := startHost(t, Config{Detectors: []DetectorConfig{dc}, BreakerFailures: 3, BreakerCooldown: cooldown})
+	h, logs := startHost(t, Config{Detectors: []DetectorConfig{dc}, BreakerFailures: 3, BreakerCooldown: cooldown,
+		BreakerGrace: 100 * time.Millisecond})
 	call := func(c string) decision.DetectorResult {
 		t.Helper()
 		got := collect(h, request("signup", c), patience)
@@ -22,12 +24,17 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 		return got[0]
 	}
 
-	// Errors and timeouts both count.
+	// Errors and hangs (no answer within the timeout and the grace) both
+	// count; the hang is judged when its grace has passed.
 	for _, c := range []string{"error", "hang", "error"} {
 		if r := call(c); r.Status != decision.StatusError && r.Status != decision.StatusTimeout {
 			t.Fatalf("Collect(case=%s) = %+v, want error or timeout", c, r)
 		}
 	}
+	eventually(t, "breaker open after 3 failures", func() (bool, string) {
+		s := statusOf(h, "flaky")
+		return s.Breaker == BreakerOpen, s.Breaker
+	})
 	s := statusOf(h, "flaky")
 	if s.Breaker != BreakerOpen || s.ConsecutiveFailures != 3 || s.BreakerOpened != 1 {
 		t.Errorf("after 3 failures Status() = breaker %q, %d failures, opened %d; want open, 3, 1",
@@ -89,15 +96,63 @@ func TestBreakerSuccessResetsCount(t *testing.T) {
 	}
 }
 
-func TestBreakerIgnoresTheDecisionsDeadline(t *testing.T) {
-	// A decision whose own deadline is short is not the detector's fault.
-	h, _ := startHost(t, Config{Detectors: []DetectorConfig{detectorConfig("alpha", nil)}, BreakerFailures: 1})
-	if got := collect(h, request("signup", "hang"), 100*time.Millisecond); got[0].Status != decision.StatusTimeout {
-		t.Fatalf("Collect(case=hang) = %+v, want timeout", got[0])
+// A burst on a saturated machine makes a detector late, not broken: calls
+// answered after their decisions stopped waiting, but within the grace, do
+// not open the breaker, even with a limit of one failure. A hung detector,
+// under the same burst, still opens it.
+func TestBreakerTellsSlowFromHung(t *testing.T) {
+	const burst = 12
+	run := func(t *testing.T, c string) (*Host, []decision.DetectorResult) {
+		t.Helper()
+		dc := detectorConfig("burst", nil)
+		dc.Timeout = 50 * time.Millisecond
+		h, _ := startHost(t, Config{Detectors: []DetectorConfig{dc}, BreakerFailures: 1, BreakerGrace: time.Second})
+		results := make([]decision.DetectorResult, burst)
+		var wg sync.WaitGroup
+		for i := range burst {
+			wg.Go(func() {
+				req := request("signup", c)
+				req.Attributes["sleep"] = "250ms" // five times the timeout
+				// half the decisions have a deadline of their own shorter than the timeout
+				results[i] = collect(h, req, []time.Duration{patience, 20 * time.Millisecond}[i%2])[0]
+			})
+		}
+		wg.Wait()
+		return h, results
 	}
-	if s := statusOf(h, "alpha"); s.Breaker != BreakerClosed {
-		t.Errorf("after the decision's deadline cut a call short, breaker = %q, want closed", s.Breaker)
-	}
+
+	t.Run("slow", func(t *testing.T) {
+		h, results := run(t, "slow")
+		for i, r := range results {
+			if r.Status != decision.StatusTimeout {
+				t.Errorf("Collect(slow) %d = %+v, want timeout (the decision does not wait)", i, r)
+			}
+		}
+		h.dets[0].calls.Wait() // every call answered, late
+		if s := statusOf(h, "burst"); s.Breaker != BreakerClosed || s.ConsecutiveFailures != 0 || s.BreakerOpened != 0 {
+			t.Errorf("after a burst of late answers Status() = breaker %q, %d failures, opened %d; want closed, 0, 0",
+				s.Breaker, s.ConsecutiveFailures, s.BreakerOpened)
+		}
+		if r := collect(h, request("signup", "ok"), patience)[0]; r.Status != decision.StatusOK {
+			t.Errorf("Collect(ok) after the burst = %+v, want ok (called)", r)
+		}
+	})
+	t.Run("hung", func(t *testing.T) {
+		h, results := run(t, "hang")
+		for i, r := range results {
+			if r.Status != decision.StatusTimeout {
+				t.Errorf("Collect(hang) %d = %+v, want timeout", i, r)
+			}
+		}
+		eventually(t, "breaker open on a hung detector", func() (bool, string) {
+			s := statusOf(h, "burst")
+			return s.Breaker == BreakerOpen && s.BreakerOpened >= 1, s.Breaker
+		})
+		if r := collect(h, request("signup", "ok"), patience)[0]; r.Status != decision.StatusUnavailable ||
+			!strings.Contains(r.Error, "circuit breaker open") {
+			t.Errorf("Collect(ok) with the breaker open = %+v, want unavailable, not called", r)
+		}
+	})
 }
 
 func TestSignalLimitsAndEvidenceSize(t *testing.T) {

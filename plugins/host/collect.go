@@ -18,9 +18,9 @@ import (
 )
 
 // Collect asks, in parallel, every detector that wants req's checkpoint and
-// returns one result per such detector, in configuration order. Each call runs
-// under the lesser of the detector's timeout, its declared budget and ctx's
-// deadline. A detector that is not running, or whose circuit breaker is open
+// returns one result per such detector, in configuration order. Each answer is
+// awaited for the lesser of the detector's timeout, its declared budget and
+// ctx's deadline (the call itself may outlive that: see call). A detector that is not running, or whose circuit breaker is open
 // (too many consecutive failures), is reported unavailable without being
 // called; one that answers late is a timeout, one that answers with any
 // invalid signal an error. Collect never fails as a whole.
@@ -96,42 +96,50 @@ func (h *Host) Collect(ctx context.Context, req *decision.Request, now time.Time
 	return results
 }
 
-// call runs one Detect, fills r and tells the breaker how it went (probe:
-// this call is the half-open probe).
+// call runs one Detect and fills r (probe: this call is the breaker's
+// half-open probe).
+//
+// The decision waits for the answer until the detector's timeout or its own
+// deadline, whichever comes first; past that, r says timeout and the
+// decision goes on. The call itself is not cut short there: it stays open,
+// detached from the decision, for the breaker's grace beyond the timeout, so
+// the detector may finish what it started (record what it saw) and the
+// breaker learns what became of it (judge).
 func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.DetectRequest, r *decision.DetectorResult, probe bool) {
 	start := time.Now()
-	// parentBound: the decision's deadline comes before the detector's own,
-	// so a timeout is the decision's doing, whichever timer fires first.
-	dl, hasDeadline := ctx.Deadline()
-	parentBound := hasDeadline && dl.Before(start.Add(inst.timeout))
-	defer func() {
-		// Only errors and timeouts of the detector's own making count. A
-		// call the decision's deadline cut short, or a lost connection (the
-		// supervisor restarts the process), says nothing either way.
-		failed := r.Status == decision.StatusError || r.Status == decision.StatusTimeout
-		cutShort := ctx.Err() != nil || (r.Status == decision.StatusTimeout && parentBound)
-		if cutShort || (!failed && r.Status != decision.StatusOK) {
-			if probe {
-				d.brk.probing.Store(false)
-			}
-			return
-		}
-		if d.brk.record(time.Now(), !failed, probe) {
-			d.log.Warn("detector circuit breaker opened; not calling it during the cool-down",
-				"failures", d.brk.failures.Load(), "cooldown", d.brk.cooldown, "error", r.Error)
-		}
+	done := make(chan decision.DetectorResult, 1)
+	d.calls.Add(1)
+	go func() {
+		defer d.calls.Done()
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), inst.timeout+d.grace)
+		resp, err := inst.rpc.Detect(cctx, preq)
+		cancel()
+		res := d.result(inst, resp, err, time.Since(start))
+		d.lastLatency.Store(int64(res.Latency))
+		d.judge(res, probe) // before the answer: its decision sees the breaker it left
+		done <- res         // buffered: never waits for a decision that went on
 	}()
-	cctx, cancel := context.WithTimeout(ctx, inst.timeout)
-	resp, err := inst.rpc.Detect(cctx, preq)
+	timer := time.NewTimer(inst.timeout)
+	defer timer.Stop()
+	select {
+	case res := <-done:
+		r.Status, r.Error, r.Signals, r.Latency = res.Status, res.Error, res.Signals, res.Latency
+		return
+	case <-timer.C:
+	case <-ctx.Done():
+	}
 	r.Latency = time.Since(start)
-	late := cctx.Err() != nil
-	cancel()
-	d.lastLatency.Store(int64(r.Latency))
+	r.Status = decision.StatusTimeout
+	r.Error = fmt.Sprintf("no answer within %v", r.Latency.Round(time.Millisecond))
+}
 
+// result is what a finished Detect call amounts to, late or not.
+func (d *detector) result(inst *instance, resp *detectorv1.DetectResponse, err error, latency time.Duration) decision.DetectorResult {
+	r := decision.DetectorResult{Latency: latency}
 	switch code := status.Code(err); {
-	case late || code == codes.DeadlineExceeded || code == codes.Canceled:
+	case code == codes.DeadlineExceeded || code == codes.Canceled:
 		r.Status = decision.StatusTimeout
-		r.Error = fmt.Sprintf("no answer within %v", r.Latency.Round(time.Millisecond))
+		r.Error = fmt.Sprintf("no answer within %v", latency.Round(time.Millisecond))
 	case code == codes.Unavailable:
 		// The connection is gone: most likely the process died. The
 		// supervisor confirms and restarts it.
@@ -148,10 +156,33 @@ func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.De
 			r.Status = decision.StatusError
 			r.Error = fmt.Sprintf("detector %q: answer rejected: %v", d.cfg.Name, err)
 			d.log.Warn("detector answer rejected", "error", err)
-			return
+			return r
 		}
 		r.Status = decision.StatusOK
 		r.Signals = sigs
+	}
+	return r
+}
+
+// judge tells the breaker what became of a call, on time or not. The breaker
+// tells a broken detector from a saturated machine by whether an answer came
+// at all: a valid answer, even one too late for its decision, shows the
+// detector alive and working (under a burst every process on the machine is
+// slow, and a detector with a store serialising writers answers late, not
+// never), so it counts as a success. Errors, rejected answers and calls with
+// no answer within the detector's timeout plus the grace (hung) count as
+// failures. A lost connection counts neither way: the supervisor restarts
+// the process.
+func (d *detector) judge(res decision.DetectorResult, probe bool) {
+	if res.Status == decision.StatusUnavailable {
+		if probe {
+			d.brk.probing.Store(false)
+		}
+		return
+	}
+	if d.brk.record(time.Now(), res.Status == decision.StatusOK, probe) {
+		d.log.Warn("detector circuit breaker opened; not calling it during the cool-down",
+			"failures", d.brk.failures.Load(), "cooldown", d.brk.cooldown, "error", res.Error)
 	}
 }
 

@@ -51,12 +51,18 @@ type Config struct {
 	// (return the errors) or "degrade" (the default: log, report the detector
 	// unavailable and keep retrying in the background).
 	OnFailure string
-	// BreakerFailures is how many consecutive failed calls (error or
-	// timeout) open a detector's circuit breaker: it is then reported
-	// unavailable without being called for BreakerCooldown, after which one
-	// call probes it (half-open) and closes the breaker if it succeeds.
+	// BreakerFailures is how many consecutive failed calls open a
+	// detector's circuit breaker: it is then reported unavailable without
+	// being called for BreakerCooldown, after which one call probes it
+	// (half-open) and closes the breaker if it succeeds. A failed call is an
+	// error, a rejected answer, or no answer within the detector's timeout
+	// plus BreakerGrace (hung). A call answered after the decision stopped
+	// waiting but within the grace is slow, not broken (a saturated machine
+	// makes every call late): it counts as a success. The call stays open,
+	// detached from its decision, for that long.
 	BreakerFailures int
 	BreakerCooldown time.Duration
+	BreakerGrace    time.Duration
 	// Limits bound what one signal may carry (value and evidence strings,
 	// evidence depth and size), as for caller-supplied signals; zero fields
 	// take decision's defaults.
@@ -73,6 +79,7 @@ const (
 	DefaultRestartBackoffMax = 30 * time.Second
 	DefaultBreakerFailures   = 5
 	DefaultBreakerCooldown   = 10 * time.Second
+	DefaultBreakerGrace      = time.Second
 	DefaultMaxEvidenceBytes  = 16 << 10
 )
 
@@ -105,6 +112,9 @@ func (c Config) withDefaults() Config {
 	if c.BreakerCooldown <= 0 {
 		c.BreakerCooldown = DefaultBreakerCooldown
 	}
+	if c.BreakerGrace <= 0 {
+		c.BreakerGrace = DefaultBreakerGrace
+	}
 	if c.MaxEvidenceBytes <= 0 {
 		c.MaxEvidenceBytes = DefaultMaxEvidenceBytes
 	}
@@ -133,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if c.BreakerCooldown < 0 {
 		bad("detectors: breaker cool-down %v is negative", c.BreakerCooldown)
+	}
+	if c.BreakerGrace < 0 {
+		bad("detectors: breaker grace %v is negative", c.BreakerGrace)
 	}
 	if c.MaxEvidenceBytes < 0 {
 		bad("detectors: max evidence bytes %d is negative", c.MaxEvidenceBytes)

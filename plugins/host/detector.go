@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,8 +52,10 @@ type detector struct {
 	status      atomic.Pointer[snapshot]
 	restarts    atomic.Int64
 	lastLatency atomic.Int64
-	kick        chan struct{} // asks the supervisor to check the instance now
-	brk         breaker       // consecutive call failures (breaker.go)
+	kick        chan struct{}  // asks the supervisor to check the instance now
+	brk         breaker        // consecutive call failures (breaker.go)
+	grace       time.Duration  // how long past its timeout a call stays open (collect.go)
+	calls       sync.WaitGroup // calls in flight, answered or not (collect.go)
 	limits      decision.Limits
 	maxEvidence int // bytes of one signal's evidence, marshalled
 
@@ -135,6 +138,7 @@ func newDetector(dc DetectorConfig, cfg Config, log *slog.Logger) (*detector, er
 		hclog:        newHCLogger(l),
 		kick:         make(chan struct{}, 1),
 		brk:          breaker{limit: int64(cfg.BreakerFailures), cooldown: cfg.BreakerCooldown},
+		grace:        cfg.BreakerGrace,
 		limits:       cfg.Limits,
 		maxEvidence:  cfg.MaxEvidenceBytes,
 	}

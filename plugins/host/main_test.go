@@ -107,6 +107,13 @@ func (testDetector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (
 			map[string]any{"checkpoint": req.GetCheckpoint()}, 0.9))
 	case "none":
 		return &detectorv1.DetectResponse{}, nil
+	case "slow": // answers after the request's "sleep" (a duration), whatever the deadline
+		d, err := time.ParseDuration(req.GetAttributes().GetFields()["sleep"].GetStringValue())
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "slow: sleep: %v", err)
+		}
+		time.Sleep(d)
+		return one(ok)
 	case "hang":
 		time.Sleep(time.Hour) // ignores ctx on purpose
 	case "score2":
