@@ -171,7 +171,8 @@ const maxLinked = 1000
 // leaves its link behind for the next decision. It runs in one transaction,
 // and the transactions recording a key run one after another, on one store
 // handle or many (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock per
-// key), so the n-th account to use a key sees exactly the n-1 before it.
+// key), so the n-th account to use a key sees exactly the n-1 before it, and
+// any call sees every recording call that reached the store before it.
 func (s *Store) Link(ctx context.Context, account string, keys []Key, at, since time.Time, record bool) ([][]Linked, error) {
 	if !record {
 		return s.link(ctx, account, keys, at, since, false)
@@ -187,10 +188,12 @@ func (s *Store) link(ctx context.Context, account string, keys []Key, at, since 
 		return nil, fmt.Errorf("linkage store: begin: %w", err)
 	}
 	defer tx.Rollback()
+	// A dry run takes the locks too: like any call, it waits for the
+	// recording calls already holding them, and sees their links.
+	if err := s.lock(ctx, tx, keys); err != nil {
+		return nil, err
+	}
 	if record {
-		if err := s.lock(ctx, tx, keys); err != nil {
-			return nil, err
-		}
 		if err := s.upsert(ctx, tx, account, keys, at); err != nil {
 			return nil, err
 		}
