@@ -224,6 +224,13 @@ func (d *detector) signals(desc *description, in []*detectorv1.Signal) ([]decisi
 	return out, nil
 }
 
+// DetectRequest is the request every detector is sent for req at now: what
+// Collect sends over go-plugin, and what an in-process caller of a detector's
+// Detect (the scenario suite) must send to see the same signals.
+func DetectRequest(req *decision.Request, now time.Time) *detectorv1.DetectRequest {
+	return detectRequest(req, now, slog.New(slog.DiscardHandler))
+}
+
 // detectRequest converts a decision request once for all detectors; proto
 // messages are safe to marshal concurrently.
 func detectRequest(req *decision.Request, now time.Time, log *slog.Logger) *detectorv1.DetectRequest {
