@@ -3,10 +3,17 @@
 package main
 
 import (
+	"os"
+
 	"github.com/gavel/gavel/plugins/detectors/document/iddoc"
 	"github.com/gavel/gavel/plugins/sdk"
 )
 
 func main() {
-	sdk.Serve(iddoc.Detector{})
+	cfg, err := iddoc.LoadConfig(sdk.Env)
+	if err != nil {
+		sdk.Logger().Error("bad configuration", "error", err)
+		os.Exit(1)
+	}
+	sdk.Serve(iddoc.New(cfg))
 }

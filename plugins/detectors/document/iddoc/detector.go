@@ -2,8 +2,12 @@
 // a verification vendor returned (request attributes.document) against what
 // the account holder claims: the name (across scripts and diacritics, in any
 // order), the date of birth and its plausibility, expiry, the issuing country,
-// and the vendor's own verdict. It keeps no state; the main package beside it
-// serves it over the detector protocol.
+// and the vendor's own verdict (mapped to gavel's vocabulary per vendor, see
+// verdicts.go). Where money moves it also compares the payout account's
+// holder name (attributes.payout.holder_name) with the profile and document
+// names, or takes the vendor's name-match result (attributes.payout.name_match).
+// It keeps no state; the main package beside it serves it over the detector
+// protocol.
 package iddoc
 
 import (
@@ -17,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/gavel/gavel/plugins/personname"
 	"github.com/gavel/gavel/plugins/sdk"
 	detectorv1 "github.com/gavel/gavel/proto/gavel/detector/v1"
 )
@@ -29,6 +34,9 @@ const (
 	SignalCountryMismatch = "document.country_mismatch"
 	SignalVendorRejected  = "document.vendor_rejected"
 	SignalDOBMismatch     = "document.dob_mismatch"
+	// SignalHolderMismatch is 1 - the similarity of the payout holder's name
+	// to the closest of the profile and document names.
+	SignalHolderMismatch = "payout.holder_mismatch"
 )
 
 // Plausible ages on an identity document used on the marketplace.
@@ -40,21 +48,14 @@ const (
 // Checkpoints the detector runs at: where a document is shown or money moves.
 var Checkpoints = []string{"identity_verification", "payout_method_change", "withdrawal"}
 
-// verdicts maps identity vendors' verdicts (lower case) to a score.
-var verdicts = map[string]float64{
-	"approved": 0, "accepted": 0, "clear": 0, "verified": 0, "passed": 0, "pass": 0, "ok": 0,
-	"review": 0.5, "manual_review": 0.5, "consider": 0.5, "suspected": 0.5, "needs_review": 0.5,
-	"rejected": 1, "declined": 1, "denied": 1, "fraud": 1, "fraudulent": 1, "tampered": 1,
-	"forged": 1, "counterfeit": 1, "fake": 1,
+// Detector is the document detector. It is stateless and safe for
+// concurrent use. The zero value maps vendor verdicts with DefaultVerdicts.
+type Detector struct {
+	verdicts Verdicts
 }
 
-// unknownVerdict scores a verdict the table does not know: not trusted, not
-// condemned.
-const unknownVerdict = 0.5
-
-// Detector is the document detector. It is stateless and safe for
-// concurrent use.
-type Detector struct{}
+// New returns a detector mapping vendor verdicts with cfg.Verdicts.
+func New(cfg Config) Detector { return Detector{verdicts: cfg.Verdicts} }
 
 var _ sdk.Detector = Detector{}
 
@@ -62,9 +63,9 @@ var _ sdk.Detector = Detector{}
 func (Detector) Describe(context.Context) (*detectorv1.DescribeResponse, error) {
 	return &detectorv1.DescribeResponse{
 		Name:    "document",
-		Version: "1.0.0",
+		Version: "1.1.0",
 		Signals: []string{SignalNameMismatch, SignalExpired, SignalCountry, SignalCountryMismatch,
-			SignalVendorRejected, SignalDOBMismatch},
+			SignalVendorRejected, SignalDOBMismatch, SignalHolderMismatch},
 		Checkpoints:   Checkpoints,
 		LatencyBudget: durationpb.New(20 * time.Millisecond),
 	}, nil
@@ -72,20 +73,25 @@ func (Detector) Describe(context.Context) (*detectorv1.DescribeResponse, error) 
 
 // Detect implements sdk.Detector. A request without attributes.document gets
 // no signals; each check runs only when the fields it needs are present.
-func (Detector) Detect(_ context.Context, req *detectorv1.DetectRequest) (*detectorv1.DetectResponse, error) {
-	docv, ok := req.GetAttributes().GetFields()["document"]
-	if !ok || docv.GetStructValue() == nil {
-		return &detectorv1.DetectResponse{}, nil
-	}
-	doc := docv.GetStructValue().GetFields()
-	field := func(k string) string { return strings.TrimSpace(stringOf(doc[k])) }
+func (d Detector) Detect(_ context.Context, req *detectorv1.DetectRequest) (*detectorv1.DetectResponse, error) {
 	profile := req.GetSubject().GetProfile()
+	attrs := req.GetAttributes().GetFields()
+	doc := attrs["document"].GetStructValue().GetFields()
+	field := func(k string) string { return strings.TrimSpace(stringOf(doc[k])) }
+	var out []*detectorv1.Signal
+	if payout := attrs["payout"].GetStructValue().GetFields(); payout != nil {
+		if s := holderCheck(payout, field("given_name"), field("family_name"), profile); s != nil {
+			out = append(out, s)
+		}
+	}
+	if doc == nil {
+		return &detectorv1.DetectResponse{Signals: out}, nil
+	}
 	now := time.Now().UTC()
 	if req.GetNow().IsValid() && req.GetNow().AsTime().Unix() > 0 {
 		now = req.GetNow().AsTime().UTC()
 	}
 
-	var out []*detectorv1.Signal
 	if s := nameCheck(field("given_name"), field("family_name"), profile); s != nil {
 		out = append(out, s)
 	}
@@ -96,7 +102,7 @@ func (Detector) Detect(_ context.Context, req *detectorv1.DetectRequest) (*detec
 		out = append(out, s)
 	}
 	out = append(out, countryCheck(field("country"), profile.GetCountry())...)
-	if s := verdictCheck(field("vendor_verdict")); s != nil {
+	if s := d.verdictCheck(field("vendor"), field("vendor_verdict")); s != nil {
 		out = append(out, s)
 	}
 	return &detectorv1.DetectResponse{Signals: out}, nil
@@ -115,15 +121,12 @@ func stringOf(v *structpb.Value) string {
 }
 
 func nameCheck(given, family string, p *detectorv1.Profile) *detectorv1.Signal {
-	onDoc := ParseName(given, family)
-	claimed := ParseName(p.GetGivenName(), p.GetFamilyName())
-	if claimed.Empty() {
-		claimed = ParseName(p.GetDisplayName(), "")
-	}
+	onDoc := personname.Parse(given, family)
+	claimed := claimedName(p)
 	if onDoc.Empty() || claimed.Empty() {
 		return nil
 	}
-	sim := Similarity(onDoc, claimed)
+	sim := personname.Similarity(onDoc, claimed)
 	score := math.Round((1-sim)*1000) / 1000
 	return sdk.NewSignal(SignalNameMismatch, score, fmt.Sprintf("%.3f", score), map[string]any{
 		"document_name": onDoc.Display,
@@ -223,15 +226,24 @@ func countryCheck(country, claimed string) []*detectorv1.Signal {
 	return out
 }
 
-func verdictCheck(verdict string) *detectorv1.Signal {
+// verdictCheck scores the vendor's verdict: approved 0, a request to
+// resubmit 0.3, a manual review 0.5, a rejection 1; a word the vendor's
+// table (or the generic one) does not know 0.5, with known false.
+func (d Detector) verdictCheck(vendor, verdict string) *detectorv1.Signal {
 	if verdict == "" {
 		return nil
 	}
-	v := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(verdict), " ", "_"))
-	score, known := verdicts[v]
-	confidence := 1.0
+	v, mapped, known := d.verdicts.Map(vendor, verdict)
+	score, confidence := verdictScores[mapped], 1.0
 	if !known {
 		score, confidence = unknownVerdict, 0.5
 	}
-	return sdk.NewSignal(SignalVendorRejected, score, v, map[string]any{"vendor_verdict": v, "known": known}, confidence)
+	ev := map[string]any{"vendor_verdict": v, "known": known}
+	if known {
+		ev["verdict"] = mapped
+	}
+	if vendor != "" {
+		ev["vendor"] = normaliseWord(vendor)
+	}
+	return sdk.NewSignal(SignalVendorRejected, score, v, ev, confidence)
 }

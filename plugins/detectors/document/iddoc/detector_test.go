@@ -2,6 +2,7 @@ package iddoc
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,73 +14,31 @@ import (
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func TestSimilarity(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name               string
-		docGiven, docFam   string
-		profGiven, profFam string
-		min, max           float64 // similarity bounds
-	}{
-		{"umlaut spelt out", "Anna", "Müller", "Anna", "Mueller", 1, 1},
-		{"umlaut dropped", "Anna", "Müller", "Anna", "Muller", 1, 1},
-		{"Cyrillic document", "Иван", "Иванов", "Ivan", "Ivanov", 1, 1},
-		{"Cyrillic family name only", "Ivan", "Иванов", "Ivan", "Ivanov", 1, 1},
-		{"Cyrillic kh", "Александр", "Харитонов", "Aleksandr", "Kharitonov", 1, 1},
-		{"other romanisation", "Aleksandr", "Kharitonov", "Alexander", "Haritonov", 0.95, 1},
-		{"Greek", "Γιώργος", "Παπαδόπουλος", "Giorgos", "Papadopoulos", 1, 1},
-		{"accents", "José", "García", "Jose", "Garcia", 1, 1},
-		{"swapped given and family", "Smith", "John", "John", "Smith", 1, 1},
-		{"case and hyphen", "JEAN-PIERRE", "DUPONT", "Jean Pierre", "Dupont", 1, 1},
-		{"typo", "Jon", "Smith", "John", "Smith", 0.9, 0.99},
-		{"middle name", "Anna Maria", "Schmidt", "Anna", "Schmidt", 0.75, 0.9},
-		{"other family name", "Ivan", "Petrov", "Ivan", "Ivanov", 0.45, 0.55},
-		{"unrelated", "John", "Smith", "Maria", "Garcia", 0, 0},
-		{"unrelated short", "Li", "Wei", "Wang", "Fang", 0, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got := Similarity(ParseName(tt.docGiven, tt.docFam), ParseName(tt.profGiven, tt.profFam))
-			if got < tt.min || got > tt.max {
-				t.Errorf("Similarity(%s %s, %s %s) = %v, want %v..%v", tt.docGiven, tt.docFam, tt.profGiven, tt.profFam, got, tt.min, tt.max)
-			}
-		})
-	}
-}
-
-func TestJaroWinkler(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		a, b string
-		want float64
-	}{
-		{"martha", "marhta", 0.961}, {"dwayne", "duane", 0.84}, {"dixon", "dicksonx", 0.813},
-		{"", "", 1}, {"a", "", 0}, {"abc", "xyz", 0}, {"same", "same", 1},
-	}
-	for _, tt := range tests {
-		if got := JaroWinkler(tt.a, tt.b); got < tt.want-0.001 || got > tt.want+0.001 {
-			t.Errorf("JaroWinkler(%q, %q) = %.4f, want %.3f", tt.a, tt.b, got, tt.want)
-		}
-	}
-}
-
 type profile struct{ given, family, country, dob string }
 
 func detect(t *testing.T, doc map[string]any, p profile) map[string]*detectorv1.Signal {
 	t.Helper()
+	if doc == nil {
+		return detectAttrs(t, nil, p)
+	}
+	return detectAttrs(t, map[string]any{"document": doc}, p)
+}
+
+func detectAttrs(t *testing.T, attrs map[string]any, p profile) map[string]*detectorv1.Signal {
+	t.Helper()
+	doc := attrs
 	req := &detectorv1.DetectRequest{
 		Checkpoint: "identity_verification",
 		Subject: &detectorv1.Subject{Id: "acct-1", Profile: &detectorv1.Profile{
 			GivenName: p.given, FamilyName: p.family, Country: p.country, DateOfBirth: p.dob}},
 		Now: timestamppb.New(now),
 	}
-	if doc != nil {
-		attrs, err := structpb.NewStruct(map[string]any{"document": doc})
+	if attrs != nil {
+		a, err := structpb.NewStruct(attrs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Attributes = attrs
+		req.Attributes = a
 	}
 	resp, err := Detector{}.Detect(context.Background(), req)
 	if err != nil {
@@ -152,6 +111,24 @@ func TestDetect(t *testing.T) {
 			map[string]want{SignalVendorRejected: {0.5, "manual_review"}}},
 		{"vendor unknown word", map[string]any{"vendor_verdict": "maybe"}, ivan,
 			map[string]want{SignalVendorRejected: {0.5, "maybe"}}},
+		{"generic resubmit", map[string]any{"vendor_verdict": "resubmit"}, ivan,
+			map[string]want{SignalVendorRejected: {0.3, "resubmit"}}},
+		{"jumio approved", map[string]any{"vendor": "Jumio", "vendor_verdict": "APPROVED_VERIFIED"}, ivan,
+			map[string]want{SignalVendorRejected: {0, "approved_verified"}}},
+		{"jumio fraud", map[string]any{"vendor": "jumio", "vendor_verdict": "DENIED_FRAUD"}, ivan,
+			map[string]want{SignalVendorRejected: {1, "denied_fraud"}}},
+		{"jumio unreadable: a retry", map[string]any{"vendor": "jumio", "vendor_verdict": "ERROR_NOT_READABLE_ID"}, ivan,
+			map[string]want{SignalVendorRejected: {0.3, "error_not_readable_id"}}},
+		{"sumsub green", map[string]any{"vendor": "sumsub", "vendor_verdict": "GREEN"}, ivan,
+			map[string]want{SignalVendorRejected: {0, "green"}}},
+		{"sumsub red", map[string]any{"vendor": "sumsub", "vendor_verdict": "RED"}, ivan,
+			map[string]want{SignalVendorRejected: {1, "red"}}},
+		{"persona fraud_suspected", map[string]any{"vendor": "persona", "vendor_verdict": "fraud_suspected"}, ivan,
+			map[string]want{SignalVendorRejected: {1, "fraud_suspected"}}},
+		{"onfido consider", map[string]any{"vendor": "onfido", "vendor_verdict": "consider"}, ivan,
+			map[string]want{SignalVendorRejected: {0.5, "consider"}}},
+		{"green without a vendor is unknown", map[string]any{"vendor_verdict": "GREEN"}, ivan,
+			map[string]want{SignalVendorRejected: {0.5, "green"}}},
 		{"wrong types are ignored", map[string]any{"given_name": 12, "expires": true, "country": []any{"FR"}}, ivan,
 			map[string]want{}},
 	}
@@ -193,14 +170,90 @@ func TestNameMismatchEvidence(t *testing.T) {
 func TestDescribe(t *testing.T) {
 	t.Parallel()
 	d, err := Detector{}.Describe(context.Background())
-	if err != nil || len(d.GetSignals()) != 6 || len(d.GetCheckpoints()) != 3 || d.GetObserves() {
-		t.Errorf("Describe() = %v, %v; want 6 signals at 3 checkpoints, not observing", d, err)
+	if err != nil || len(d.GetSignals()) != 7 || len(d.GetCheckpoints()) != 3 || d.GetObserves() {
+		t.Errorf("Describe() = %v, %v; want 7 signals at 3 checkpoints, not observing", d, err)
 	}
 }
 
-func BenchmarkSimilarity(b *testing.B) {
-	a, c := ParseName("Александр Сергеевич", "Харитонов"), ParseName("Alexander", "Kharitonov")
-	for b.Loop() {
-		Similarity(a, c)
+func TestHolder(t *testing.T) {
+	t.Parallel()
+	ivan := profile{given: "Ivan", family: "Ivanov", country: "RU"}
+	cyrDoc := map[string]any{"given_name": "Александр", "family_name": "Харитонов"}
+	sasha := profile{given: "Aleksandr", family: "Kharitonov", country: "RU"}
+	tests := []struct {
+		name     string
+		attrs    map[string]any
+		p        profile
+		min, max float64 // payout.holder_mismatch score; -1: no signal
+		closest  string
+	}{
+		{"no payout", map[string]any{"document": cyrDoc}, sasha, -1, -1, ""},
+		{"no holder", map[string]any{"payout": map[string]any{"account_hash": "h"}}, ivan, -1, -1, ""},
+		{"same name", map[string]any{"payout": map[string]any{"holder_name": "IVAN IVANOV"}}, ivan, 0, 0, "profile"},
+		{"Cyrillic holder", map[string]any{"payout": map[string]any{"holder_name": "Иван Иванов"}}, ivan, 0, 0, "profile"},
+		{"nickname, order", map[string]any{"document": cyrDoc, "payout": map[string]any{"holder_name": "KHARITONOV SASHA"}}, sasha, 0.02, 0.03, "profile"},
+		{"Greek document, Latin holder, no profile name",
+			map[string]any{"document": map[string]any{"given_name": "Γιώργος", "family_name": "Παπαδόπουλος"},
+				"payout": map[string]any{"holder_name": "Giorgos Papadopoulos"}}, profile{}, 0, 0, "document"},
+		{"initial", map[string]any{"payout": map[string]any{"holder_name": "I. Ivanov"}}, ivan, 0.04, 0.06, "profile"},
+		{"relative", map[string]any{"payout": map[string]any{"holder_name": "Olga Ivanova"}}, ivan, 0.4, 0.6, "profile"},
+		{"someone else", map[string]any{"payout": map[string]any{"holder_name": "Chinedu Okafor"}}, ivan, 1, 1, "profile"},
+		{"vendor says no match", map[string]any{"payout": map[string]any{"holder_name": "Ivan Ivanov", "name_match": "NO_MATCH"}}, ivan, 1, 1, "profile"},
+		{"vendor says match", map[string]any{"payout": map[string]any{"holder_name": "Chinedu Okafor", "name_match": "match"}}, ivan, 0, 0, "profile"},
+		{"vendor close match", map[string]any{"payout": map[string]any{"name_match": "close match"}}, ivan, 0.3, 0.3, ""},
+		{"vendor score", map[string]any{"payout": map[string]any{"name_match": 0.2}}, ivan, 0.8, 0.8, ""},
+		{"vendor unavailable, no holder", map[string]any{"payout": map[string]any{"name_match": "unavailable"}}, ivan, -1, -1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, ok := detectAttrs(t, tt.attrs, tt.p)[SignalHolderMismatch]
+			switch {
+			case tt.min < 0 && ok:
+				t.Errorf("Detect(%v): %s = %v, want none", tt.attrs, SignalHolderMismatch, s)
+			case tt.min < 0:
+			case !ok:
+				t.Errorf("Detect(%v): no %s, want score %v..%v", tt.attrs, SignalHolderMismatch, tt.min, tt.max)
+			case s.GetScore() < tt.min || s.GetScore() > tt.max ||
+				s.GetEvidence().GetFields()["closest"].GetStringValue() != tt.closest:
+				t.Errorf("Detect(%v): %s = %v (evidence %v), want score %v..%v closest %q",
+					tt.attrs, SignalHolderMismatch, s.GetScore(), s.GetEvidence(), tt.min, tt.max, tt.closest)
+			}
+		})
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	env := func(v string) func(string, string) string {
+		return func(k, def string) string {
+			if k == "VERDICTS" {
+				return v
+			}
+			return def
+		}
+	}
+	cfg, err := LoadConfig(env(`{"Acme ID": {"GOOD": "approved", "bad-doc": "rejected"}, "jumio": {"APPROVED_VERIFIED": "review"}}`))
+	if err != nil {
+		t.Fatalf("LoadConfig(valid) = %v", err)
+	}
+	for _, c := range []struct{ vendor, word, want string }{
+		{"acme id", "good", VerdictApproved}, {"ACME ID", "Bad Doc", VerdictRejected},
+		{"jumio", "approved_verified", VerdictReview}, {"jumio", "denied_fraud", VerdictRejected},
+		{"acme id", "declined", VerdictRejected}, // the generic table still applies
+	} {
+		if _, got, ok := cfg.Verdicts.Map(c.vendor, c.word); !ok || got != c.want {
+			t.Errorf("Map(%q, %q) = %q, %v; want %q", c.vendor, c.word, got, ok, c.want)
+		}
+	}
+	if _, err := LoadConfig(env(`{"acme": {"x": "maybe"}, "": {"y": "approved"}}`)); err == nil ||
+		!strings.Contains(err.Error(), "VERDICTS.acme.x") || !strings.Contains(err.Error(), "empty vendor") {
+		t.Errorf("LoadConfig(bad verdict, empty vendor) = %v, want both named", err)
+	}
+	if _, err := LoadConfig(env(`[1]`)); err == nil {
+		t.Errorf("LoadConfig(not an object) = nil, want an error")
+	}
+	if cfg, err := LoadConfig(env("")); err != nil || cfg.Verdicts["jumio"]["approved_verified"] != VerdictApproved {
+		t.Errorf("LoadConfig(unset) = %v, %v; want the defaults", cfg, err)
 	}
 }

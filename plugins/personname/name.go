@@ -1,4 +1,11 @@
-package iddoc
+// Package personname compares people's names the way identity checks need
+// to: across scripts (Cyrillic, Greek transliterated as passports do),
+// diacritics (Müller, Muller and Mueller), case, punctuation and the order of
+// given and family names; and, for a payout account's holder, initials
+// ("A. Kharitonov") and common nicknames ("Sasha", "Bill"). The document
+// detector uses it for the document and payout holder names, the linkage
+// detector for a household's shared family name.
+package personname
 
 import (
 	"math"
@@ -42,17 +49,22 @@ type Name struct {
 	// variants are the name's sorted token lists under each way of folding
 	// umlauts: "müller" is "muller" in most romanisations, "mueller" in German.
 	variants [][]string
+	// ordered are the same foldings' canonical tokens in the original order
+	// (given names first, as the profile and document give them).
+	ordered [][]string
 }
 
-// ParseName prepares given and family names (either may be empty) for
+// Parse prepares given and family names (either may be empty) for
 // comparison.
-func ParseName(given, family string) Name {
+func Parse(given, family string) Name {
 	raw := strings.TrimSpace(given + " " + family)
 	plain := fold(raw, false)
 	n := Name{Display: strings.Join(tokens(plain), " ")}
 	n.variants = append(n.variants, sorted(plain))
+	n.ordered = append(n.ordered, tokens(canonical.Replace(plain)))
 	if german := fold(raw, true); german != plain {
 		n.variants = append(n.variants, sorted(german))
+		n.ordered = append(n.ordered, tokens(canonical.Replace(german)))
 	}
 	return n
 }
