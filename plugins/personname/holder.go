@@ -140,9 +140,14 @@ func tokenPair(a, b string) (float64, string) {
 }
 
 // FamilyKey is a family name folded for comparison: lower-case Latin,
-// transliterated, without diacritics, canonical spelling, tokens sorted. Two
-// spellings of one family name ("Müller", "Mueller", "MULLER"; "Иванов",
-// "Ivanov") give the same key under the plain folding; "" for no letters.
+// transliterated, without diacritics, canonical spelling, German vowel
+// digraphs reduced, tokens sorted. Spellings of one family name ("Müller",
+// "Mueller", "MULLER"; "Иванов", "Ivanov") give the same key; "" for no
+// letters.
 func FamilyKey(family string) string {
-	return strings.Join(sorted(fold(strings.TrimSpace(family), false)), " ")
+	return strings.Join(sorted(umlauts.Replace(fold(strings.TrimSpace(family), false))), " ")
 }
+
+// umlauts spells German vowel digraphs as their plain vowel, so "mueller"
+// and "muller" meet.
+var umlauts = strings.NewReplacer("ae", "a", "oe", "o", "ue", "u")

@@ -53,7 +53,7 @@ func TestMatchHolder(t *testing.T) {
 func TestFamilyKey(t *testing.T) {
 	t.Parallel()
 	for _, group := range [][]string{
-		{"Müller", "MULLER", "muller"},
+		{"Müller", "MULLER", "muller", "Mueller"},
 		{"Иванов", "Ivanov", "IVANOV"},
 		{"Παπαδόπουλος", "Papadopoulos"},
 		{"García", "Garcia"},

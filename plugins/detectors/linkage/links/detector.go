@@ -19,7 +19,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/gavel/gavel/plugins/personname"
 	"github.com/gavel/gavel/plugins/sdk"
 	detectorv1 "github.com/gavel/gavel/proto/gavel/detector/v1"
 )
@@ -114,6 +114,19 @@ func (d *Detector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	family := ""
+	if k := personname.FamilyKey(req.GetSubject().GetProfile().GetFamilyName()); k != "" {
+		family = d.hash("family", k)
+	}
+	if !req.GetDryRun() {
+		var created time.Time
+		if c := req.GetSubject().GetCreatedAt(); c.IsValid() && c.AsTime().Unix() > 0 {
+			created = c.AsTime()
+		}
+		if err := d.store.RecordAccount(ctx, account, family, created); err != nil {
+			return nil, err
+		}
+	}
 	resp := &detectorv1.DetectResponse{}
 	var (
 		suspended []string
@@ -139,11 +152,19 @@ func (d *Detector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (*
 		if via {
 			vias = append(vias, k.Kind)
 		}
+		ev := map[string]any{
+			"accounts":        len(others),
+			"linked_accounts": ids,
+		}
+		if k.Kind == KindDevice && len(others) > 0 {
+			hh, err := d.household(ctx, family, others, at)
+			if err != nil {
+				return nil, err
+			}
+			ev["household"] = hh
+		}
 		resp.Signals = append(resp.Signals, sdk.NewSignal(signalOf[k.Kind], shareScore(k.Kind, len(others)),
-			fmt.Sprint(len(others)), map[string]any{
-				"accounts":        len(others),
-				"linked_accounts": ids,
-			}, 1))
+			fmt.Sprint(len(others)), ev, 1))
 	}
 	ev := map[string]any{"accounts": len(suspended)}
 	score := 0.0
@@ -179,22 +200,30 @@ func shareScore(kind string, others int) float64 {
 }
 
 // Observe implements sdk.Observer: a "suspend" decision marks its subject
-// suspended (and records the identifiers it was made with); the same decision
+// suspended (and records the identifiers it was made with), a "restrict"
+// marks it restricted (households: see household.go); the same decision
 // overturned un-marks it. Other actions are ignored.
 func (d *Detector) Observe(ctx context.Context, req *detectorv1.ObserveRequest) error {
 	account := strings.TrimSpace(req.GetSubjectId())
-	if req.GetAction() != "suspend" || account == "" {
+	action := req.GetAction()
+	if (action != "suspend" && action != "restrict") || account == "" {
 		return nil
 	}
 	if req.GetDecisionId() == "" {
-		return errors.New("observed suspension has no decision id")
-	}
-	if req.GetOverturned() {
-		return d.store.Unsuspend(ctx, account, req.GetDecisionId())
+		return fmt.Errorf("observed %s has no decision id", action)
 	}
 	at := time.Now()
 	if req.GetDecidedAt().IsValid() && req.GetDecidedAt().AsTime().Unix() > 0 {
 		at = req.GetDecidedAt().AsTime()
+	}
+	if action == "restrict" {
+		if req.GetOverturned() {
+			return d.store.Unflag(ctx, account, req.GetDecisionId())
+		}
+		return d.store.Flag(ctx, account, req.GetDecisionId(), at)
+	}
+	if req.GetOverturned() {
+		return d.store.Unsuspend(ctx, account, req.GetDecisionId())
 	}
 	return d.store.Suspend(ctx, account, req.GetDecisionId(), d.keys(req.GetContext(), req.GetAttributes()), at)
 }

@@ -113,7 +113,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("linkage store %s: lock for schema creation: %w", s.where, err)
 		}
 	}
-	for _, stmt := range schema {
+	for _, stmt := range slices.Concat(schema, accountSchema) {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("linkage store %s: create schema: %w", s.where, err)
 		}
