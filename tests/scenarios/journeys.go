@@ -22,12 +22,12 @@ const (
 	HonestTransliterated = "honest_transliterated" // Cyrillic, Greek or Serbian document; bank holder name in Latin, nickname, initials, other order
 	HonestExpat          = "honest_expat"          // lives in one country, holds another's passport
 
-	FraudDeviceFarm      = "fraud_device_farm"      // bursts of signups from one device, then proposals
-	FraudDocumentReuse   = "fraud_document_reuse"   // one identity document verifying several accounts
-	FraudPayoutMule      = "fraud_payout_mule"      // several accounts paying out to one account
-	FraudLocationLie     = "fraud_location_lie"     // claims a rich country, lives elsewhere (VPN or not)
-	FraudThirdParty      = "fraud_third_party"      // consistent identity, payout to another person's account
-	FraudRentedAccount   = "fraud_rented_account"   // a long-standing account rented out: new device abroad, renter's payout
+	FraudDeviceFarm      = "fraud_device_farm"       // bursts of signups from one device, then proposals
+	FraudDocumentReuse   = "fraud_document_reuse"    // one identity document verifying several accounts
+	FraudPayoutMule      = "fraud_payout_mule"       // several accounts paying out to one account
+	FraudLocationLie     = "fraud_location_lie"      // claims a rich country, lives elsewhere (VPN or not)
+	FraudThirdParty      = "fraud_third_party"       // consistent identity, payout to another person's account
+	FraudRentedAccount   = "fraud_rented_account"    // a long-standing account rented out: new device abroad, renter's payout
 	FraudSignupUnderLoad = "fraud_signup_under_load" // fake signups in a burst that times detectors out
 )
 
@@ -183,7 +183,7 @@ func (g *generator) newPerson(country string) *person {
 		"expires": fmt.Sprintf("%d-%02d-15", 2027+g.rng.IntN(8), 1+g.rng.IntN(12)), "vendor": v.name, "vendor_verdict": v.approved,
 	}
 	p.payout = map[string]any{
-		"method": pick(g.rng, []string{"bank_transfer", "bank_transfer", "bank_transfer", "wallet", "card"}),
+		"method":       pick(g.rng, []string{"bank_transfer", "bank_transfer", "bank_transfer", "wallet", "card"}),
 		"account_hash": fmt.Sprintf("pay-%06d", id), "country": country, "holder_name": g.holderName(n),
 	}
 	return p
