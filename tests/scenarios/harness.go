@@ -119,7 +119,7 @@ func Open(ctx context.Context, root, dir string) (*Harness, error) {
 		{"phone", phonerisk.New()},
 		{"velocity", window.NewDetector(vstore, vcfg)},
 		{"linkage", linkage},
-		{"document", iddoc.Detector{}},
+		{"document", iddoc.New(iddoc.Config{Verdicts: iddoc.DefaultVerdicts()})},
 		{"model", fraudmodel.NewDetector(model)},
 	} {
 		if err := h.source.add(ctx, d.name, d.impl); err != nil {

@@ -25,6 +25,7 @@ signal_names := [
 	"linkage.shared_device", "linkage.shared_payout_account", "linkage.shared_document", "linkage.suspended_link",
 	"document.name_mismatch", "document.expired", "document.country", "document.country_mismatch",
 	"document.vendor_rejected", "document.dob_mismatch",
+	"payout.holder_mismatch",
 	"model.fraud_score",
 ]
 
@@ -73,6 +74,22 @@ emitted_codes contains code if {
 	some code in sweep_codes(sweep_input(cp, {}, dets, 0, false))
 }
 
+# Every detector failing at once.
+emitted_codes contains code if {
+	some cp in checkpoints
+	dets := {name: {"status": "timeout", "version": "", "latency_ms": 0} |
+		some name in ["linkage", "document", "email", "geo", "phone", "velocity", "model"]
+	}
+	some code in sweep_codes(sweep_input(cp, {}, dets, 0, false))
+}
+
+# Caller attributes the rules read: a payout account abroad.
+emitted_codes contains code if {
+	some cp in checkpoints
+	x := object.union(sweep_input(cp, {}, {}, 0, false), {"attributes": {"payout": {"country": "NG"}}})
+	some code in sweep_codes(x)
+}
+
 # Codes gavel itself emits, outside the policy.
 engine_codes := {"POLICY_UNAVAILABLE", "LEDGER_UNAVAILABLE"}
 
@@ -90,7 +107,7 @@ test_catalog_matches_the_codes_rules_emit if {
 	count(dead) == 0
 
 	# guards the sweep itself: if it stopped exercising rules, the checks above would pass vacuously
-	count(codes) == 22
+	count(codes) == 25
 
 	every c in codes {
 		want := {true: false, false: true}[c in not_appealable]

@@ -24,7 +24,7 @@ decision := {
 
 # Reasons that are about gavel's own state, not the account holder's conduct:
 # never a strike and never escalated by the ladder.
-operational_codes := {"DETECTOR_UNAVAILABLE_FAIL_CLOSED"}
+operational_codes := {"DETECTOR_UNAVAILABLE_FAIL_CLOSED", "SIGNALS_INCOMPLETE"}
 
 # Reasons that count as a strike even below restrict.
 strike_codes := {"DOCUMENT_REJECTED"}
@@ -113,6 +113,7 @@ challenge_remedy := {
 	"EMAIL_INVALID": "verify_email",
 	"EMAIL_DISPOSABLE": "verify_phone",
 	"PHONE_INVALID": "verify_phone",
+	"SIGNALS_INCOMPLETE": "verify_phone",
 }
 
 remedy_rank := {"verify_email": 1, "verify_phone": 2, "verify_identity": 3}

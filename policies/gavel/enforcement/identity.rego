@@ -60,6 +60,18 @@ country_signals := {
 country_mismatches contains src if {
 	some src, names in country_signals
 	fired(names[1])
+	not mismatched_document_only(names[1])
+}
+
+# The geo detector also fires geo.country_mismatch when the IP disagrees with
+# the document's country alone (evidence.mismatched == ["document"]). That is
+# not the IP contradicting the claimed country: someone living abroad on a
+# passport from home would count twice, once for the IP and once for the
+# document.
+mismatched_document_only(name) if {
+	m := input.signals[name].evidence.mismatched
+	is_array(m)
+	not "profile" in m
 }
 
 country_mismatches contains src if {
@@ -116,7 +128,12 @@ reasons contains {
 	"ip" in country_mismatches
 }
 
-hosting_mismatch_action := "restrict" if {
+# A VPN exit abroad is what privacy VPNs do by default; alone it is a
+# warning. With another source (phone, document) also disagreeing with the
+# claimed country it is a location lie: a step-up, a hold where money moves.
+hosting_mismatch_action := "warn" if {
+	count(country_mismatches) == 1
+} else := "restrict" if {
 	at_money
 } else := "challenge"
 

@@ -96,6 +96,23 @@ test_country_values_need_a_claimed_country if {
 	action_of(y, "COUNTRY_MISMATCH") == "warn"
 }
 
+# Someone living in Poland on a Ukrainian passport: the IP agrees with the
+# claimed country, only the document disagrees. The geo detector's mismatch
+# (IP vs document) must not count the IP as a second source.
+test_country_mismatch_ip_against_document_only_is_not_an_ip_mismatch if {
+	expat := {
+		"geo.ip_country": sig(0, "PT"),
+		"geo.country_mismatch": object.union(sig(1, "PT"), {"evidence": {"mismatched": ["document"], "observed": "PT"}}),
+		"document.country": sig(0, "UA"),
+		"document.country_mismatch": sig(1, "UA"),
+	}
+	action_of(at_cp("withdrawal", expat), "COUNTRY_MISMATCH") == "warn"
+
+	# the same signal naming the profile is an IP mismatch
+	liar := object.union(expat, {"geo.country_mismatch": object.union(sig(1, "UA"), {"evidence": {"mismatched": ["profile", "document"]}})})
+	action_of(at_cp("withdrawal", liar), "COUNTRY_MISMATCH") == "restrict"
+}
+
 test_country_mismatch_evidence_names_the_claimed_country if {
 	r := [r | some r in decide(at_cp("signup", {"geo.ip_country": sig(0, "NG"), "phone.country": sig(0, "NG")})).reasons][0]
 	r.code == "COUNTRY_MISMATCH"
@@ -105,9 +122,13 @@ test_country_mismatch_evidence_names_the_claimed_country if {
 test_hosting_network if {
 	cases := [
 		{"cp": "signup", "sigs": {"geo.hosting_asn": sig(1, "AS16509"), "geo.ip_country": sig(0, "PT")}, "code": "HOSTING_NETWORK", "want": "warn"},
-		{"cp": "signup", "sigs": {"geo.hosting_asn": sig(1, "AS16509"), "geo.ip_country": sig(0, "NL")}, "code": "HOSTING_NETWORK_COUNTRY_MISMATCH", "want": "challenge"},
-		{"cp": "login", "sigs": {"geo.hosting_asn": sig(1, "AS16509"), "geo.country_mismatch": sig(1, "")}, "code": "HOSTING_NETWORK_COUNTRY_MISMATCH", "want": "challenge"},
-		{"cp": "withdrawal", "sigs": {"geo.hosting_asn": sig(1, "AS16509"), "geo.ip_country": sig(0, "NL")}, "code": "HOSTING_NETWORK_COUNTRY_MISMATCH", "want": "restrict"},
+		# a VPN exit abroad alone: a privacy VPN, a warning
+		{"cp": "signup", "sigs": {"geo.hosting_asn": sig(1, "AS16509"), "geo.ip_country": sig(0, "NL")}, "code": "HOSTING_NETWORK_COUNTRY_MISMATCH", "want": "warn"},
+		{"cp": "withdrawal", "sigs": {"geo.hosting_asn": sig(1, "AS16509"), "geo.ip_country": sig(0, "NL")}, "code": "HOSTING_NETWORK_COUNTRY_MISMATCH", "want": "warn"},
+		# with the phone or document also disagreeing: a location lie
+		{"cp": "signup", "sigs": {"geo.hosting_asn": sig(1, "AS16509"), "geo.ip_country": sig(0, "NL"), "phone.country": sig(0, "NG")}, "code": "HOSTING_NETWORK_COUNTRY_MISMATCH", "want": "challenge"},
+		{"cp": "login", "sigs": {"geo.hosting_asn": sig(1, "AS16509"), "geo.country_mismatch": sig(1, ""), "document.country_mismatch": sig(1, "NG")}, "code": "HOSTING_NETWORK_COUNTRY_MISMATCH", "want": "challenge"},
+		{"cp": "withdrawal", "sigs": {"geo.hosting_asn": sig(1, "AS16509"), "geo.ip_country": sig(0, "NL"), "phone.country_mismatch": sig(1, "NG")}, "code": "HOSTING_NETWORK_COUNTRY_MISMATCH", "want": "restrict"},
 		# with a mismatch the plain warning does not fire as well
 		{"cp": "signup", "sigs": {"geo.hosting_asn": sig(1, "AS16509"), "geo.ip_country": sig(0, "NL")}, "code": "HOSTING_NETWORK", "want": "none"},
 		# a phone mismatch is no IP mismatch

@@ -9,17 +9,50 @@ device_crowd := 5
 payout_crowd := 3
 
 # DEVICE_SHARED: households and shared computers are normal; crowds are not.
-# Where money moves any sharing is stepped up and a crowd is held.
+# Where money moves sharing is stepped up and a crowd is held, except within
+# a household (below), which at most warns.
 reasons contains {
 	"code": "DEVICE_SHARED",
 	"action": device_shared_action(accounts("linkage.shared_device")),
 	"rule": "linkage.shared_device",
-	"evidence": [evidence("linkage.shared_device")],
+	"evidence": [object.union(evidence("linkage.shared_device"), {"household": household})],
 } if {
 	accounts("linkage.shared_device") >= 1
 }
 
-device_shared_action(n) := "restrict" if {
+# A household: a few long-standing accounts on one device, all sharing this
+# account's family name (the linkage detector compares keyed hashes), none
+# restricted or suspended, and no payout account shared with anyone. Sharing
+# with a suspended or restricted account, or a shared payout account, stays
+# severe (LINKED_TO_SUSPENDED_ACCOUNT, PAYOUT_ACCOUNT_SHARED fire on their own).
+household_max_accounts := 3
+
+household_min_age_days := 90
+
+default household := false
+
+household if {
+	n := accounts("linkage.shared_device")
+	n <= household_max_accounts
+	hh := input.signals["linkage.shared_device"].evidence.household
+	hh.examined == n
+	hh.known == n
+	hh.same_family == n
+	hh.restricted == 0
+	hh.suspended == 0
+	hh.youngest_age_days >= household_min_age_days
+	input.subject.age_days >= household_min_age_days
+	not fired("linkage.suspended_link")
+	not fired("linkage.shared_payout_account")
+}
+
+device_shared_action(_) := "warn" if {
+	household
+} else := action if {
+	action := crowd_action(accounts("linkage.shared_device"))
+}
+
+crowd_action(n) := "restrict" if {
 	at_money
 	n >= device_crowd
 } else := "challenge" if {
