@@ -62,6 +62,12 @@ test: test-policies ## run every test: Rego policies, then Go (unit, SQLite and 
 	fi; \
 	echo "PostgreSQL for tests: $$GAVEL_TEST_POSTGRES_DSN"; \
 	$(GO) test -race -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory scenarios
+
+.PHONY: scenarios
+scenarios: ## the seeded scenario suite (honest and fraudulent journeys, real decision path): asserts the targets, prints the per-kind table
+	GAVEL_SCENARIO_REPORT=$(CURDIR)/.cache/scenarios.md $(GO) test -count=1 -run '^TestScenarios$$' ./tests/scenarios
+	@cat $(CURDIR)/.cache/scenarios.md
 
 .PHONY: test-short
 test-short: ## Go unit tests only, without PostgreSQL or end-to-end tests
