@@ -77,8 +77,8 @@ test-short: ## Go unit tests only, without PostgreSQL or end-to-end tests
 test-policies: $(OPA) ## Rego: opa fmt, strict schema-checked compile, tests with a 90% coverage threshold
 	$(OPA) fmt --list --fail policies
 	$(OPA) check --bundle --strict --schema policies/input.schema.json policies
-	$(OPA) test --bundle --coverage --threshold 90 policies > $(CURDIR)/.cache/policies-coverage.json
-	@$(OPA) test --bundle policies | tail -n 1
+	$(OPA) test --bundle --timeout 30s --coverage --threshold 90 policies > $(CURDIR)/.cache/policies-coverage.json
+	@$(OPA) test --bundle --timeout 30s policies | tail -n 1
 
 .PHONY: lint
 lint: $(OPA) $(BIN)/buf $(BIN)/staticcheck ## go vet, staticcheck, gofmt, opa fmt, buf lint
