@@ -227,3 +227,6 @@ var checkpointPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 // ValidCheckpointName reports whether name is lower_snake_case, as checkpoint
 // and detector names must be.
 func ValidCheckpointName(name string) bool { return checkpointPattern.MatchString(name) }
+
+// DefaultLimits returns the limits a zero Limits stands for.
+func DefaultLimits() Limits { return Limits{}.withDefaults() }

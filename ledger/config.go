@@ -36,6 +36,10 @@ type Config struct {
 	// record is stored without input.subject.profile. A bool cannot default
 	// to true: start from DefaultConfig, which sets it.
 	StoreInput bool
+	// SQLiteSynchronous is SQLite's synchronous pragma: "normal" (default)
+	// survives a crash of gavel's process; "full" also survives an OS crash
+	// or power loss, at the cost of an fsync of the WAL on every commit.
+	SQLiteSynchronous string
 }
 
 // DefaultConfig returns the built-in defaults: SQLite, input stored in full.
@@ -70,6 +74,9 @@ func (c Config) withDefaults() Config {
 	if c.RecentLimit == 0 {
 		c.RecentLimit = d.RecentLimit
 	}
+	if c.SQLiteSynchronous == "" {
+		c.SQLiteSynchronous = "normal"
+	}
 	return c
 }
 
@@ -87,6 +94,9 @@ func (c Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("ledger: unknown driver %q (want %q or %q)", c.Driver, SQLite, Postgres))
+	}
+	if s := c.SQLiteSynchronous; s != "" && s != "normal" && s != "full" {
+		errs = append(errs, fmt.Errorf("ledger: sqlite synchronous %q (want normal or full)", c.SQLiteSynchronous))
 	}
 	if c.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("ledger: max conns %d is negative", c.MaxConns))

@@ -133,8 +133,9 @@ func (l *Ledger) openSQLite(ctx context.Context) error {
 	// database cannot be corrupted, and a crash of gavel's process loses
 	// nothing (committed pages are in the OS cache); only an OS crash or a
 	// power cut may roll back the last commits. FULL would add an fsync to
-	// every decision's reply path. Deployments that must survive power loss
-	// with no lost decision run on PostgreSQL.
+	// every decision's reply path: ledger.sqlite.synchronous: full chooses
+	// it, for a single node that must survive power loss with no lost
+	// decision (or run on PostgreSQL).
 	// busy_timeout covers other processes (a second gavel, the sqlite3
 	// shell); within this process the single writer connection serialises
 	// writers, and _txlock=immediate takes the write lock at BEGIN so a
@@ -143,7 +144,7 @@ func (l *Ledger) openSQLite(ctx context.Context) error {
 		"_busy_timeout": {"10000"},
 		"_foreign_keys": {"1"},
 		"_journal_mode": {"WAL"},
-		"_synchronous":  {"NORMAL"},
+		"_synchronous":  {strings.ToUpper(l.cfg.SQLiteSynchronous)},
 	}
 	wq := cloneValues(common)
 	wq.Set("_txlock", "immediate")

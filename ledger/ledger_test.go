@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -65,5 +66,25 @@ func BenchmarkCommit(b *testing.B) {
 func BenchmarkHistory(b *testing.B) {
 	for name, open := range backends(b) {
 		b.Run(name, func(b *testing.B) { ledgertest.BenchHistory(b, open) })
+	}
+}
+
+// BenchmarkCommitSynchronous is the cost of ledger.sqlite.synchronous: full,
+// side by side with normal in one run.
+func BenchmarkCommitSynchronous(b *testing.B) {
+	for _, mode := range []string{"normal", "full"} {
+		b.Run(mode, func(b *testing.B) {
+			ledgertest.BenchCommit(b, func(tb testing.TB) *ledger.Ledger {
+				cfg := ledger.DefaultConfig()
+				cfg.Path = filepath.Join(tb.TempDir(), "ledger.db")
+				cfg.SQLiteSynchronous = mode
+				l, err := ledger.Open(tb.Context(), cfg, nil)
+				if err != nil {
+					tb.Fatal(err)
+				}
+				tb.Cleanup(func() { l.Close() })
+				return l
+			})
+		})
 	}
 }

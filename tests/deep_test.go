@@ -82,7 +82,7 @@ func procKB(t testing.TB, pid int, field string) int {
 // grow while it answers 100 concurrent deep requests (each protocol, with
 // and without a token). Before decoding was bounded, 20 such requests took
 // gavel from ~60 MB to ~650 MB.
-const deepAttackMaxGrowthMB = 150
+const deepAttackMaxGrowthMB = 64
 
 // TestDeepRequestsAreCheap sends 100 concurrent deeply nested requests over
 // Connect JSON, Connect binary and gRPC, unauthenticated and authenticated:

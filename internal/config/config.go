@@ -55,20 +55,70 @@ type ServerConfig struct {
 	MaxHeaderBytes    int           `koanf:"max_header_bytes"`
 	MaxRequestBytes   int           `koanf:"max_request_bytes"`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout"`
-	Reflection        bool          `koanf:"reflection"`
-	Metrics           bool          `koanf:"metrics"`
+	// Reflection serves gRPC server reflection; with auth on it needs a
+	// credential like any procedure.
+	Reflection bool `koanf:"reflection"`
+	// Metrics serves Prometheus metrics: on MetricsListen without a
+	// credential when that is set, else on /metrics of the main port, where
+	// with auth on it needs the metrics or admin role.
+	Metrics       bool   `koanf:"metrics"`
+	MetricsListen string `koanf:"metrics_listen"`
+	// TLS serves the listener over TLS, and mTLS with a client CA.
+	TLS TLSConfig `koanf:"tls"`
+	// MaxInFlight caps the requests being served at once; past it callers
+	// get resource_exhausted at once instead of queueing. 0 is no cap.
+	MaxInFlight int `koanf:"max_in_flight"`
+	// ReadyNeedsLedger makes readiness NOT_SERVING while the ledger is
+	// unreachable or the journal holds decisions for it.
+	ReadyNeedsLedger bool `koanf:"ready_needs_ledger"`
 }
+
+// TLSConfig is the listener's certificate and, for mTLS, the CA that client
+// certificates must chain to. Files are re-read when they change.
+type TLSConfig struct {
+	CertFile     string `koanf:"cert_file"`
+	KeyFile      string `koanf:"key_file"`
+	ClientCAFile string `koanf:"client_ca_file"`
+	// ClientAuth is "require" (default with a client CA: every caller
+	// presents a certificate) or "optional" (a certificate or a token).
+	ClientAuth string `koanf:"client_auth"`
+}
+
+// Enabled reports whether the listener serves TLS.
+func (t TLSConfig) Enabled() bool { return t.CertFile != "" }
 
 // AuthConfig lists the bearer tokens callers present. With no tokens, gavel
 // serves without authentication, and only on a loopback address.
 type AuthConfig struct {
 	Tokens map[string]Token `koanf:"tokens"`
+	// Clients name callers by the common name of their verified client
+	// certificate (server.tls.client_ca_file), as tokens do.
+	Clients map[string]Client `koanf:"clients"`
 }
+
+// Disabled reports whether no credential is configured: gavel then serves
+// without authentication (Validate allows that on loopback only).
+func (a AuthConfig) Disabled() bool { return len(a.Tokens) == 0 && len(a.Clients) == 0 }
 
 // Token is one caller's credential and what it may do.
 type Token struct {
 	Secret Secret   `koanf:"secret"`
 	Roles  []string `koanf:"roles"`
+	Limit  Rate     `koanf:",squash"`
+}
+
+// Client is a caller named by its client certificate.
+type Client struct {
+	CommonName string   `koanf:"common_name"`
+	Roles      []string `koanf:"roles"`
+	Limit      Rate     `koanf:",squash"`
+}
+
+// Rate is a caller's token bucket: Rate requests a second on average,
+// bursts of Burst. Rate 0 is unlimited.
+type Rate struct {
+	Rate  float64 `koanf:"rate"`
+	Burst int     `koanf:"burst"`
 }
 
 // Roles a token may hold.
@@ -77,9 +127,14 @@ const (
 	RoleRead   = "read"   // GetDecision, ListDecisions
 	RoleReview = "review" // appeals
 	RoleAdmin  = "admin"  // GetStatus
+	// RoleMetrics reads /metrics on the main port.
+	RoleMetrics = "metrics"
 )
 
-var knownRoles = []string{RoleDecide, RoleRead, RoleReview, RoleAdmin}
+// Roles are every role a caller may hold.
+var Roles = []string{RoleDecide, RoleRead, RoleReview, RoleAdmin, RoleMetrics}
+
+var knownRoles = Roles
 
 // Secret is a string that never prints.
 type Secret string
@@ -200,8 +255,10 @@ type DetectorsConfig struct {
 	Dir string `koanf:"dir"`
 	// OnFailure is "degrade" (start and report the detector unavailable) or
 	// "refuse" (do not start) when a detector cannot start.
-	OnFailure         string        `koanf:"on_failure"`
-	StartTimeout      time.Duration `koanf:"start_timeout"`
+	OnFailure    string        `koanf:"on_failure"`
+	StartTimeout time.Duration `koanf:"start_timeout"`
+	// DefaultTimeout bounds each call of a detector that sets no timeout.
+	DefaultTimeout    time.Duration `koanf:"default_timeout"`
 	RestartBackoffMin time.Duration `koanf:"restart_backoff_min"`
 	RestartBackoffMax time.Duration `koanf:"restart_backoff_max"`
 	// BreakerFailures consecutive failed calls open a detector's circuit
@@ -237,6 +294,14 @@ type LedgerConfig struct {
 	// the decision fails over to the journal.
 	Timeout    time.Duration `koanf:"timeout"`
 	StoreInput bool          `koanf:"store_input"`
+	SQLite     SQLiteConfig  `koanf:"sqlite"`
+}
+
+// SQLiteConfig tunes the SQLite ledger.
+type SQLiteConfig struct {
+	// Synchronous is "normal" (survives a crash of gavel's process) or
+	// "full" (also survives power loss and OS crashes, an fsync per commit).
+	Synchronous string `koanf:"synchronous"`
 }
 
 // AppealsConfig is the internal complaint-handling system.
@@ -281,6 +346,13 @@ func Defaults() map[string]any {
 		"server.shutdown_timeout":    "20s",
 		"server.reflection":          true,
 		"server.metrics":             true,
+		"server.metrics_listen":      "",
+		"server.tls.cert_file":       "",
+		"server.tls.key_file":        "",
+		"server.tls.client_ca_file":  "",
+		"server.tls.client_auth":     "",
+		"server.max_in_flight":       256,
+		"server.ready_needs_ledger":  true,
 		"decision.checkpoints": []string{
 			"signup", "login", "profile_update", "identity_verification",
 			"payout_method_change", "proposal_submit", "contract_start", "withdrawal",
@@ -300,6 +372,7 @@ func Defaults() map[string]any {
 		"policy.shadow.polling.max":     "0s",
 		"detectors.on_failure":          "degrade",
 		"detectors.start_timeout":       "10s",
+		"detectors.default_timeout":     "50ms",
 		"detectors.restart_backoff_min": "200ms",
 		"detectors.restart_backoff_max": "30s",
 		"detectors.breaker_failures":    5,
@@ -317,6 +390,7 @@ func Defaults() map[string]any {
 		"ledger.strike_ttl":             "2160h",
 		"ledger.timeout":                "1s",
 		"ledger.store_input":            true,
+		"ledger.sqlite.synchronous":     "normal",
 		"appeals.window":                "4320h",
 		"log.level":                     "info",
 		"log.format":                    "text",
@@ -481,9 +555,10 @@ func (c *Config) Validate() error {
 		bad("server.max_header_bytes", "must be at least 4096, got %d", c.Server.MaxHeaderBytes)
 	}
 
-	if len(c.Auth.Tokens) == 0 && !loopback && c.Server.Listen != "" {
-		bad("auth.tokens", "at least one token is required when server.listen (%s) is not a loopback address", c.Server.Listen)
+	if c.Auth.Disabled() && !loopback && c.Server.Listen != "" {
+		bad("auth.tokens", "at least one token (or auth.clients entry) is required when server.listen (%s) is not a loopback address", c.Server.Listen)
 	}
+	c.validateEdge(bad)
 	secrets := map[Secret]string{}
 	for _, name := range sortedKeys(c.Auth.Tokens) {
 		t := c.Auth.Tokens[name]
@@ -555,6 +630,7 @@ func (c *Config) Validate() error {
 		bad("detectors.on_failure", "must be degrade or refuse, got %q", c.Detectors.OnFailure)
 	}
 	positive("detectors.start_timeout", c.Detectors.StartTimeout)
+	positive("detectors.default_timeout", c.Detectors.DefaultTimeout)
 	positive("detectors.restart_backoff_min", c.Detectors.RestartBackoffMin)
 	positive("detectors.breaker_cooldown", c.Detectors.BreakerCooldown)
 	positive("detectors.breaker_grace", c.Detectors.BreakerGrace)
@@ -570,8 +646,8 @@ func (c *Config) Validate() error {
 		if !decision.ValidCheckpointName(name) {
 			bad(key, "detector names must be lower_snake_case")
 		}
-		if d.Enabled && d.Timeout <= 0 {
-			bad(key+".timeout", "must be a positive duration")
+		if d.Timeout < 0 {
+			bad(key+".timeout", "must be a positive duration (or unset for detectors.default_timeout)")
 		}
 		if d.SHA256 != "" && !isHex64(d.SHA256) {
 			bad(key+".sha256", "must be 64 hexadecimal characters")
@@ -589,6 +665,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Ledger.MaxConns < 1 {
 		bad("ledger.max_conns", "must be at least 1")
+	}
+	if s := c.Ledger.SQLite.Synchronous; s != "normal" && s != "full" {
+		bad("ledger.sqlite.synchronous", "must be normal or full, got %q", s)
 	}
 	positive("ledger.strike_ttl", c.Ledger.StrikeTTL)
 	positive("ledger.timeout", c.Ledger.Timeout)
@@ -666,8 +745,8 @@ func (c *Config) validateDecisionLogs(bad func(key, format string, args ...any))
 }
 
 // AuthDisabled reports whether gavel serves without authentication (no tokens
-// configured; Validate allows that only on loopback).
-func (c *Config) AuthDisabled() bool { return len(c.Auth.Tokens) == 0 }
+// or clients configured; Validate allows that only on loopback).
+func (c *Config) AuthDisabled() bool { return c.Auth.Disabled() }
 
 // LedgerPath is the SQLite file.
 func (c *Config) LedgerPath() string {
@@ -694,6 +773,15 @@ func (c *Config) ShadowPolicy() (sh ShadowConfig, ok bool) {
 		sh.Polling.Max = max(c.Policy.Polling.Max, sh.Polling.Min)
 	}
 	return sh, true
+}
+
+// DetectorTimeout is a detector's call timeout: its own, or
+// detectors.default_timeout.
+func (c *Config) DetectorTimeout(name string) time.Duration {
+	if t := c.Detectors.Plugins[name].Timeout; t > 0 {
+		return t
+	}
+	return c.Detectors.DefaultTimeout
 }
 
 // DetectorPath resolves a detector's binary.

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"net/http"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gavel/gavel/decision"
 )
@@ -56,4 +59,9 @@ func (m *metrics) observe(rec *decision.Record) {
 	if rec.Fallback {
 		m.fallbacks.Inc()
 	}
+}
+
+// handler serves the registry in Prometheus' text format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }

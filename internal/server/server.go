@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,11 +21,15 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gavel/gavel/bundles"
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/internal/admission"
+	"github.com/gavel/gavel/internal/auth"
+	"github.com/gavel/gavel/internal/certs"
+	"github.com/gavel/gavel/internal/codec"
 	"github.com/gavel/gavel/internal/config"
+	"github.com/gavel/gavel/internal/health"
 	"github.com/gavel/gavel/ledger"
 	"github.com/gavel/gavel/ledger/journal"
 	"github.com/gavel/gavel/plugins/host"
@@ -50,28 +55,33 @@ type Server struct {
 	log     *slog.Logger
 	started time.Time
 
-	ledger  *ledger.Ledger
-	host    *host.Host
-	policy  *bundles.Engine
-	shadow  *bundles.Engine // nil unless policy.shadow is set
-	engine  *decision.Engine
-	journal *journal.Journal // decisions made while the ledger was away
-	health  *grpchealth.StaticChecker
-	metrics *metrics
+	ledger    *ledger.Ledger
+	host      *host.Host
+	policy    *bundles.Engine
+	shadow    *bundles.Engine // nil unless policy.shadow is set
+	engine    *decision.Engine
+	journal   *journal.Journal // decisions made while the ledger was away
+	health    *health.Checker
+	metrics   *metrics
+	admission *admission.Controller
+	certs     *certs.Reloader // nil without TLS
 
 	// stopDrain stops the journal's drainer; drained is closed when it has.
 	stopDrain context.CancelFunc
 	drained   chan struct{}
 
-	ln        net.Listener
-	http      *http.Server
-	closeOnce sync.Once
+	ln          net.Listener
+	http        *http.Server
+	metricsLn   net.Listener // server.metrics_listen, when set
+	metricsHTTP *http.Server
+	closeOnce   sync.Once
 }
 
 // New opens the ledger, starts the detectors and loads the policy bundle. It
 // fails with an error naming the part that could not start.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	s = &Server{cfg: cfg, log: log, started: time.Now(), metrics: newMetrics()}
+	s.admission = admission.New(admissionConfig(cfg), s.metrics.registry)
 	// A failed New returns a nil *Server: close what this one opened.
 	defer func(opened *Server) {
 		if err != nil {
@@ -86,6 +96,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, 
 	lc.MaxConns = cfg.Ledger.MaxConns
 	lc.StrikeTTL = cfg.Ledger.StrikeTTL
 	lc.StoreInput = cfg.Ledger.StoreInput
+	lc.SQLiteSynchronous = cfg.Ledger.SQLite.Synchronous
 	s.ledger, err = ledger.Open(ctx, lc, log.With("part", "ledger"))
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
@@ -249,7 +260,7 @@ func (s *Server) startDetectors(ctx context.Context) (*host.Host, error) {
 			return nil, err
 		}
 		hc.Detectors = append(hc.Detectors, host.DetectorConfig{
-			Name: name, Path: path, SHA256: d.SHA256, Timeout: d.Timeout, Env: d.Env, Required: d.Required,
+			Name: name, Path: path, SHA256: d.SHA256, Timeout: s.cfg.DetectorTimeout(name), Env: d.Env, Required: d.Required,
 		})
 	}
 	h, err := host.New(hc, s.log.With("part", "detectors"))
@@ -263,9 +274,12 @@ func (s *Server) startDetectors(ctx context.Context) (*host.Host, error) {
 	return h, nil
 }
 
-// Handler returns everything gavel serves on its one port.
-func (s *Server) Handler() http.Handler {
-	needs := map[string][]string{
+// procedureRoles says which roles may call each procedure. A procedure not
+// listed needs an authenticated caller with any role; every procedure of
+// every service mounted on the mux is authenticated either way (see
+// internal/auth), so a new service only adds its entries here.
+func procedureRoles() map[string][]string {
+	return map[string][]string{
 		decisionv1connect.DecisionServiceDecideProcedure:        {roleDecide},
 		decisionv1connect.DecisionServiceGetDecisionProcedure:   {roleRead, roleReview, roleAdmin},
 		decisionv1connect.DecisionServiceListDecisionsProcedure: {roleRead, roleReview, roleAdmin},
@@ -279,27 +293,45 @@ func (s *Server) Handler() http.Handler {
 		appealv1connect.AppealServiceListAppealsProcedure:   {roleReview, roleRead},
 		appealv1connect.AppealServiceResolveAppealProcedure: {roleReview},
 	}
+}
+
+// handlerOptions are the options every Connect handler is built with:
+// decoding bounded in size and in depth (gavel's attribute depth limit).
+func (s *Server) handlerOptions() []connect.HandlerOption {
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(newAuthenticator(s.cfg.Auth, needs)),
 		connect.WithReadMaxBytes(s.cfg.Server.MaxRequestBytes),
 		connect.WithCompressMinBytes(1024),
 	}
+	opts = append(opts, codec.Options(decision.DefaultLimits().MaxAttributeDepth)...)
+	return opts
+}
+
+// Handler returns everything gavel serves on its one port. Every request
+// passes the edge first — authentication, then admission (rate limits and
+// the in-flight cap) — before any handler reads its body, whatever service
+// it is for.
+func (s *Server) Handler() http.Handler {
+	opts := s.handlerOptions()
 	mux := http.NewServeMux()
 	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, shadows: s.ledger, log: s.log, metrics: s.metrics, appealWindow: s.cfg.Appeals.Window}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminHandler{s: s}, opts...))
 	mux.Handle(appealv1connect.NewAppealServiceHandler(&appealHandler{ledger: s.ledger, observer: s.host, window: s.cfg.Appeals.Window, log: s.log, now: time.Now}, opts...))
 
-	s.health = grpchealth.NewStaticChecker(decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName)
+	services := []string{decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName}
+	s.health = health.New(services, s.readinessProbes()...)
 	mux.Handle(grpchealth.NewHandler(s.health))
+	mux.Handle("/healthz", s.health.Liveness())
+	mux.Handle("/readyz", s.health.Readiness())
 	if s.cfg.Server.Reflection {
-		reflector := grpcreflect.NewStaticReflector(decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName, grpchealth.HealthV1ServiceName)
+		reflector := grpcreflect.NewStaticReflector(append(services, grpchealth.HealthV1ServiceName)...)
 		mux.Handle(grpcreflect.NewHandlerV1(reflector))
 		mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	}
-	if s.cfg.Server.Metrics {
-		mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	authn := auth.New(s.cfg.Auth, procedureRoles(), "/"+grpchealth.HealthV1ServiceName+"/")
+	if s.cfg.Server.Metrics && s.cfg.Server.MetricsListen == "" {
+		mux.Handle("/metrics", authn.Require(s.metrics.handler(), roleMetrics, roleAdmin))
 	}
-	return mux
+	return authn.Middleware(s.admission.Middleware(mux))
 }
 
 // Listen binds the configured address (port 0 picks a free one).
@@ -311,8 +343,46 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Server.Listen, err)
 	}
+	if t := s.cfg.Server.TLS; t.Enabled() {
+		s.certs, err = certs.New(certs.Config{
+			CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile,
+			RequireClientCert: t.ClientCAFile != "" && t.ClientAuth != "optional",
+		}, s.log.With("part", "tls"))
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, s.certs.TLSConfig())
+	}
 	s.ln = ln
+	if m := s.cfg.Server.MetricsListen; m != "" && s.cfg.Server.Metrics {
+		if s.metricsLn, err = net.Listen("tcp", m); err != nil {
+			s.ln.Close()
+			return fmt.Errorf("listen for metrics on %s: %w", m, err)
+		}
+	}
 	return nil
+}
+
+// MetricsAddr is the address metrics are served on when
+// server.metrics_listen is set, once Listen has run.
+func (s *Server) MetricsAddr() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return s.metricsLn.Addr().String()
+}
+
+// admissionConfig is each caller's rate and the in-flight cap.
+func admissionConfig(cfg *config.Config) admission.Config {
+	ac := admission.Config{MaxInFlight: cfg.Server.MaxInFlight, Callers: map[string]admission.Limit{}}
+	for name, t := range cfg.Auth.Tokens {
+		ac.Callers[name] = admission.Limit{Rate: t.Limit.Rate, Burst: t.Limit.BurstOrDefault()}
+	}
+	for name, c := range cfg.Auth.Clients {
+		ac.Callers[name] = admission.Limit{Rate: c.Limit.Rate, Burst: c.Limit.BurstOrDefault()}
+	}
+	return ac
 }
 
 // Addr is the address being served, once Listen has run.
@@ -331,7 +401,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
+	if s.certs != nil {
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		Protocols:         &protocols,
@@ -346,10 +420,19 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("no auth tokens configured: serving without authentication on a loopback address only", "addr", s.Addr())
 	}
 	s.log.Info("gavel serving", "addr", s.Addr(), "version", Version, "ledger", s.ledger.Backend(),
-		"bundle_revision", s.revision(), "auth", !s.cfg.AuthDisabled())
+		"bundle_revision", s.revision(), "auth", !s.cfg.AuthDisabled(), "tls", s.certs != nil,
+		"mtls", s.cfg.Server.TLS.ClientCAFile != "")
 
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(s.ln) }()
+	if s.metricsLn != nil {
+		s.metricsHTTP = &http.Server{
+			Handler: s.metrics.handler(), ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+		go s.metricsHTTP.Serve(s.metricsLn)
+		s.log.Info("metrics serving", "addr", s.MetricsAddr())
+	}
 	select {
 	case err := <-served:
 		s.Close()
@@ -357,7 +440,10 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down: finishing in-flight decisions", "timeout", s.cfg.Server.ShutdownTimeout)
-	s.health.SetStatus(decisionv1connect.DecisionServiceName, grpchealth.StatusNotServing)
+	s.health.Stopping() // readiness: NOT_SERVING from now on
+	if s.metricsHTTP != nil {
+		defer s.metricsHTTP.Close()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
 	defer cancel()
 	err := s.http.Shutdown(sctx)
