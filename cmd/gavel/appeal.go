@@ -26,7 +26,11 @@ func (c *clientFlags) appealClient() (appealv1connect.AppealServiceClient, error
 	if err != nil {
 		return nil, err
 	}
-	return appealv1connect.NewAppealServiceClient(httpClient(), strings.TrimRight(c.addr, "/"), opts...), nil
+	hc, base, err := c.connection()
+	if err != nil {
+		return nil, err
+	}
+	return appealv1connect.NewAppealServiceClient(hc, base, opts...), nil
 }
 
 const appealUsage = `usage:

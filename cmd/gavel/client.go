@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,14 +22,20 @@ import (
 type clientFlags struct {
 	addr     string
 	token    string
+	ca       string // CA file that gavel's certificate chains to (https)
+	cert     string // client certificate file, for mTLS
+	key      string // its key
 	protocol string
 	timeout  time.Duration
 	json     bool
 }
 
 func (c *clientFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&c.addr, "addr", envOr("GAVEL_ADDR", "http://127.0.0.1:8080"), "gavel's base URL (env GAVEL_ADDR)")
+	fs.StringVar(&c.addr, "addr", envOr("GAVEL_ADDR", "http://127.0.0.1:8080"), "gavel's address: a base URL, or host:port (env GAVEL_ADDR)")
 	fs.StringVar(&c.token, "token", "", "bearer token (default: env GAVEL_TOKEN)")
+	fs.StringVar(&c.ca, "ca", os.Getenv("GAVEL_CA"), "CA certificate file to verify gavel's TLS certificate (env GAVEL_CA; default: the system's)")
+	fs.StringVar(&c.cert, "cert", os.Getenv("GAVEL_CERT"), "client certificate file for mTLS (env GAVEL_CERT)")
+	fs.StringVar(&c.key, "key", os.Getenv("GAVEL_KEY"), "client certificate's key file (env GAVEL_KEY)")
 	fs.StringVar(&c.protocol, "protocol", "connect", "connect, grpc or grpcweb")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "deadline for the call")
 	fs.BoolVar(&c.json, "json", false, "print the response as JSON")
@@ -69,12 +77,67 @@ func httpClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{Protocols: &p}}
 }
 
+// baseURL is --addr as a URL: host:port without a scheme (as grpcurl
+// takes it) means http://, or https:// when a CA or client certificate
+// is given.
+func (c *clientFlags) baseURL() string {
+	addr := strings.TrimRight(strings.TrimSpace(c.addr), "/")
+	if strings.Contains(addr, "://") {
+		return addr
+	}
+	if c.ca != "" || c.cert != "" {
+		return "https://" + addr
+	}
+	return "http://" + addr
+}
+
+// connection is the HTTP client and base URL for gavel: over TLS (with
+// --ca, and --cert/--key for mTLS) for an https address, else h2c.
+func (c *clientFlags) connection() (*http.Client, string, error) {
+	base := c.baseURL()
+	if !strings.HasPrefix(base, "https://") {
+		if c.cert != "" || c.ca != "" {
+			return nil, "", usageError("--ca and --cert need an https:// address, got %s", base)
+		}
+		return httpClient(), base, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.ca != "" {
+		pem, err := os.ReadFile(c.ca)
+		if err != nil {
+			return nil, "", usageError("--ca: %v", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, "", usageError("--ca %s: no PEM certificate", c.ca)
+		}
+	}
+	if (c.cert == "") != (c.key == "") {
+		return nil, "", usageError("--cert and --key go together")
+	}
+	if c.cert != "" {
+		pair, err := tls.LoadX509KeyPair(c.cert, c.key)
+		if err != nil {
+			return nil, "", usageError("--cert/--key: %v", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &p, TLSClientConfig: cfg, ForceAttemptHTTP2: true}}, base, nil
+}
+
 func (c *clientFlags) decisionClient() (decisionv1connect.DecisionServiceClient, error) {
 	opts, err := c.options()
 	if err != nil {
 		return nil, err
 	}
-	return decisionv1connect.NewDecisionServiceClient(httpClient(), strings.TrimRight(c.addr, "/"), opts...), nil
+	hc, base, err := c.connection()
+	if err != nil {
+		return nil, err
+	}
+	return decisionv1connect.NewDecisionServiceClient(hc, base, opts...), nil
 }
 
 func (c *clientFlags) adminClient() (adminv1connect.AdminServiceClient, error) {
@@ -82,7 +145,11 @@ func (c *clientFlags) adminClient() (adminv1connect.AdminServiceClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return adminv1connect.NewAdminServiceClient(httpClient(), strings.TrimRight(c.addr, "/"), opts...), nil
+	hc, base, err := c.connection()
+	if err != nil {
+		return nil, err
+	}
+	return adminv1connect.NewAdminServiceClient(hc, base, opts...), nil
 }
 
 func (c *clientFlags) context(ctx context.Context) (context.Context, context.CancelFunc) {

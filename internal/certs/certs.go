@@ -53,6 +53,14 @@ func New(cfg Config, log *slog.Logger) (*Reloader, error) {
 	return r, nil
 }
 
+// CheckEvery sets how often the files are checked for changes (default
+// 1s; 0 checks at every handshake).
+func (r *Reloader) CheckEvery(d time.Duration) {
+	r.mu.Lock()
+	r.checkEvery = d
+	r.mu.Unlock()
+}
+
 // stampFiles is the files' sizes and modification times.
 func (r *Reloader) stampFiles() (string, error) {
 	var s string

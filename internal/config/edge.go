@@ -62,9 +62,9 @@ func (c *Config) validateEdge(bad func(key, format string, args ...any)) {
 		bad("server.max_in_flight", "must be 0 (no cap) or more, got %d", c.Server.MaxInFlight)
 	}
 	if m := c.Server.MetricsListen; m != "" {
-		if _, _, err := net.SplitHostPort(m); err != nil {
+		if _, port, err := net.SplitHostPort(m); err != nil {
 			bad("server.metrics_listen", "%q is not host:port", m)
-		} else if m == c.Server.Listen {
+		} else if m == c.Server.Listen && port != "0" {
 			bad("server.metrics_listen", "must differ from server.listen (leave it empty to serve /metrics there)")
 		}
 	}

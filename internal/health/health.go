@@ -45,6 +45,9 @@ func New(services []string, probes ...Probe) *Checker {
 	return &Checker{services: services, probes: probes, cacheFor: time.Second, timeout: time.Second}
 }
 
+// CacheFor sets how long probe results are reused (default 1s).
+func (c *Checker) CacheFor(d time.Duration) { c.cacheFor = d }
+
 // Stopping marks gavel as shutting down: not ready from now on.
 func (c *Checker) Stopping() { c.stopping.Store(true) }
 
@@ -55,7 +58,7 @@ func (c *Checker) Ready(ctx context.Context) (bool, []string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.checked.IsZero() && time.Since(c.checked) < c.cacheFor {
+	if c.cacheFor > 0 && !c.checked.IsZero() && time.Since(c.checked) < c.cacheFor {
 		return len(c.last) == 0, c.last
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)

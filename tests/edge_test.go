@@ -1,0 +1,199 @@
+package tests
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/gavel/gavel/internal/certs/certstest"
+	"github.com/gavel/gavel/proto/gavel/decision/v1/decisionv1connect"
+)
+
+var metricsLine = regexp.MustCompile(`msg="metrics serving" addr=(\S+)`)
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+const (
+	edgeDecideToken  = "edge-decide-secret-00000001"
+	edgeMetricsToken = "edge-metrics-secret-0000001"
+)
+
+func httpGet(t *testing.T, client *http.Client, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "bearer "+token) // lower case: the scheme is case-insensitive
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestTokenlessEndpoints: with tokens configured, reflection and /metrics
+// need a credential (metrics: the metrics or admin role); health, /healthz
+// and /readyz stay open.
+func TestTokenlessEndpoints(t *testing.T) {
+	g := startGavel(t, append(detectorsOff(t),
+		"GAVEL_AUTH__TOKENS__SIGNUP__SECRET="+edgeDecideToken,
+		"GAVEL_AUTH__TOKENS__SIGNUP__ROLES=decide",
+		"GAVEL_AUTH__TOKENS__SCRAPER__SECRET="+edgeMetricsToken,
+		"GAVEL_AUTH__TOKENS__SCRAPER__ROLES=metrics",
+	)...)
+	client := h2cClient()
+	for _, tc := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/metrics", "", 401},
+		{"/metrics", edgeDecideToken, 403},
+		{"/metrics", edgeMetricsToken, 200},
+		{"/healthz", "", 200},
+		{"/readyz", "", 200},
+	} {
+		if code, body := httpGet(t, client, g.addr+tc.path, tc.token); code != tc.want {
+			t.Errorf("GET %s (token %v) = %d, want %d: %s", tc.path, tc.token != "", code, tc.want, body)
+		}
+	}
+
+	conn, err := grpc.NewClient(strings.TrimPrefix(g.addr, "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if resp, err := healthpb.NewHealthClient(conn).Check(ctxT(t), &healthpb.HealthCheckRequest{}); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("Health.Check without a token = %v, %v; want SERVING", resp, err)
+	}
+	listServices := func(ctx context.Context) error {
+		stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+			return err
+		}
+		_, err = stream.Recv()
+		return err
+	}
+	if err := listServices(ctxT(t)); status.Code(err) != grpccodes.Unauthenticated {
+		t.Errorf("reflection without a token error = %v, want Unauthenticated", err)
+	}
+	authed := metadata.AppendToOutgoingContext(ctxT(t), "authorization", "Bearer "+edgeDecideToken)
+	if err := listServices(authed); err != nil {
+		t.Errorf("reflection with a token error = %v", err)
+	}
+}
+
+// TestMetricsOnTheirOwnListener: server.metrics_listen serves /metrics on
+// another address without a token, and not on the main port.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	g := startGavel(t, append(detectorsOff(t),
+		"GAVEL_SERVER__METRICS_LISTEN=127.0.0.1:0",
+		"GAVEL_AUTH__TOKENS__SIGNUP__SECRET="+edgeDecideToken,
+		"GAVEL_AUTH__TOKENS__SIGNUP__ROLES=decide",
+	)...)
+	m := metricsLine.FindStringSubmatch(g.Logs())
+	if m == nil {
+		t.Fatalf("no \"metrics serving\" line in the log:\n%s", g.Logs())
+	}
+	if code, body := httpGet(t, h2cClient(), "http://"+m[1]+"/metrics", ""); code != 200 || !strings.Contains(body, "gavel_requests_in_flight_limit 256") {
+		t.Errorf("GET metrics listener /metrics = %d, want 200 with gavel's series", code)
+	}
+	if code, _ := httpGet(t, h2cClient(), g.addr+"/metrics", edgeDecideToken); code != 404 {
+		t.Errorf("GET main port /metrics = %d, want 404 (served on the metrics listener)", code)
+	}
+}
+
+// TestTLSAndMutualTLS serves gavel over TLS with a CA made here: a client
+// certificate names a caller with roles, as a token does; the client
+// commands take --ca, --cert and --key; a replaced server certificate is
+// served without a restart.
+func TestTLSAndMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := certstest.NewCA(t, "gavel e2e CA")
+	server := ca.Issue(t, "gavel", true).Write(t, dir, "server")
+	client := ca.Issue(t, "payouts.internal", false).Write(t, dir, "client")
+	caFile := filepath.Join(dir, "ca.pem")
+	certstest.WriteFile(t, caFile, ca.PEM)
+
+	g := startGavel(t, append(detectorsOff(t),
+		"GAVEL_SERVER__TLS__CERT_FILE="+server.CertFile,
+		"GAVEL_SERVER__TLS__KEY_FILE="+server.KeyFile,
+		"GAVEL_SERVER__TLS__CLIENT_CA_FILE="+caFile,
+		"GAVEL_AUTH__CLIENTS__PAYOUTS__COMMON_NAME=payouts.internal",
+		"GAVEL_AUTH__CLIENTS__PAYOUTS__ROLES=decide",
+	)...)
+	addr := strings.TrimPrefix(g.addr, "http://")
+
+	out, err := exec.Command(filepath.Join(binDir, "gavel"), "decide", "--addr", addr,
+		"--ca", caFile, "--cert", client.CertFile, "--key", client.KeyFile,
+		"--checkpoint", "signup", "--subject", "acct-mtls", "--email", "mtls@example.org").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gavel decide over mTLS: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "allow") && !strings.Contains(string(out), "ALLOW") {
+		t.Errorf("gavel decide over mTLS printed %s, want a decision", out)
+	}
+	out, err = exec.Command(filepath.Join(binDir, "gavel"), "decide", "--addr", addr, "--ca", caFile,
+		"--checkpoint", "signup", "--subject", "acct-mtls").CombinedOutput()
+	if err == nil {
+		t.Errorf("gavel decide without a client certificate succeeded, want it refused:\n%s", out)
+	}
+
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	pair, err := tls.LoadX509KeyPair(client.CertFile, client.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP2(true)
+	hc := &http.Client{Transport: &http.Transport{Protocols: &protocols, TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}}}
+	for _, opts := range [][]connect.ClientOption{nil, {connect.WithGRPC()}} {
+		dc := decisionv1connect.NewDecisionServiceClient(hc, "https://"+addr, opts...)
+		if _, err := dc.Decide(ctxT(t), connect.NewRequest(signup("tls@example.org"))); err != nil {
+			t.Errorf("Decide over mTLS (%d options) error = %v", len(opts), err)
+		}
+	}
+
+	serial := func() int64 {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	}
+	if got := serial(); got != server.Serial {
+		t.Fatalf("server certificate serial = %d, want %d", got, server.Serial)
+	}
+	renewed := ca.Issue(t, "gavel", true).Write(t, dir, "server")
+	eventually(t, 10*time.Second, "the renewed certificate to be served", func() (bool, string) {
+		got := serial()
+		return got == renewed.Serial, "serial " + itoa(got)
+	})
+}
