@@ -36,4 +36,3 @@ func TestSQLiteSynchronous(t *testing.T) {
 		t.Error("Validate(synchronous extra) = nil, want an error")
 	}
 }
-
