@@ -80,6 +80,9 @@ func New(cfg Config, signals SignalSource, policy Evaluator, ledger Ledger, log 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Limits.Now == nil {
+		cfg.Limits.Now = cfg.Now // timestamps are judged by the engine's clock
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

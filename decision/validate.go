@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -34,6 +35,12 @@ type Limits struct {
 	MaxAttributeDepth int
 	MaxAttributeKeys  int // keys and elements counted over the whole tree
 	MaxStringBytes    int // any single string field
+	// Earliest is the earliest timestamp a request may carry (default
+	// 2000-01-01); MaxFuture how far past now it may be (default a day).
+	Earliest  time.Time
+	MaxFuture time.Duration
+	// Now is the clock timestamps are judged by; nil means time.Now.
+	Now func() time.Time
 }
 
 func (l Limits) withDefaults() Limits {
@@ -48,6 +55,15 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxStringBytes == 0 {
 		l.MaxStringBytes = 4096
+	}
+	if l.Earliest.IsZero() {
+		l.Earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if l.MaxFuture == 0 {
+		l.MaxFuture = 24 * time.Hour
+	}
+	if l.Now == nil {
+		l.Now = time.Now
 	}
 	return l
 }
@@ -91,6 +107,11 @@ func Validate(r *Request, checkpoints map[string]bool, lim Limits) error {
 	checkID("request_id", r.RequestID, true)
 	checkID("subject.id", r.Subject.ID, true)
 	checkText("subject.kind", r.Subject.Kind)
+	if t := r.Subject.CreatedAt; !t.IsZero() {
+		if latest := lim.Now().Add(lim.MaxFuture); t.Before(lim.Earliest) || t.After(latest) {
+			bad("subject.created_at", "must be between %s and %s (now + %v)", lim.Earliest.Format(time.DateOnly), latest.UTC().Format(time.RFC3339), lim.MaxFuture)
+		}
+	}
 	switch {
 	case r.Checkpoint == "":
 		bad("checkpoint", "is required")
@@ -111,8 +132,12 @@ func Validate(r *Request, checkpoints map[string]bool, lim Limits) error {
 	if p.Email != "" && (strings.Count(p.Email, "@") != 1 || strings.HasPrefix(p.Email, "@") || strings.HasSuffix(p.Email, "@")) {
 		bad("subject.profile.email", "is not an email address")
 	}
-	if p.DateOfBirth != "" && !datePattern.MatchString(p.DateOfBirth) {
-		bad("subject.profile.date_of_birth", "must be YYYY-MM-DD")
+	if p.DateOfBirth != "" {
+		if d, err := time.Parse(time.DateOnly, p.DateOfBirth); !datePattern.MatchString(p.DateOfBirth) || err != nil {
+			bad("subject.profile.date_of_birth", "must be a date, YYYY-MM-DD")
+		} else if d.Year() < 1900 || d.After(lim.Now()) {
+			bad("subject.profile.date_of_birth", "must be between 1900-01-01 and today")
+		}
 	}
 
 	if r.Context.IP != "" {
@@ -155,9 +180,9 @@ func CheckSignal(s *Signal, lim Limits) error {
 	switch {
 	case !ValidSignalName(s.Name):
 		return fmt.Errorf("name %q must be dotted lower-case, e.g. \"email.disposable\"", truncate(s.Name, 64))
-	case math.IsNaN(s.Score) || s.Score < 0 || s.Score > 1:
+	case math.IsNaN(s.Score) || math.IsInf(s.Score, 0) || s.Score < 0 || s.Score > 1:
 		return fmt.Errorf("%s: score %v is outside 0..1", s.Name, s.Score)
-	case math.IsNaN(s.Confidence) || s.Confidence < 0 || s.Confidence > 1:
+	case math.IsNaN(s.Confidence) || math.IsInf(s.Confidence, 0) || s.Confidence < 0 || s.Confidence > 1:
 		return fmt.Errorf("%s: confidence %v is outside 0..1", s.Name, s.Confidence)
 	case len(s.Value) > lim.MaxStringBytes || !utf8.ValidString(s.Value):
 		return fmt.Errorf("%s: value is longer than %d bytes or not UTF-8", s.Name, lim.MaxStringBytes)

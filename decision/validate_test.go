@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 var testCheckpoints = map[string]bool{"signup": true, "login": true}
@@ -58,6 +59,18 @@ func TestValidateNamesEveryBadField(t *testing.T) {
 		{"signal NaN", func(r *Request) { r.Signals = []Signal{{Name: "geo.hosting_asn", Score: math.NaN()}} }, []string{"signals[0]"}},
 		{"signal name", func(r *Request) { r.Signals = []Signal{{Name: "Hosting", Score: 0.5}} }, []string{"signals[0]"}},
 		{"signal confidence", func(r *Request) { r.Signals = []Signal{{Name: "a.b", Score: 0.5, Confidence: 2}} }, []string{"signals[0]"}},
+		{"signal infinite score", func(r *Request) { r.Signals = []Signal{{Name: "a.b", Score: math.Inf(1)}} }, []string{"signals[0]"}},
+		{"created_at 2^62 seconds", func(r *Request) { r.Subject.CreatedAt = time.Unix(1<<62, 0) }, []string{"subject.created_at"}},
+		{"created_at in 2999", func(r *Request) { r.Subject.CreatedAt = time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC) }, []string{"subject.created_at"}},
+		{"created_at before 2000", func(r *Request) { r.Subject.CreatedAt = time.Unix(0, 0) }, []string{"subject.created_at"}},
+		{"created_at two days ahead", func(r *Request) { r.Subject.CreatedAt = time.Now().Add(48 * time.Hour) }, []string{"subject.created_at"}},
+		{"date of birth in 2999", func(r *Request) { r.Subject.Profile.DateOfBirth = "2999-01-01" }, []string{"subject.profile.date_of_birth"}},
+		{"date of birth not a date", func(r *Request) { r.Subject.Profile.DateOfBirth = "1990-02-30" }, []string{"subject.profile.date_of_birth"}},
+		{"NaN in attributes", func(r *Request) { r.Attributes = map[string]any{"doc": map[string]any{"score": math.NaN()}} }, []string{"attributes"}},
+		{"Inf in attributes", func(r *Request) { r.Attributes = map[string]any{"list": []any{math.Inf(-1)}} }, []string{"attributes"}},
+		{"NaN in evidence", func(r *Request) {
+			r.Signals = []Signal{{Name: "a.b", Score: 0.5, Evidence: map[string]any{"x": math.NaN()}}}
+		}, []string{"signals[0]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +92,29 @@ func TestValidateNamesEveryBadField(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestValidateAcceptsSaneTimestamps(t *testing.T) {
+	t.Parallel()
+	for _, at := range []time.Time{
+		time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Now().AddDate(-3, 0, 0),
+		time.Now().Add(time.Hour), // clocks differ a little
+	} {
+		r := validRequest()
+		r.Subject.CreatedAt = at
+		r.Subject.Profile.DateOfBirth = "1990-02-28"
+		if err := Validate(r, testCheckpoints, Limits{}); err != nil {
+			t.Errorf("Validate(created_at %v) = %v, want nil", at, err)
+		}
+	}
+	// The window follows the engine's clock, not the wall clock.
+	r := validRequest()
+	r.Subject.CreatedAt = time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC)
+	lim := Limits{Now: func() time.Time { return time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC) }}
+	if err := Validate(r, testCheckpoints, lim); err != nil {
+		t.Errorf("Validate(created_at = the engine's today) = %v, want nil", err)
 	}
 }
 

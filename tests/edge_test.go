@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gavel/gavel/internal/certs/certstest"
 	"github.com/gavel/gavel/proto/gavel/decision/v1/decisionv1connect"
@@ -196,4 +197,34 @@ func TestTLSAndMutualTLS(t *testing.T) {
 		got := serial()
 		return got == renewed.Serial, "serial " + itoa(got)
 	})
+}
+
+// TestTimestampsOutOfRange: created_at of 2^62 seconds over gRPC and binary
+// protobuf, or in 2999 over JSON, is invalid_argument naming the field, and
+// nothing is stored.
+func TestTimestampsOutOfRange(t *testing.T) {
+	g := startGavel(t, detectorsOff(t)...)
+	for name, opts := range map[string][]connect.ClientOption{
+		"grpc":          {connect.WithGRPC()},
+		"connect-proto": nil,
+	} {
+		req := signup("time@example.org")
+		req.Subject.CreatedAt = &timestamppb.Timestamp{Seconds: 1 << 62}
+		_, err := g.decisions(opts...).Decide(ctxT(t), connect.NewRequest(req))
+		if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "subject.created_at") {
+			t.Errorf("%s: Decide(created_at 2^62 s) error = %v, want invalid_argument naming subject.created_at", name, err)
+		}
+	}
+	body := `{"request_id":"time-json-1","checkpoint":"signup","subject":{"id":"acct-time","created_at":"2999-01-01T00:00:00Z"}}`
+	req, _ := http.NewRequestWithContext(ctxT(t), http.MethodPost, g.addr+"/gavel.decision.v1.DecisionService/Decide", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h2cClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "subject.created_at") {
+		t.Errorf("JSON Decide(created_at 2999) = %d %s, want 400 invalid_argument naming subject.created_at", resp.StatusCode, b)
+	}
 }
