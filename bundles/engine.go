@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,11 @@ type Engine struct {
 	active    atomic.Pointer[active]
 	ready     chan struct{}
 	readyOnce sync.Once
+	// refusedFirst is closed when the first bundle read from a local
+	// source is refused before any activated: no later attempt will do
+	// better without someone changing the files, so WaitReady stops.
+	refusedFirst chan struct{}
+	refuseOnce   sync.Once
 
 	mu       sync.Mutex
 	refused  problem // set when gavel refused an activation OPA accepted
@@ -120,6 +126,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 		log:     log,
 		manager: m,
 		ready:   make(chan struct{}),
+
+		refusedFirst: make(chan struct{}),
 	}
 	e.plugin = bundleplugin.New(pcfg, m)
 	m.Register(bundleplugin.Name, e.plugin)
@@ -156,12 +164,30 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	return e, nil
 }
 
+// ErrRefused is WaitReady's answer when the first bundle of a local source
+// (a folder or a file:// tarball) was refused.
+var ErrRefused = errors.New("refused")
+
 // WaitReady waits until a bundle is active or ctx is done. Give ctx a
 // deadline: a source that never yields a good bundle never becomes ready.
+// For a local source whose bundle exists but is refused (it does not
+// verify or compile), it returns at once with ErrRefused: waiting would
+// not help.
 func (e *Engine) WaitReady(ctx context.Context) error {
 	select {
 	case <-e.ready:
 		return nil
+	case <-e.refusedFirst:
+		select {
+		case <-e.ready:
+			return nil
+		default:
+		}
+		err := fmt.Errorf("bundle %q from %s %w", e.cfg.Name, e.cfg.Source, ErrRefused)
+		if s := e.Status()[0]; s.LastError != "" {
+			err = fmt.Errorf("%w: %s", err, s.LastError)
+		}
+		return err
 	case <-ctx.Done():
 	}
 	err := fmt.Errorf("bundle %q not active: %w", e.cfg.Name, ctx.Err())
@@ -285,6 +311,13 @@ func (e *Engine) onCompile(txn storage.Transaction) {
 }
 
 func (e *Engine) loaded(r LoadResult) {
+	if r.Err != nil && e.src.local() && e.active.Load() == nil {
+		// A source that is not there yet may appear; one that is there
+		// and refused will not improve by waiting.
+		if _, err := os.Stat(e.src.path); err == nil {
+			e.refuseOnce.Do(func() { close(e.refusedFirst) })
+		}
+	}
 	if e.cfg.OnLoad != nil {
 		r.Role = e.cfg.Role
 		e.cfg.OnLoad(r)

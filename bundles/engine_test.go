@@ -434,3 +434,32 @@ func TestConcurrentEvaluateDuringActivation(t *testing.T) {
 	}
 	t.Logf("%d evaluations during %d activations", evals.Load(), len(revs))
 }
+
+// TestRefusedLocalBundleFailsFast: a local bundle that is there but refused
+// (signed under an unknown key id, or not compiling) ends WaitReady at once
+// with ErrRefused and the reason, instead of waiting out its deadline.
+func TestRefusedLocalBundleFailsFast(t *testing.T) {
+	t.Parallel()
+	dir := copyFixture(t, "unknown-key-1")
+	signed := tarball(t, dir, func(b *bundle.Bundle) error {
+		return b.GenerateSignature(bundle.NewSigningConfig("a-shared-secret-for-tests-only", "HS256", ""), "someone-else", false)
+	})
+	broken := copyFixture(t, "broken-1")
+	writeFile(t, broken, "broken.rego", brokenRego)
+	for name, cfg := range map[string]Config{
+		"unknown key id": {Source: writeTarball(t, signed), Signing: &Signing{KeyID: "gavel-test", PublicKey: "a-shared-secret-for-tests-only", Algorithm: "HS256", Required: true}},
+		"does not compile": {Source: broken},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEngine(t, cfg)
+			// No deadline reached: the refusal itself ends the wait.
+			ctx, cancel := context.WithTimeout(t.Context(), readyTimeout)
+			defer cancel()
+			err := e.WaitReady(ctx)
+			if !errors.Is(err, ErrRefused) || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("WaitReady() = %v, want ErrRefused before the deadline", err)
+			}
+		})
+	}
+}
