@@ -447,7 +447,7 @@ func TestRefusedLocalBundleFailsFast(t *testing.T) {
 	broken := copyFixture(t, "broken-1")
 	writeFile(t, broken, "broken.rego", brokenRego)
 	for name, cfg := range map[string]Config{
-		"unknown key id": {Source: writeTarball(t, signed), Signing: &Signing{KeyID: "gavel-test", PublicKey: "a-shared-secret-for-tests-only", Algorithm: "HS256", Required: true}},
+		"unknown key id":   {Source: writeTarball(t, signed), Signing: &Signing{KeyID: "gavel-test", PublicKey: "a-shared-secret-for-tests-only", Algorithm: "HS256", Required: true}},
 		"does not compile": {Source: broken},
 	} {
 		t.Run(name, func(t *testing.T) {
