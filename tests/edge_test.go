@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -106,6 +109,13 @@ func TestTokenlessEndpoints(t *testing.T) {
 	authed := metadata.AppendToOutgoingContext(ctxT(t), "authorization", "Bearer "+edgeDecideToken)
 	if err := listServices(authed); err != nil {
 		t.Errorf("reflection with a token error = %v", err)
+	}
+
+	// GAVEL_ADDR without a scheme, as grpcurl takes it.
+	cmd := exec.Command(filepath.Join(binDir, "gavel"), "decide", "--checkpoint", "signup", "--subject", "acct-addr", "--json")
+	cmd.Env = []string{"GAVEL_ADDR=" + strings.TrimPrefix(g.addr, "http://"), "GAVEL_TOKEN=" + edgeDecideToken}
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "decisionId") {
+		t.Errorf("gavel decide with GAVEL_ADDR=host:port: %v\n%s", err, out)
 	}
 }
 
@@ -226,5 +236,110 @@ func TestTimestampsOutOfRange(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 || !strings.Contains(string(b), "subject.created_at") {
 		t.Errorf("JSON Decide(created_at 2999) = %d %s, want 400 invalid_argument naming subject.created_at", resp.StatusCode, b)
+	}
+}
+
+// scrape reads gavel's metrics as families by name.
+func scrapeMetrics(t *testing.T, url, token string) map[string]*dto.MetricFamily {
+	t.Helper()
+	code, body := httpGet(t, h2cClient(), url, token)
+	if code != 200 {
+		t.Fatalf("GET %s = %d", url, code)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse metrics: %v", err)
+	}
+	return fams
+}
+
+// sum adds the values of a family's series whose labels include want.
+func sumSeries(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	var total float64
+	for _, m := range fams[name].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range want {
+			match = match && labels[k] == v
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.GetCounter() != nil:
+			total += m.GetCounter().GetValue()
+		case m.GetGauge() != nil:
+			total += m.GetGauge().GetValue()
+		case m.GetHistogram() != nil:
+			total += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return total
+}
+
+// TestMetricsMove: decisions, their latency, bundle loads and each
+// detector's calls move in /metrics after decisions; a caller over its rate
+// is refused with resource_exhausted and counted as shed.
+func TestMetricsMove(t *testing.T) {
+	g := startGavel(t,
+		"GAVEL_AUTH__TOKENS__SIGNUP__SECRET="+edgeDecideToken,
+		"GAVEL_AUTH__TOKENS__SIGNUP__ROLES=decide",
+		"GAVEL_AUTH__TOKENS__SCRAPER__SECRET="+edgeMetricsToken,
+		"GAVEL_AUTH__TOKENS__SCRAPER__ROLES=metrics",
+		"GAVEL_AUTH__TOKENS__BURSTY__SECRET=bursty-caller-secret-00001",
+		"GAVEL_AUTH__TOKENS__BURSTY__ROLES=decide",
+		"GAVEL_AUTH__TOKENS__BURSTY__RATE=0.01",
+		"GAVEL_AUTH__TOKENS__BURSTY__BURST=1",
+	)
+	before := scrapeMetrics(t, g.addr+"/metrics", edgeMetricsToken)
+	if got := sumSeries(before, "gavel_bundle_loads_total", map[string]string{"role": "active", "result": "activated"}); got < 1 {
+		t.Errorf("gavel_bundle_loads_total{role=active,result=activated} = %v, want at least 1 after start", got)
+	}
+	client := g.decisions(withToken(edgeDecideToken))
+	const n = 3
+	var called []string // the detectors that take part at signup
+	for range n {
+		resp, err := client.Decide(ctxT(t), connect.NewRequest(signup("metrics@mailinator.com")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		called = called[:0]
+		for _, d := range resp.Msg.GetDetectors() {
+			called = append(called, d.GetName())
+		}
+	}
+	if len(called) < 3 {
+		t.Fatalf("signup decisions called detectors %v, want the built-in ones", called)
+	}
+	after := scrapeMetrics(t, g.addr+"/metrics", edgeMetricsToken)
+	for _, name := range []string{"gavel_decisions_total", "gavel_decision_seconds"} {
+		if d := sumSeries(after, name, nil) - sumSeries(before, name, nil); d != n {
+			t.Errorf("%s moved by %v after %d decisions, want %d", name, d, n, n)
+		}
+	}
+	for _, det := range called {
+		if d := sumSeries(after, "gavel_detector_calls_total", map[string]string{"detector": det}) - sumSeries(before, "gavel_detector_calls_total", map[string]string{"detector": det}); d != n {
+			t.Errorf("gavel_detector_calls_total{detector=%s} moved by %v, want %d", det, d, n)
+		}
+	}
+	if got := sumSeries(after, "gavel_requests_in_flight_limit", nil); got != 256 {
+		t.Errorf("gavel_requests_in_flight_limit = %v, want the default 256", got)
+	}
+
+	bursty := g.decisions(withToken("bursty-caller-secret-00001"))
+	if _, err := bursty.Decide(ctxT(t), connect.NewRequest(signup("bursty@example.org"))); err != nil {
+		t.Fatalf("first request within the burst: %v", err)
+	}
+	_, err := bursty.Decide(ctxT(t), connect.NewRequest(signup("bursty@example.org")))
+	if connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Errorf("request past the caller's rate error = %v, want resource_exhausted", err)
+	}
+	shed := scrapeMetrics(t, g.addr+"/metrics", edgeMetricsToken)
+	if got := sumSeries(shed, "gavel_requests_shed_total", map[string]string{"reason": "rate_limit", "caller": "bursty"}); got != 1 {
+		t.Errorf("gavel_requests_shed_total{reason=rate_limit,caller=bursty} = %v, want 1", got)
 	}
 }

@@ -39,6 +39,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	log := newLogger(stderr, cfg.Log)
+	if cfg.File != "" {
+		log.Info("configuration read", "file", cfg.File)
+	} else {
+		log.Info("configuration: built-in defaults and GAVEL_ environment (no --config, no ./gavel.yaml)")
+	}
 	s, err := server.New(ctx, cfg, log)
 	if err != nil {
 		code := exitFailure

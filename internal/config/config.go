@@ -30,6 +30,8 @@ import (
 
 // Config is the whole of gavel's configuration.
 type Config struct {
+	// File is the YAML file read, if any: --config, or ./gavel.yaml.
+	File string `koanf:"-"`
 	// DataDir holds the SQLite ledger, persisted bundles and detector state.
 	DataDir   string          `koanf:"data_dir"`
 	Server    ServerConfig    `koanf:"server"`
@@ -404,9 +406,13 @@ func Defaults() map[string]any {
 	}
 }
 
+// DefaultFile is the configuration file read from the working directory
+// when --config is not given.
+const DefaultFile = "gavel.yaml"
+
 // Flags registers the command-line flags that override configuration keys.
 func Flags(fs *pflag.FlagSet) {
-	fs.String("config", "", "YAML configuration file")
+	fs.String("config", "", "YAML configuration file (default: ./gavel.yaml when present)")
 	fs.String("listen", "", "address to serve on (server.listen)")
 	fs.String("data-dir", "", "folder for the ledger, bundles and detector state (data_dir)")
 	fs.String("policy-source", "", "embedded, a bundle folder, a file:// tarball or a bundle server URL (policy.source)")
@@ -438,7 +444,15 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 	if err := k.Load(confmap.Provider(Defaults(), "."), nil); err != nil {
 		return nil, fmt.Errorf("load defaults: %w", err)
 	}
-	if path, _ := fs.GetString("config"); path != "" {
+	path, _ := fs.GetString("config")
+	if path == "" {
+		// As most tools do, a gavel.yaml in the working directory is read
+		// when no --config names another (gavel serve says which it read).
+		if _, err := os.Stat(DefaultFile); err == nil {
+			path = DefaultFile
+		}
+	}
+	if path != "" {
 		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
 			return nil, fmt.Errorf("load config file %s: %w", path, err)
 		}
@@ -487,6 +501,7 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{DecoderConfig: dc}); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
+	cfg.File = path
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -140,3 +140,92 @@ func TestSecretsRedacted(t *testing.T) {
 		t.Errorf("Print() = %s, want secrets shown as [redacted]", out)
 	}
 }
+
+// TestDetectorDefaultTimeout: enabling a detector with only ENABLED=true
+// (as the README's Python detector does) gives it detectors.default_timeout.
+func TestDetectorDefaultTimeout(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, nil, []string{
+		"GAVEL_DETECTORS__PLUGINS__IPREPUTATION__ENABLED=true",
+		"GAVEL_DETECTORS__PLUGINS__IPREPUTATION__PATH=/opt/ipreputation",
+	}, "")
+	if err != nil {
+		t.Fatalf("Load(detector with only enabled and path) error = %v", err)
+	}
+	if got := cfg.DetectorTimeout("ipreputation"); got != 50*time.Millisecond {
+		t.Errorf("DetectorTimeout(ipreputation) = %v, want detectors.default_timeout 50ms", got)
+	}
+	if got := cfg.DetectorTimeout("email"); got != 50*time.Millisecond {
+		t.Errorf("DetectorTimeout(email) = %v, want its own 50ms", got)
+	}
+	cfg, err = load(t, nil, []string{"GAVEL_DETECTORS__DEFAULT_TIMEOUT=120ms", "GAVEL_DETECTORS__PLUGINS__X__ENABLED=true"}, "")
+	if err != nil || cfg.DetectorTimeout("x") != 120*time.Millisecond {
+		t.Errorf("DetectorTimeout(x) with default_timeout 120ms = %v, %v", cfg.DetectorTimeout("x"), err)
+	}
+}
+
+// TestWorkingDirectoryConfig: ./gavel.yaml is read when --config is not
+// given, and --config wins over it.
+func TestWorkingDirectoryConfig(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile(filepath.Join(dir, "gavel.yaml"), []byte("server:\n  listen: 127.0.0.1:9300\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load(t, nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != "127.0.0.1:9300" || cfg.File != "gavel.yaml" {
+		t.Errorf("Load() in a folder with gavel.yaml = listen %q, file %q; want 127.0.0.1:9300 from gavel.yaml", cfg.Server.Listen, cfg.File)
+	}
+	cfg, err = load(t, nil, nil, "server:\n  listen: 127.0.0.1:9400\n")
+	if err != nil || cfg.Server.Listen != "127.0.0.1:9400" {
+		t.Errorf("Load(--config other.yaml) = %v, %v; want --config to win", cfg.Server.Listen, err)
+	}
+}
+
+// TestEdgeSettings: TLS files, client certificate names, admission and the
+// SQLite synchronous knob are checked, every problem named at once.
+func TestEdgeSettings(t *testing.T) {
+	t.Parallel()
+	_, err := load(t, nil, []string{
+		"GAVEL_SERVER__TLS__CERT_FILE=/nonexistent/server.crt",
+		"GAVEL_SERVER__TLS__CLIENT_AUTH=sometimes",
+		"GAVEL_AUTH__CLIENTS__PAYOUTS__ROLES=decide",
+		"GAVEL_AUTH__TOKENS__SIGNUP__SECRET=signup-secret-00000001",
+		"GAVEL_AUTH__TOKENS__SIGNUP__ROLES=decide",
+		"GAVEL_AUTH__TOKENS__SIGNUP__RATE=-1",
+		"GAVEL_SERVER__MAX_IN_FLIGHT=-2",
+		"GAVEL_SERVER__METRICS_LISTEN=nonsense",
+		"GAVEL_LEDGER__SQLITE__SYNCHRONOUS=sometimes",
+	}, "")
+	if err == nil {
+		t.Fatal("Load(bad edge settings) = nil, want every problem")
+	}
+	for _, key := range []string{"server.tls.key_file", "server.tls.client_auth", "auth.clients", "auth.clients.payouts.common_name",
+		"auth.tokens.signup.rate", "server.max_in_flight", "server.metrics_listen", "ledger.sqlite.synchronous"} {
+		if !strings.Contains(err.Error(), key+":") {
+			t.Errorf("Load(bad edge settings) = %v\nwant %s named", err, key)
+		}
+	}
+	cfg, err := load(t, nil, []string{
+		"GAVEL_AUTH__TOKENS__SIGNUP__SECRET=signup-secret-00000001",
+		"GAVEL_AUTH__TOKENS__SIGNUP__ROLES=decide",
+		"GAVEL_AUTH__TOKENS__SIGNUP__RATE=2.5",
+		"GAVEL_LEDGER__SQLITE__SYNCHRONOUS=full",
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.Auth.Tokens["signup"].Limit; r.Rate != 2.5 || r.BurstOrDefault() != 3 {
+		t.Errorf("auth.tokens.signup rate = %+v (burst %d), want 2.5 with burst 3", r, r.BurstOrDefault())
+	}
+	if cfg.Ledger.SQLite.Synchronous != "full" {
+		t.Errorf("ledger.sqlite.synchronous = %q, want full", cfg.Ledger.SQLite.Synchronous)
+	}
+	out, err := cfg.Print()
+	if err != nil || !strings.Contains(out, "rate: 2.5") || strings.Contains(out, "squash") {
+		t.Errorf("Print() = %s, %v; want the token's rate among its keys", out, err)
+	}
+}

@@ -39,7 +39,13 @@ func plain(v reflect.Value) any {
 		m := map[string]any{}
 		for i := 0; i < v.NumField(); i++ {
 			f := v.Type().Field(i)
-			if tag := f.Tag.Get("koanf"); tag != "" {
+			switch tag := f.Tag.Get("koanf"); tag {
+			case "", "-":
+			case ",squash": // the embedded struct's keys are this one's
+				for k, x := range plain(v.Field(i)).(map[string]any) {
+					m[k] = x
+				}
+			default:
 				m[tag] = plain(v.Field(i))
 			}
 		}
