@@ -24,6 +24,8 @@ var (
 	ErrAppealExists = errors.New("decision already has an open appeal")
 	// ErrAlreadyResolved: the appeal was resolved before.
 	ErrAlreadyResolved = errors.New("appeal already resolved")
+	// ErrClaimed: another reviewer holds a live claim on the appeal.
+	ErrClaimed = errors.New("appeal is claimed by another reviewer")
 )
 
 // AppealStatus is where an appeal stands: open, then its outcome.
@@ -54,6 +56,18 @@ type Appeal struct {
 	Reviewer   string
 	ResolvedBy string
 	Note       string
+	// ClaimedBy is the reviewer working the appeal while ClaimedUntil is
+	// ahead; a lapsed claim is no claim.
+	ClaimedBy    string
+	ClaimedUntil time.Time
+}
+
+// ClaimedAt reports who holds a live claim on the appeal at t, or "".
+func (a *Appeal) ClaimedAt(t time.Time) string {
+	if a.ClaimedBy == "" || !t.Before(a.ClaimedUntil) {
+		return ""
+	}
+	return a.ClaimedBy
 }
 
 // AppealFiling asks to appeal a decision.
@@ -86,7 +100,8 @@ type AppealFilter struct {
 }
 
 const appealColumns = `a.appeal_id, a.decision_id, a.subject_id, a.statement, a.filed_by, a.filed_at,
-	a.status, a.resolved_at, a.reviewer, a.resolved_by, a.note, d.checkpoint, d.codes, d.decided_at`
+	a.status, a.resolved_at, a.reviewer, a.resolved_by, a.note, d.checkpoint, d.codes, d.decided_at,
+	a.claimed_by, a.claimed_until`
 
 const appealFrom = ` FROM appeals a JOIN decisions d ON d.decision_id = a.decision_id`
 
@@ -97,14 +112,17 @@ func scanAppeal(row rowScanner) (*Appeal, error) {
 		a                          Appeal
 		status                     string
 		filed, resolved, decidedAt dbTime
+		claimedUntil               dbTime
 		codes                      []byte
 	)
 	if err := row.Scan(&a.AppealID, &a.DecisionID, &a.SubjectID, &a.Statement, &a.FiledBy, &filed,
-		&status, &resolved, &a.Reviewer, &a.ResolvedBy, &a.Note, &a.Checkpoint, &codes, &decidedAt); err != nil {
+		&status, &resolved, &a.Reviewer, &a.ResolvedBy, &a.Note, &a.Checkpoint, &codes, &decidedAt,
+		&a.ClaimedBy, &claimedUntil); err != nil {
 		return nil, err
 	}
 	a.Status = AppealStatus(status)
 	a.FiledAt, a.ResolvedAt, a.DecidedAt = filed.Time, resolved.Time, decidedAt.Time
+	a.ClaimedUntil = claimedUntil.Time
 	var err error
 	if a.Codes, err = appendCodes(nil, codes); err != nil {
 		return nil, err
@@ -195,11 +213,13 @@ func (l *Ledger) GetAppeal(ctx context.Context, appealID string) (*Appeal, *deci
 		resolved   dbTime
 		decidedAt  dbTime
 		overturned dbTime
+		claimed    dbTime
 		codes      []byte
 		body       []byte
 	)
 	err := row.Scan(&a.AppealID, &a.DecisionID, &a.SubjectID, &a.Statement, &a.FiledBy, &filed,
-		&status, &resolved, &a.Reviewer, &a.ResolvedBy, &a.Note, &a.Checkpoint, &codes, &decidedAt, &body, &overturned)
+		&status, &resolved, &a.Reviewer, &a.ResolvedBy, &a.Note, &a.Checkpoint, &codes, &decidedAt,
+		&a.ClaimedBy, &claimed, &body, &overturned)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, fmt.Errorf("appeal %s: %w", appealID, decision.ErrNotFound)
 	}
@@ -208,6 +228,7 @@ func (l *Ledger) GetAppeal(ctx context.Context, appealID string) (*Appeal, *deci
 	}
 	a.Status = AppealStatus(status)
 	a.FiledAt, a.ResolvedAt, a.DecidedAt = filed.Time, resolved.Time, decidedAt.Time
+	a.ClaimedUntil = claimed.Time
 	if a.Codes, err = appendCodes(nil, codes); err != nil {
 		return nil, nil, fmt.Errorf("appeal %s: %w", appealID, err)
 	}
@@ -441,12 +462,19 @@ type RuleStat struct {
 // RuleStats returns every reason code's track record over the decisions
 // made at or after since (all when zero), by code.
 func (l *Ledger) RuleStats(ctx context.Context, since time.Time) ([]RuleStat, error) {
+	return l.RuleStatsBetween(ctx, since, time.Time{})
+}
+
+// RuleStatsBetween returns every reason code's track record over the
+// decisions made in [since, until) (unbounded where zero), by code.
+func (l *Ledger) RuleStatsBetween(ctx context.Context, since, until time.Time) ([]RuleStat, error) {
+	lo, hi := Filter{Since: since, Until: until}.bounds()
 	rows, err := l.r.QueryContext(ctx, l.d.rebind(`SELECT h.code, count(*),
 		sum(CASE WHEN EXISTS (SELECT 1 FROM appeals a WHERE a.decision_id = h.decision_id) THEN 1 ELSE 0 END),
 		sum(CASE WHEN h.overturned_at IS NOT NULL THEN 1 ELSE 0 END)
 		FROM reason_hits h JOIN decisions d ON d.decision_id = h.decision_id
-		WHERE d.dry_run = ? AND d.decided_at >= ?
-		GROUP BY h.code ORDER BY h.code`), false, l.d.ts(since))
+		WHERE d.dry_run = ? AND d.decided_at >= ? AND d.decided_at < ?
+		GROUP BY h.code ORDER BY h.code`), false, l.d.ts(lo), l.d.ts(hi))
 	if err != nil {
 		return nil, fmt.Errorf("rule stats: %w", err)
 	}
@@ -461,6 +489,46 @@ func (l *Ledger) RuleStats(ctx context.Context, since time.Time) ([]RuleStat, er
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("rule stats: %w", err)
+	}
+	return out, nil
+}
+
+// RuleDay is one reason code's count on one UTC day.
+type RuleDay struct {
+	Code string
+	// Day is the UTC date, YYYY-MM-DD.
+	Day               string
+	Fired, Overturned int64
+}
+
+// RuleDaily counts each reason code per UTC day over the decisions made in
+// [since, until), dry runs left out, by code then day; days without a hit
+// are absent.
+func (l *Ledger) RuleDaily(ctx context.Context, since, until time.Time) ([]RuleDay, error) {
+	lo, hi := Filter{Since: since, Until: until}.bounds()
+	day := "substr(d.decided_at, 1, 10)"
+	if l.d.name == Postgres {
+		day = "to_char(d.decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+	}
+	rows, err := l.r.QueryContext(ctx, l.d.rebind(`SELECT h.code, `+day+` AS day, count(*),
+		sum(CASE WHEN h.overturned_at IS NOT NULL THEN 1 ELSE 0 END)
+		FROM reason_hits h JOIN decisions d ON d.decision_id = h.decision_id
+		WHERE d.dry_run = ? AND d.decided_at >= ? AND d.decided_at < ?
+		GROUP BY h.code, day ORDER BY h.code, day`), false, l.d.ts(lo), l.d.ts(hi))
+	if err != nil {
+		return nil, fmt.Errorf("rule stats per day: %w", err)
+	}
+	defer rows.Close()
+	var out []RuleDay
+	for rows.Next() {
+		var d RuleDay
+		if err := rows.Scan(&d.Code, &d.Day, &d.Fired, &d.Overturned); err != nil {
+			return nil, fmt.Errorf("rule stats per day: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("rule stats per day: %w", err)
 	}
 	return out, nil
 }

@@ -25,7 +25,9 @@ import (
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/gavel/gavel/console"
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/internal/replay"
 )
 
 // Config is the whole of gavel's configuration.
@@ -45,6 +47,10 @@ type Config struct {
 	// DecisionLogs ships every decision, masked by the bundle's
 	// data.system.log.mask policy, with OPA's decision-log plugin.
 	DecisionLogs DecisionLogsConfig `koanf:"decision_logs"`
+	// Console is the web console under /console/.
+	Console console.Config `koanf:"console"`
+	// Replay is the replay service (candidate bundles replayed on history).
+	Replay replay.ServiceConfig `koanf:"replay"`
 }
 
 // ServerConfig is the Connect/gRPC/gRPC-Web listener.
@@ -310,6 +316,8 @@ type SQLiteConfig struct {
 type AppealsConfig struct {
 	// Window is how long after a decision its appeal may be filed.
 	Window time.Duration `koanf:"window"`
+	// ClaimTTL is how long a reviewer's claim on an open appeal lasts.
+	ClaimTTL time.Duration `koanf:"claim_ttl"`
 }
 
 // DecisionLogsConfig is OPA's decision-log plugin on the active bundle. It
@@ -394,6 +402,13 @@ func Defaults() map[string]any {
 		"ledger.store_input":            true,
 		"ledger.sqlite.synchronous":     "normal",
 		"appeals.window":                "4320h",
+		"appeals.claim_ttl":             "30m",
+		"console.enabled":               true,
+		"console.session_ttl":           "8h",
+		"console.secure_cookie":         false,
+		"console.review_due":            "48h",
+		"replay.max_bundle_bytes":       8 << 20,
+		"replay.max_running":            2,
 		"log.level":                     "info",
 		"log.format":                    "text",
 		"decision_logs.url":             "",
@@ -687,6 +702,12 @@ func (c *Config) Validate() error {
 	positive("ledger.strike_ttl", c.Ledger.StrikeTTL)
 	positive("ledger.timeout", c.Ledger.Timeout)
 	positive("appeals.window", c.Appeals.Window)
+	positive("appeals.claim_ttl", c.Appeals.ClaimTTL)
+	for _, err := range []error{c.Console.Validate(), c.Replay.Validate()} {
+		if err != nil {
+			p = append(p, strings.Split(err.Error(), "\n")...)
+		}
+	}
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

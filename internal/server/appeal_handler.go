@@ -31,6 +31,7 @@ type appealHandler struct {
 	// observer hears of overturned decisions (the detector host).
 	observer decision.Observer
 	window   time.Duration
+	claimTTL time.Duration
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -60,7 +61,7 @@ func (h *appealHandler) FileAppeal(ctx context.Context, req *connect.Request[app
 	if err != nil {
 		return nil, h.fail("FileAppeal", m.GetDecisionId(), "decision", err)
 	}
-	return connect.NewResponse(&appealv1.FileAppealResponse{Appeal: appealToProto(a)}), nil
+	return connect.NewResponse(&appealv1.FileAppealResponse{Appeal: appealToProto(a, h.now())}), nil
 }
 
 func (h *appealHandler) GetAppeal(ctx context.Context, req *connect.Request[appealv1.GetAppealRequest]) (*connect.Response[appealv1.GetAppealResponse], error) {
@@ -85,7 +86,7 @@ func (h *appealHandler) GetAppeal(ctx context.Context, req *connect.Request[appe
 	if view == decisionv1.View_VIEW_REVIEWER {
 		reviewerDetail(rec, d)
 	}
-	return connect.NewResponse(&appealv1.GetAppealResponse{Appeal: appealToProto(a), Decision: d}), nil
+	return connect.NewResponse(&appealv1.GetAppealResponse{Appeal: appealToProto(a, h.now()), Decision: d}), nil
 }
 
 var statusFromProto = map[appealv1.AppealStatus]ledger.AppealStatus{
@@ -125,7 +126,7 @@ func (h *appealHandler) ListAppeals(ctx context.Context, req *connect.Request[ap
 	}
 	out := &appealv1.ListAppealsResponse{NextPageToken: next}
 	for _, a := range as {
-		out.Appeals = append(out.Appeals, appealToProto(a))
+		out.Appeals = append(out.Appeals, appealToProto(a, h.now()))
 	}
 	return connect.NewResponse(out), nil
 }
@@ -172,7 +173,28 @@ func (h *appealHandler) ResolveAppeal(ctx context.Context, req *connect.Request[
 			h.log.Warn("overturned decision not sent to detectors", "decision_id", a.DecisionID, "error", err)
 		}
 	}
-	return connect.NewResponse(&appealv1.ResolveAppealResponse{Appeal: appealToProto(a)}), nil
+	return connect.NewResponse(&appealv1.ResolveAppealResponse{Appeal: appealToProto(a, h.now())}), nil
+}
+
+func (h *appealHandler) ClaimAppeal(ctx context.Context, req *connect.Request[appealv1.ClaimAppealRequest]) (*connect.Response[appealv1.ClaimAppealResponse], error) {
+	if err := requireRole(ctx, roleReview); err != nil {
+		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("only a caller with the review role may claim appeals"))
+	}
+	m := req.Msg
+	var verr decision.ValidationError
+	checkID(&verr, "appeal_id", m.GetAppealId())
+	checkText(&verr, "reviewer", m.GetReviewer(), maxAppealName, true)
+	if len(verr) > 0 {
+		return nil, invalidArgument(verr)
+	}
+	a, err := h.ledger.ClaimAppeal(ctx, ledger.AppealClaim{
+		AppealID: m.GetAppealId(), Reviewer: strings.TrimSpace(m.GetReviewer()),
+		At: h.now(), For: h.claimTTL, Release: m.GetRelease(),
+	})
+	if err != nil {
+		return nil, h.fail("ClaimAppeal", m.GetAppealId(), "appeal", err)
+	}
+	return connect.NewResponse(&appealv1.ClaimAppealResponse{Appeal: appealToProto(a, h.now())}), nil
 }
 
 // fail maps a ledger error to a Connect error with a safe message, logging
@@ -180,7 +202,8 @@ func (h *appealHandler) ResolveAppeal(ctx context.Context, req *connect.Request[
 func (h *appealHandler) fail(method, id, what string, err error) error {
 	switch {
 	case errors.Is(err, ledger.ErrNotAppealable), errors.Is(err, ledger.ErrAppealWindowClosed),
-		errors.Is(err, ledger.ErrAppealExists), errors.Is(err, ledger.ErrAlreadyResolved):
+		errors.Is(err, ledger.ErrAppealExists), errors.Is(err, ledger.ErrAlreadyResolved),
+		errors.Is(err, ledger.ErrClaimed):
 		// These messages name the decision or appeal and the refusal only.
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, decision.ErrNotFound):
@@ -217,7 +240,8 @@ func checkText(verr *decision.ValidationError, field, v string, max int, require
 	}
 }
 
-func appealToProto(a *ledger.Appeal) *appealv1.Appeal {
+// appealToProto converts an appeal; a claim that lapsed by now is left out.
+func appealToProto(a *ledger.Appeal, now time.Time) *appealv1.Appeal {
 	p := &appealv1.Appeal{
 		AppealId:    a.AppealID,
 		DecisionId:  a.DecisionID,
@@ -235,6 +259,9 @@ func appealToProto(a *ledger.Appeal) *appealv1.Appeal {
 	}
 	if !a.ResolvedAt.IsZero() {
 		p.ResolvedAt = timestamppb.New(a.ResolvedAt)
+	}
+	if who := a.ClaimedAt(now); who != "" && a.Status == ledger.AppealOpen {
+		p.ClaimedBy, p.ClaimedUntil = who, timestamppb.New(a.ClaimedUntil)
 	}
 	return p
 }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"connectrpc.com/grpcreflect"
 
 	"github.com/gavel/gavel/bundles"
+	"github.com/gavel/gavel/console"
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/internal/admission"
 	"github.com/gavel/gavel/internal/auth"
@@ -30,6 +32,7 @@ import (
 	"github.com/gavel/gavel/internal/codec"
 	"github.com/gavel/gavel/internal/config"
 	"github.com/gavel/gavel/internal/health"
+	"github.com/gavel/gavel/internal/replay"
 	"github.com/gavel/gavel/ledger"
 	"github.com/gavel/gavel/ledger/journal"
 	"github.com/gavel/gavel/plugins/host"
@@ -37,6 +40,7 @@ import (
 	"github.com/gavel/gavel/proto/gavel/admin/v1/adminv1connect"
 	"github.com/gavel/gavel/proto/gavel/appeal/v1/appealv1connect"
 	"github.com/gavel/gavel/proto/gavel/decision/v1/decisionv1connect"
+	"github.com/gavel/gavel/proto/gavel/replay/v1/replayv1connect"
 )
 
 // Version is stamped at build time.
@@ -61,6 +65,7 @@ type Server struct {
 	shadow    *bundles.Engine // nil unless policy.shadow is set
 	engine    *decision.Engine
 	journal   *journal.Journal // decisions made while the ledger was away
+	replays   *replay.Service
 	health    *health.Checker
 	metrics   *metrics
 	admission *admission.Controller
@@ -161,6 +166,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, 
 	}
 	if err := s.startShadow(ctx); err != nil {
 		return nil, err
+	}
+	if s.replays, err = s.newReplayService(); err != nil {
+		return nil, fmt.Errorf("replay service: %w", err)
 	}
 	return s, nil
 }
@@ -292,6 +300,9 @@ func procedureRoles() map[string][]string {
 		appealv1connect.AppealServiceGetAppealProcedure:     {roleReview, roleRead},
 		appealv1connect.AppealServiceListAppealsProcedure:   {roleReview, roleRead},
 		appealv1connect.AppealServiceResolveAppealProcedure: {roleReview},
+		appealv1connect.AppealServiceClaimAppealProcedure:   {roleReview},
+		replayv1connect.ReplayServiceStartReplayProcedure:   {roleAdmin},
+		replayv1connect.ReplayServiceGetReplayProcedure:     {roleAdmin},
 	}
 }
 
@@ -315,9 +326,12 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, shadows: s.ledger, log: s.log, metrics: s.metrics, appealWindow: s.cfg.Appeals.Window}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminHandler{s: s}, opts...))
-	mux.Handle(appealv1connect.NewAppealServiceHandler(&appealHandler{ledger: s.ledger, observer: s.host, window: s.cfg.Appeals.Window, log: s.log, now: time.Now}, opts...))
+	mux.Handle(appealv1connect.NewAppealServiceHandler(&appealHandler{ledger: s.ledger, observer: s.host, window: s.cfg.Appeals.Window, claimTTL: s.cfg.Appeals.ClaimTTL, log: s.log, now: time.Now}, opts...))
+	// Candidate bundles are bigger than requests: their own limit.
+	replayOpts := append(slices.Clone(opts), connect.WithReadMaxBytes(int(s.cfg.Replay.MaxBundleBytes)+64<<10))
+	mux.Handle(replayv1connect.NewReplayServiceHandler(&replayHandler{svc: s.replays, checkpoints: checkpointSet(s.engine.Checkpoints()), log: s.log}, replayOpts...))
 
-	services := []string{decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName}
+	services := []string{decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName, replayv1connect.ReplayServiceName}
 	s.health = health.New(services, s.readinessProbes()...)
 	mux.Handle(grpchealth.NewHandler(s.health))
 	mux.Handle("/healthz", s.health.Liveness())
@@ -331,7 +345,42 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.Server.Metrics && s.cfg.Server.MetricsListen == "" {
 		mux.Handle("/metrics", authn.Require(s.metrics.handler(), roleMetrics, roleAdmin))
 	}
-	return authn.Middleware(s.admission.Middleware(mux))
+	api := authn.Middleware(s.admission.Middleware(mux))
+	if s.cfg.Console.Enabled {
+		s.mountConsole(mux, authn, api)
+	}
+	return api
+}
+
+// mountConsole serves the console under /console/ on mux. The console
+// calls api — the RPC handlers behind the same authentication and
+// admission as every caller — in process, with the signed-in user's token.
+func (s *Server) mountConsole(mux *http.ServeMux, authn *auth.Authenticator, api http.Handler) {
+	c, err := console.New(s.cfg.Console, console.Deps{
+		API:  api,
+		Open: s.cfg.Auth.Disabled(),
+		Authenticate: func(token string) (console.Principal, bool) {
+			r, _ := http.NewRequest(http.MethodPost, "/", nil)
+			r.Header.Set("Authorization", "Bearer "+token)
+			p, ok := authn.Authenticate(r)
+			return console.Principal{Name: p.Name, Roles: p.Roles}, ok
+		},
+		Log:            s.log.With("part", "console"),
+		MaxUploadBytes: s.cfg.Replay.MaxBundleBytes,
+	})
+	if err != nil {
+		s.log.Error("console not served", "error", err)
+		return
+	}
+	mux.Handle(console.Prefix, c)
+}
+
+func checkpointSet(cps []string) map[string]bool {
+	m := make(map[string]bool, len(cps))
+	for _, c := range cps {
+		m[c] = true
+	}
+	return m
 }
 
 // Listen binds the configured address (port 0 picks a free one).
@@ -490,6 +539,9 @@ func (s *Server) Close() {
 		}
 		if s.host != nil {
 			s.host.Close()
+		}
+		if s.replays != nil {
+			s.replays.Close()
 		}
 		if s.journal != nil {
 			if err := s.journal.Close(); err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"connectrpc.com/connect"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/internal/sor"
+	"github.com/gavel/gavel/ledger"
 	adminv1 "github.com/gavel/gavel/proto/gavel/admin/v1"
 	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
 )
@@ -57,18 +59,56 @@ func statementOf(rec *decision.Record, appealWindow time.Duration) *decisionv1.S
 
 // GetRuleStats reports each reason code's track record from the ledger.
 func (h *adminHandler) GetRuleStats(ctx context.Context, req *connect.Request[adminv1.GetRuleStatsRequest]) (*connect.Response[adminv1.GetRuleStatsResponse], error) {
-	var since time.Time
+	var since, until time.Time
 	if req.Msg.GetSince() != nil {
 		since = req.Msg.GetSince().AsTime()
 	}
-	stats, err := h.s.ledger.RuleStats(ctx, since)
+	if req.Msg.GetUntil() != nil {
+		until = req.Msg.GetUntil().AsTime()
+	}
+	if !since.IsZero() && !until.IsZero() && !until.After(since) {
+		return nil, invalidArgument(decision.ValidationError{{Field: "until", Reason: "must be after since"}})
+	}
+	var days []string
+	if req.Msg.GetDaily() {
+		if since.IsZero() {
+			return nil, invalidArgument(decision.ValidationError{{Field: "since", Reason: "is required for daily counts"}})
+		}
+		end := until
+		if end.IsZero() {
+			end = time.Now()
+		}
+		for d := since.UTC().Truncate(24 * time.Hour); d.Before(end); d = d.Add(24 * time.Hour) {
+			if len(days) == maxRuleDays {
+				return nil, invalidArgument(decision.ValidationError{{Field: "since", Reason: fmt.Sprintf("daily counts cover at most %d days", maxRuleDays)}})
+			}
+			days = append(days, d.Format(time.DateOnly))
+		}
+	}
+	stats, err := h.s.ledger.RuleStatsBetween(ctx, since, until)
+	var daily []ledger.RuleDay
+	if err == nil && days != nil {
+		daily, err = h.s.ledger.RuleDaily(ctx, since, until)
+	}
 	if err != nil {
 		h.s.log.Error("GetRuleStats failed", "error", err)
 		return nil, connect.NewError(connect.CodeUnavailable, errors.New("cannot read rule statistics from the ledger right now"))
 	}
-	out := &adminv1.GetRuleStatsResponse{}
+	dayIndex := make(map[string]int, len(days))
+	for i, d := range days {
+		dayIndex[d] = i
+	}
+	out := &adminv1.GetRuleStatsResponse{Days: days}
 	for _, s := range stats {
 		r := &adminv1.RuleStats{Code: s.Code, Fired: s.Fired, Appealed: s.Appealed, Overturned: s.Overturned}
+		if days != nil {
+			r.FiredDaily, r.OverturnedDaily = make([]int64, len(days)), make([]int64, len(days))
+			for _, d := range daily {
+				if i, ok := dayIndex[d.Day]; ok && d.Code == s.Code {
+					r.FiredDaily[i], r.OverturnedDaily[i] = d.Fired, d.Overturned
+				}
+			}
+		}
 		if s.Fired > 0 {
 			r.OverturnRate = float64(s.Overturned) / float64(s.Fired)
 		}
@@ -79,6 +119,9 @@ func (h *adminHandler) GetRuleStats(ctx context.Context, req *connect.Request[ad
 	}
 	return connect.NewResponse(out), nil
 }
+
+// maxRuleDays bounds the daily counts of GetRuleStats.
+const maxRuleDays = 366
 
 // exportBatch is how many statements one stream message carries.
 const exportBatch = 100

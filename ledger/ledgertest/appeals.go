@@ -291,6 +291,26 @@ func testRuleStats(t *testing.T, open Opener) {
 	if got, err := l.RuleStats(ctxOf(t), T0.Add(time.Second)); err != nil || len(got) != 0 {
 		t.Errorf("RuleStats(since after every decision) = %+v, %v; want none", got, err)
 	}
+	if got, err := l.RuleStatsBetween(ctxOf(t), time.Time{}, T0); err != nil || len(got) != 0 {
+		t.Errorf("RuleStatsBetween(until the first decision) = %+v, %v; want none", got, err)
+	}
+	// A hit on the next day lands in its own bucket.
+	mk(decision.Warn, "PHONE_VOIP")
+	next := Record(s, payout, T0.Add(24*time.Hour), decision.Warn, "PHONE_VOIP")
+	commit(t, l, next)
+	days, err := l.RuleDaily(ctxOf(t), T0.Add(-time.Hour), T0.Add(48*time.Hour))
+	if err != nil {
+		t.Fatalf("RuleDaily = %v", err)
+	}
+	d0, d1 := T0.UTC().Format("2006-01-02"), T0.Add(24*time.Hour).UTC().Format("2006-01-02")
+	wantDays := []ledger.RuleDay{
+		{Code: "PAYOUT_ACCOUNT_SHARED", Day: d0, Fired: 3, Overturned: 1},
+		{Code: "PHONE_VOIP", Day: d0, Fired: 3, Overturned: 1},
+		{Code: "PHONE_VOIP", Day: d1, Fired: 1},
+	}
+	if !slices.Equal(days, wantDays) {
+		t.Errorf("RuleDaily = %+v, want %+v", days, wantDays)
+	}
 }
 
 func testRestrictive(t *testing.T, open Opener) {

@@ -69,6 +69,7 @@ func Run(t *testing.T, open Opener) {
 		{"ResolveAppeal", testResolveAppeal},
 		{"ConcurrentResolve", testConcurrentResolve},
 		{"ListAppeals", testListAppeals},
+		{"ClaimAppeal", testClaimAppeal},
 		{"RuleStats", testRuleStats},
 		{"Restrictive", testRestrictive},
 		{"Shadow", testShadow},

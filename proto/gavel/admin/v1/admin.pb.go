@@ -715,7 +715,11 @@ func (x *Transition) GetCount() int64 {
 type GetRuleStatsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only decisions made at or after since; all when absent.
-	Since         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	Since *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	// Only decisions made before until; up to now when absent.
+	Until *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	// Also count each code per UTC day, for a sparkline (at most 366 days).
+	Daily         bool `protobuf:"varint,3,opt,name=daily,proto3" json:"daily,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -757,6 +761,20 @@ func (x *GetRuleStatsRequest) GetSince() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GetRuleStatsRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *GetRuleStatsRequest) GetDaily() bool {
+	if x != nil {
+		return x.Daily
+	}
+	return false
+}
+
 // RuleStats is one reason code's track record.
 type RuleStats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -771,8 +789,12 @@ type RuleStats struct {
 	OverturnRate float64 `protobuf:"fixed64,5,opt,name=overturn_rate,json=overturnRate,proto3" json:"overturn_rate,omitempty"`
 	// overturned / appealed; 0 when never appealed.
 	AppealOverturnRate float64 `protobuf:"fixed64,6,opt,name=appeal_overturn_rate,json=appealOverturnRate,proto3" json:"appeal_overturn_rate,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Per UTC day of the period when daily was asked, aligned with
+	// GetRuleStatsResponse.days.
+	FiredDaily      []int64 `protobuf:"varint,7,rep,packed,name=fired_daily,json=firedDaily,proto3" json:"fired_daily,omitempty"`
+	OverturnedDaily []int64 `protobuf:"varint,8,rep,packed,name=overturned_daily,json=overturnedDaily,proto3" json:"overturned_daily,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RuleStats) Reset() {
@@ -847,10 +869,26 @@ func (x *RuleStats) GetAppealOverturnRate() float64 {
 	return 0
 }
 
+func (x *RuleStats) GetFiredDaily() []int64 {
+	if x != nil {
+		return x.FiredDaily
+	}
+	return nil
+}
+
+func (x *RuleStats) GetOverturnedDaily() []int64 {
+	if x != nil {
+		return x.OverturnedDaily
+	}
+	return nil
+}
+
 type GetRuleStatsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// By code.
-	Rules         []*RuleStats `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	Rules []*RuleStats `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	// The UTC days (YYYY-MM-DD) of the daily counts, oldest first.
+	Days          []string `protobuf:"bytes,2,rep,name=days,proto3" json:"days,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -888,6 +926,13 @@ func (*GetRuleStatsResponse) Descriptor() ([]byte, []int) {
 func (x *GetRuleStatsResponse) GetRules() []*RuleStats {
 	if x != nil {
 		return x.Rules
+	}
+	return nil
+}
+
+func (x *GetRuleStatsResponse) GetDays() []string {
+	if x != nil {
+		return x.Days
 	}
 	return nil
 }
@@ -1060,9 +1105,11 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"Transition\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\"G\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\x8f\x01\n" +
 	"\x13GetRuleStatsRequest\x120\n" +
-	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\xc8\x01\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x14\n" +
+	"\x05daily\x18\x03 \x01(\bR\x05daily\"\x94\x02\n" +
 	"\tRuleStats\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x14\n" +
 	"\x05fired\x18\x02 \x01(\x03R\x05fired\x12\x1a\n" +
@@ -1071,9 +1118,13 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"overturned\x18\x04 \x01(\x03R\n" +
 	"overturned\x12#\n" +
 	"\roverturn_rate\x18\x05 \x01(\x01R\foverturnRate\x120\n" +
-	"\x14appeal_overturn_rate\x18\x06 \x01(\x01R\x12appealOverturnRate\"G\n" +
+	"\x14appeal_overturn_rate\x18\x06 \x01(\x01R\x12appealOverturnRate\x12\x1f\n" +
+	"\vfired_daily\x18\a \x03(\x03R\n" +
+	"firedDaily\x12)\n" +
+	"\x10overturned_daily\x18\b \x03(\x03R\x0foverturnedDaily\"[\n" +
 	"\x14GetRuleStatsResponse\x12/\n" +
-	"\x05rules\x18\x01 \x03(\v2\x19.gavel.admin.v1.RuleStatsR\x05rules\"}\n" +
+	"\x05rules\x18\x01 \x03(\v2\x19.gavel.admin.v1.RuleStatsR\x05rules\x12\x12\n" +
+	"\x04days\x18\x02 \x03(\tR\x04days\"}\n" +
 	"\x17ExportStatementsRequest\x120\n" +
 	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
 	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"S\n" +
@@ -1130,21 +1181,22 @@ var file_gavel_admin_v1_admin_proto_depIdxs = []int32{
 	6,  // 10: gavel.admin.v1.ShadowReport.transitions:type_name -> gavel.admin.v1.Transition
 	12, // 11: gavel.admin.v1.ShadowReport.since:type_name -> google.protobuf.Timestamp
 	12, // 12: gavel.admin.v1.GetRuleStatsRequest.since:type_name -> google.protobuf.Timestamp
-	8,  // 13: gavel.admin.v1.GetRuleStatsResponse.rules:type_name -> gavel.admin.v1.RuleStats
-	12, // 14: gavel.admin.v1.ExportStatementsRequest.since:type_name -> google.protobuf.Timestamp
-	12, // 15: gavel.admin.v1.ExportStatementsRequest.until:type_name -> google.protobuf.Timestamp
-	14, // 16: gavel.admin.v1.ExportStatementsResponse.statements:type_name -> google.protobuf.Struct
-	0,  // 17: gavel.admin.v1.AdminService.GetStatus:input_type -> gavel.admin.v1.GetStatusRequest
-	7,  // 18: gavel.admin.v1.AdminService.GetRuleStats:input_type -> gavel.admin.v1.GetRuleStatsRequest
-	10, // 19: gavel.admin.v1.AdminService.ExportStatements:input_type -> gavel.admin.v1.ExportStatementsRequest
-	3,  // 20: gavel.admin.v1.AdminService.GetStatus:output_type -> gavel.admin.v1.GetStatusResponse
-	9,  // 21: gavel.admin.v1.AdminService.GetRuleStats:output_type -> gavel.admin.v1.GetRuleStatsResponse
-	11, // 22: gavel.admin.v1.AdminService.ExportStatements:output_type -> gavel.admin.v1.ExportStatementsResponse
-	20, // [20:23] is the sub-list for method output_type
-	17, // [17:20] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	12, // 13: gavel.admin.v1.GetRuleStatsRequest.until:type_name -> google.protobuf.Timestamp
+	8,  // 14: gavel.admin.v1.GetRuleStatsResponse.rules:type_name -> gavel.admin.v1.RuleStats
+	12, // 15: gavel.admin.v1.ExportStatementsRequest.since:type_name -> google.protobuf.Timestamp
+	12, // 16: gavel.admin.v1.ExportStatementsRequest.until:type_name -> google.protobuf.Timestamp
+	14, // 17: gavel.admin.v1.ExportStatementsResponse.statements:type_name -> google.protobuf.Struct
+	0,  // 18: gavel.admin.v1.AdminService.GetStatus:input_type -> gavel.admin.v1.GetStatusRequest
+	7,  // 19: gavel.admin.v1.AdminService.GetRuleStats:input_type -> gavel.admin.v1.GetRuleStatsRequest
+	10, // 20: gavel.admin.v1.AdminService.ExportStatements:input_type -> gavel.admin.v1.ExportStatementsRequest
+	3,  // 21: gavel.admin.v1.AdminService.GetStatus:output_type -> gavel.admin.v1.GetStatusResponse
+	9,  // 22: gavel.admin.v1.AdminService.GetRuleStats:output_type -> gavel.admin.v1.GetRuleStatsResponse
+	11, // 23: gavel.admin.v1.AdminService.ExportStatements:output_type -> gavel.admin.v1.ExportStatementsResponse
+	21, // [21:24] is the sub-list for method output_type
+	18, // [18:21] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_gavel_admin_v1_admin_proto_init() }

@@ -147,8 +147,12 @@ type Appeal struct {
 	Reviewer string `protobuf:"bytes,11,opt,name=reviewer,proto3" json:"reviewer,omitempty"`
 	Note     string `protobuf:"bytes,12,opt,name=note,proto3" json:"note,omitempty"`
 	// The authenticated caller that resolved it.
-	ResolvedBy    string                 `protobuf:"bytes,13,opt,name=resolved_by,json=resolvedBy,proto3" json:"resolved_by,omitempty"`
-	DecidedAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
+	ResolvedBy string                 `protobuf:"bytes,13,opt,name=resolved_by,json=resolvedBy,proto3" json:"resolved_by,omitempty"`
+	DecidedAt  *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
+	// The reviewer working the appeal until claimed_until; empty when no one
+	// holds a live claim.
+	ClaimedBy     string                 `protobuf:"bytes,15,opt,name=claimed_by,json=claimedBy,proto3" json:"claimed_by,omitempty"`
+	ClaimedUntil  *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=claimed_until,json=claimedUntil,proto3" json:"claimed_until,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -277,6 +281,20 @@ func (x *Appeal) GetResolvedBy() string {
 func (x *Appeal) GetDecidedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.DecidedAt
+	}
+	return nil
+}
+
+func (x *Appeal) GetClaimedBy() string {
+	if x != nil {
+		return x.ClaimedBy
+	}
+	return ""
+}
+
+func (x *Appeal) GetClaimedUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ClaimedUntil
 	}
 	return nil
 }
@@ -733,11 +751,117 @@ func (x *ResolveAppealResponse) GetAppeal() *Appeal {
 	return nil
 }
 
+type ClaimAppealRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	AppealId string                 `protobuf:"bytes,1,opt,name=appeal_id,json=appealId,proto3" json:"appeal_id,omitempty"`
+	// The human reviewer claiming (required).
+	Reviewer string `protobuf:"bytes,2,opt,name=reviewer,proto3" json:"reviewer,omitempty"`
+	// Give the reviewer's claim up instead.
+	Release       bool `protobuf:"varint,3,opt,name=release,proto3" json:"release,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimAppealRequest) Reset() {
+	*x = ClaimAppealRequest{}
+	mi := &file_gavel_appeal_v1_appeal_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimAppealRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimAppealRequest) ProtoMessage() {}
+
+func (x *ClaimAppealRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_appeal_v1_appeal_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimAppealRequest.ProtoReflect.Descriptor instead.
+func (*ClaimAppealRequest) Descriptor() ([]byte, []int) {
+	return file_gavel_appeal_v1_appeal_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ClaimAppealRequest) GetAppealId() string {
+	if x != nil {
+		return x.AppealId
+	}
+	return ""
+}
+
+func (x *ClaimAppealRequest) GetReviewer() string {
+	if x != nil {
+		return x.Reviewer
+	}
+	return ""
+}
+
+func (x *ClaimAppealRequest) GetRelease() bool {
+	if x != nil {
+		return x.Release
+	}
+	return false
+}
+
+type ClaimAppealResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Appeal        *Appeal                `protobuf:"bytes,1,opt,name=appeal,proto3" json:"appeal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimAppealResponse) Reset() {
+	*x = ClaimAppealResponse{}
+	mi := &file_gavel_appeal_v1_appeal_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimAppealResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimAppealResponse) ProtoMessage() {}
+
+func (x *ClaimAppealResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_appeal_v1_appeal_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimAppealResponse.ProtoReflect.Descriptor instead.
+func (*ClaimAppealResponse) Descriptor() ([]byte, []int) {
+	return file_gavel_appeal_v1_appeal_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ClaimAppealResponse) GetAppeal() *Appeal {
+	if x != nil {
+		return x.Appeal
+	}
+	return nil
+}
+
 var File_gavel_appeal_v1_appeal_proto protoreflect.FileDescriptor
 
 const file_gavel_appeal_v1_appeal_proto_rawDesc = "" +
 	"\n" +
-	"\x1cgavel/appeal/v1/appeal.proto\x12\x0fgavel.appeal.v1\x1a gavel/decision/v1/decision.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x04\n" +
+	"\x1cgavel/appeal/v1/appeal.proto\x12\x0fgavel.appeal.v1\x1a gavel/decision/v1/decision.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x04\n" +
 	"\x06Appeal\x12\x1b\n" +
 	"\tappeal_id\x18\x01 \x01(\tR\bappealId\x12\x1f\n" +
 	"\vdecision_id\x18\x02 \x01(\tR\n" +
@@ -760,7 +884,10 @@ const file_gavel_appeal_v1_appeal_proto_rawDesc = "" +
 	"\vresolved_by\x18\r \x01(\tR\n" +
 	"resolvedBy\x129\n" +
 	"\n" +
-	"decided_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\"m\n" +
+	"decided_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12\x1d\n" +
+	"\n" +
+	"claimed_by\x18\x0f \x01(\tR\tclaimedBy\x12?\n" +
+	"\rclaimed_until\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\fclaimedUntil\"m\n" +
 	"\x11FileAppealRequest\x12\x1f\n" +
 	"\vdecision_id\x18\x01 \x01(\tR\n" +
 	"decisionId\x12\x1c\n" +
@@ -792,6 +919,12 @@ const file_gavel_appeal_v1_appeal_proto_rawDesc = "" +
 	"\breviewer\x18\x03 \x01(\tR\breviewer\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\"H\n" +
 	"\x15ResolveAppealResponse\x12/\n" +
+	"\x06appeal\x18\x01 \x01(\v2\x17.gavel.appeal.v1.AppealR\x06appeal\"g\n" +
+	"\x12ClaimAppealRequest\x12\x1b\n" +
+	"\tappeal_id\x18\x01 \x01(\tR\bappealId\x12\x1a\n" +
+	"\breviewer\x18\x02 \x01(\tR\breviewer\x12\x18\n" +
+	"\arelease\x18\x03 \x01(\bR\arelease\"F\n" +
+	"\x13ClaimAppealResponse\x12/\n" +
 	"\x06appeal\x18\x01 \x01(\v2\x17.gavel.appeal.v1.AppealR\x06appeal*}\n" +
 	"\fAppealStatus\x12\x1d\n" +
 	"\x19APPEAL_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -801,13 +934,14 @@ const file_gavel_appeal_v1_appeal_proto_rawDesc = "" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eOUTCOME_UPHELD\x10\x01\x12\x16\n" +
-	"\x12OUTCOME_OVERTURNED\x10\x022\x82\x03\n" +
+	"\x12OUTCOME_OVERTURNED\x10\x022\xde\x03\n" +
 	"\rAppealService\x12W\n" +
 	"\n" +
 	"FileAppeal\x12\".gavel.appeal.v1.FileAppealRequest\x1a#.gavel.appeal.v1.FileAppealResponse\"\x00\x12W\n" +
 	"\tGetAppeal\x12!.gavel.appeal.v1.GetAppealRequest\x1a\".gavel.appeal.v1.GetAppealResponse\"\x03\x90\x02\x01\x12]\n" +
 	"\vListAppeals\x12#.gavel.appeal.v1.ListAppealsRequest\x1a$.gavel.appeal.v1.ListAppealsResponse\"\x03\x90\x02\x01\x12`\n" +
-	"\rResolveAppeal\x12%.gavel.appeal.v1.ResolveAppealRequest\x1a&.gavel.appeal.v1.ResolveAppealResponse\"\x00B7Z5github.com/gavel/gavel/proto/gavel/appeal/v1;appealv1b\x06proto3"
+	"\rResolveAppeal\x12%.gavel.appeal.v1.ResolveAppealRequest\x1a&.gavel.appeal.v1.ResolveAppealResponse\"\x00\x12Z\n" +
+	"\vClaimAppeal\x12#.gavel.appeal.v1.ClaimAppealRequest\x1a$.gavel.appeal.v1.ClaimAppealResponse\"\x00B7Z5github.com/gavel/gavel/proto/gavel/appeal/v1;appealv1b\x06proto3"
 
 var (
 	file_gavel_appeal_v1_appeal_proto_rawDescOnce sync.Once
@@ -822,7 +956,7 @@ func file_gavel_appeal_v1_appeal_proto_rawDescGZIP() []byte {
 }
 
 var file_gavel_appeal_v1_appeal_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_gavel_appeal_v1_appeal_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_gavel_appeal_v1_appeal_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_gavel_appeal_v1_appeal_proto_goTypes = []any{
 	(AppealStatus)(0),              // 0: gavel.appeal.v1.AppealStatus
 	(Outcome)(0),                   // 1: gavel.appeal.v1.Outcome
@@ -835,34 +969,40 @@ var file_gavel_appeal_v1_appeal_proto_goTypes = []any{
 	(*ListAppealsResponse)(nil),    // 8: gavel.appeal.v1.ListAppealsResponse
 	(*ResolveAppealRequest)(nil),   // 9: gavel.appeal.v1.ResolveAppealRequest
 	(*ResolveAppealResponse)(nil),  // 10: gavel.appeal.v1.ResolveAppealResponse
-	(*timestamppb.Timestamp)(nil),  // 11: google.protobuf.Timestamp
-	(*v1.GetDecisionResponse)(nil), // 12: gavel.decision.v1.GetDecisionResponse
+	(*ClaimAppealRequest)(nil),     // 11: gavel.appeal.v1.ClaimAppealRequest
+	(*ClaimAppealResponse)(nil),    // 12: gavel.appeal.v1.ClaimAppealResponse
+	(*timestamppb.Timestamp)(nil),  // 13: google.protobuf.Timestamp
+	(*v1.GetDecisionResponse)(nil), // 14: gavel.decision.v1.GetDecisionResponse
 }
 var file_gavel_appeal_v1_appeal_proto_depIdxs = []int32{
-	11, // 0: gavel.appeal.v1.Appeal.filed_at:type_name -> google.protobuf.Timestamp
+	13, // 0: gavel.appeal.v1.Appeal.filed_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: gavel.appeal.v1.Appeal.status:type_name -> gavel.appeal.v1.AppealStatus
-	11, // 2: gavel.appeal.v1.Appeal.resolved_at:type_name -> google.protobuf.Timestamp
-	11, // 3: gavel.appeal.v1.Appeal.decided_at:type_name -> google.protobuf.Timestamp
-	2,  // 4: gavel.appeal.v1.FileAppealResponse.appeal:type_name -> gavel.appeal.v1.Appeal
-	2,  // 5: gavel.appeal.v1.GetAppealResponse.appeal:type_name -> gavel.appeal.v1.Appeal
-	12, // 6: gavel.appeal.v1.GetAppealResponse.decision:type_name -> gavel.decision.v1.GetDecisionResponse
-	0,  // 7: gavel.appeal.v1.ListAppealsRequest.status:type_name -> gavel.appeal.v1.AppealStatus
-	2,  // 8: gavel.appeal.v1.ListAppealsResponse.appeals:type_name -> gavel.appeal.v1.Appeal
-	1,  // 9: gavel.appeal.v1.ResolveAppealRequest.outcome:type_name -> gavel.appeal.v1.Outcome
-	2,  // 10: gavel.appeal.v1.ResolveAppealResponse.appeal:type_name -> gavel.appeal.v1.Appeal
-	3,  // 11: gavel.appeal.v1.AppealService.FileAppeal:input_type -> gavel.appeal.v1.FileAppealRequest
-	5,  // 12: gavel.appeal.v1.AppealService.GetAppeal:input_type -> gavel.appeal.v1.GetAppealRequest
-	7,  // 13: gavel.appeal.v1.AppealService.ListAppeals:input_type -> gavel.appeal.v1.ListAppealsRequest
-	9,  // 14: gavel.appeal.v1.AppealService.ResolveAppeal:input_type -> gavel.appeal.v1.ResolveAppealRequest
-	4,  // 15: gavel.appeal.v1.AppealService.FileAppeal:output_type -> gavel.appeal.v1.FileAppealResponse
-	6,  // 16: gavel.appeal.v1.AppealService.GetAppeal:output_type -> gavel.appeal.v1.GetAppealResponse
-	8,  // 17: gavel.appeal.v1.AppealService.ListAppeals:output_type -> gavel.appeal.v1.ListAppealsResponse
-	10, // 18: gavel.appeal.v1.AppealService.ResolveAppeal:output_type -> gavel.appeal.v1.ResolveAppealResponse
-	15, // [15:19] is the sub-list for method output_type
-	11, // [11:15] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	13, // 2: gavel.appeal.v1.Appeal.resolved_at:type_name -> google.protobuf.Timestamp
+	13, // 3: gavel.appeal.v1.Appeal.decided_at:type_name -> google.protobuf.Timestamp
+	13, // 4: gavel.appeal.v1.Appeal.claimed_until:type_name -> google.protobuf.Timestamp
+	2,  // 5: gavel.appeal.v1.FileAppealResponse.appeal:type_name -> gavel.appeal.v1.Appeal
+	2,  // 6: gavel.appeal.v1.GetAppealResponse.appeal:type_name -> gavel.appeal.v1.Appeal
+	14, // 7: gavel.appeal.v1.GetAppealResponse.decision:type_name -> gavel.decision.v1.GetDecisionResponse
+	0,  // 8: gavel.appeal.v1.ListAppealsRequest.status:type_name -> gavel.appeal.v1.AppealStatus
+	2,  // 9: gavel.appeal.v1.ListAppealsResponse.appeals:type_name -> gavel.appeal.v1.Appeal
+	1,  // 10: gavel.appeal.v1.ResolveAppealRequest.outcome:type_name -> gavel.appeal.v1.Outcome
+	2,  // 11: gavel.appeal.v1.ResolveAppealResponse.appeal:type_name -> gavel.appeal.v1.Appeal
+	2,  // 12: gavel.appeal.v1.ClaimAppealResponse.appeal:type_name -> gavel.appeal.v1.Appeal
+	3,  // 13: gavel.appeal.v1.AppealService.FileAppeal:input_type -> gavel.appeal.v1.FileAppealRequest
+	5,  // 14: gavel.appeal.v1.AppealService.GetAppeal:input_type -> gavel.appeal.v1.GetAppealRequest
+	7,  // 15: gavel.appeal.v1.AppealService.ListAppeals:input_type -> gavel.appeal.v1.ListAppealsRequest
+	9,  // 16: gavel.appeal.v1.AppealService.ResolveAppeal:input_type -> gavel.appeal.v1.ResolveAppealRequest
+	11, // 17: gavel.appeal.v1.AppealService.ClaimAppeal:input_type -> gavel.appeal.v1.ClaimAppealRequest
+	4,  // 18: gavel.appeal.v1.AppealService.FileAppeal:output_type -> gavel.appeal.v1.FileAppealResponse
+	6,  // 19: gavel.appeal.v1.AppealService.GetAppeal:output_type -> gavel.appeal.v1.GetAppealResponse
+	8,  // 20: gavel.appeal.v1.AppealService.ListAppeals:output_type -> gavel.appeal.v1.ListAppealsResponse
+	10, // 21: gavel.appeal.v1.AppealService.ResolveAppeal:output_type -> gavel.appeal.v1.ResolveAppealResponse
+	12, // 22: gavel.appeal.v1.AppealService.ClaimAppeal:output_type -> gavel.appeal.v1.ClaimAppealResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_gavel_appeal_v1_appeal_proto_init() }
@@ -876,7 +1016,7 @@ func file_gavel_appeal_v1_appeal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gavel_appeal_v1_appeal_proto_rawDesc), len(file_gavel_appeal_v1_appeal_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -44,6 +44,9 @@ const (
 	// AppealServiceResolveAppealProcedure is the fully-qualified name of the AppealService's
 	// ResolveAppeal RPC.
 	AppealServiceResolveAppealProcedure = "/gavel.appeal.v1.AppealService/ResolveAppeal"
+	// AppealServiceClaimAppealProcedure is the fully-qualified name of the AppealService's ClaimAppeal
+	// RPC.
+	AppealServiceClaimAppealProcedure = "/gavel.appeal.v1.AppealService/ClaimAppeal"
 )
 
 // AppealServiceClient is a client for the gavel.appeal.v1.AppealService service.
@@ -59,6 +62,11 @@ type AppealServiceClient interface {
 	// the review role, on behalf of a named reviewer: an appeal is never
 	// decided by automated means alone (DSA Art. 20(6)).
 	ResolveAppeal(context.Context, *connect.Request[v1.ResolveAppealRequest]) (*connect.Response[v1.ResolveAppealResponse], error)
+	// ClaimAppeal marks an open appeal as being worked by a reviewer for
+	// appeals.claim_ttl, so two reviewers do not work the same one; the same
+	// reviewer claiming again extends it, release gives it up. Another
+	// reviewer's live claim is FAILED_PRECONDITION. Review role only.
+	ClaimAppeal(context.Context, *connect.Request[v1.ClaimAppealRequest]) (*connect.Response[v1.ClaimAppealResponse], error)
 }
 
 // NewAppealServiceClient constructs a client for the gavel.appeal.v1.AppealService service. By
@@ -98,6 +106,12 @@ func NewAppealServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(appealServiceMethods.ByName("ResolveAppeal")),
 			connect.WithClientOptions(opts...),
 		),
+		claimAppeal: connect.NewClient[v1.ClaimAppealRequest, v1.ClaimAppealResponse](
+			httpClient,
+			baseURL+AppealServiceClaimAppealProcedure,
+			connect.WithSchema(appealServiceMethods.ByName("ClaimAppeal")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -107,6 +121,7 @@ type appealServiceClient struct {
 	getAppeal     *connect.Client[v1.GetAppealRequest, v1.GetAppealResponse]
 	listAppeals   *connect.Client[v1.ListAppealsRequest, v1.ListAppealsResponse]
 	resolveAppeal *connect.Client[v1.ResolveAppealRequest, v1.ResolveAppealResponse]
+	claimAppeal   *connect.Client[v1.ClaimAppealRequest, v1.ClaimAppealResponse]
 }
 
 // FileAppeal calls gavel.appeal.v1.AppealService.FileAppeal.
@@ -129,6 +144,11 @@ func (c *appealServiceClient) ResolveAppeal(ctx context.Context, req *connect.Re
 	return c.resolveAppeal.CallUnary(ctx, req)
 }
 
+// ClaimAppeal calls gavel.appeal.v1.AppealService.ClaimAppeal.
+func (c *appealServiceClient) ClaimAppeal(ctx context.Context, req *connect.Request[v1.ClaimAppealRequest]) (*connect.Response[v1.ClaimAppealResponse], error) {
+	return c.claimAppeal.CallUnary(ctx, req)
+}
+
 // AppealServiceHandler is an implementation of the gavel.appeal.v1.AppealService service.
 type AppealServiceHandler interface {
 	// FileAppeal opens an appeal of an appealable decision within the appeal
@@ -142,6 +162,11 @@ type AppealServiceHandler interface {
 	// the review role, on behalf of a named reviewer: an appeal is never
 	// decided by automated means alone (DSA Art. 20(6)).
 	ResolveAppeal(context.Context, *connect.Request[v1.ResolveAppealRequest]) (*connect.Response[v1.ResolveAppealResponse], error)
+	// ClaimAppeal marks an open appeal as being worked by a reviewer for
+	// appeals.claim_ttl, so two reviewers do not work the same one; the same
+	// reviewer claiming again extends it, release gives it up. Another
+	// reviewer's live claim is FAILED_PRECONDITION. Review role only.
+	ClaimAppeal(context.Context, *connect.Request[v1.ClaimAppealRequest]) (*connect.Response[v1.ClaimAppealResponse], error)
 }
 
 // NewAppealServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -177,6 +202,12 @@ func NewAppealServiceHandler(svc AppealServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(appealServiceMethods.ByName("ResolveAppeal")),
 		connect.WithHandlerOptions(opts...),
 	)
+	appealServiceClaimAppealHandler := connect.NewUnaryHandler(
+		AppealServiceClaimAppealProcedure,
+		svc.ClaimAppeal,
+		connect.WithSchema(appealServiceMethods.ByName("ClaimAppeal")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/gavel.appeal.v1.AppealService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AppealServiceFileAppealProcedure:
@@ -187,6 +218,8 @@ func NewAppealServiceHandler(svc AppealServiceHandler, opts ...connect.HandlerOp
 			appealServiceListAppealsHandler.ServeHTTP(w, r)
 		case AppealServiceResolveAppealProcedure:
 			appealServiceResolveAppealHandler.ServeHTTP(w, r)
+		case AppealServiceClaimAppealProcedure:
+			appealServiceClaimAppealHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -210,4 +243,8 @@ func (UnimplementedAppealServiceHandler) ListAppeals(context.Context, *connect.R
 
 func (UnimplementedAppealServiceHandler) ResolveAppeal(context.Context, *connect.Request[v1.ResolveAppealRequest]) (*connect.Response[v1.ResolveAppealResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("gavel.appeal.v1.AppealService.ResolveAppeal is not implemented"))
+}
+
+func (UnimplementedAppealServiceHandler) ClaimAppeal(context.Context, *connect.Request[v1.ClaimAppealRequest]) (*connect.Response[v1.ClaimAppealResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("gavel.appeal.v1.AppealService.ClaimAppeal is not implemented"))
 }

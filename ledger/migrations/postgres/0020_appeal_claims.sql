@@ -1,0 +1,4 @@
+-- A reviewer claims an open appeal while working it, so two reviewers do
+-- not work the same one; a claim lapses at claimed_until. PostgreSQL dialect.
+ALTER TABLE appeals ADD COLUMN claimed_by text NOT NULL DEFAULT '';
+ALTER TABLE appeals ADD COLUMN claimed_until timestamptz;
