@@ -115,6 +115,10 @@ model: ## retrain the fraud model on the synthetic data set (fixed seed): model.
 data: ## refresh the detectors' shipped data sets from the npm registry (pinned versions)
 	@for s in plugins/detectors/*/data/update.sh; do echo "$$s"; bash "$$s"; done
 
+.PHONY: console-assets
+console-assets: ## re-vendor the console's htmx and uPlot, and the browser tests' axe-core, from npm at pinned versions
+	console/vendor.sh
+
 .PHONY: clean
 clean: ## remove built binaries, caches and local data
 	rm -rf $(BIN) .cache data

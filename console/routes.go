@@ -31,7 +31,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/policy/replays/{id}", c.get([]string{RoleAdmin}, c.replayPage))
 	m.HandleFunc("GET /console/system", c.get([]string{RoleAdmin}, c.systemPage))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
-		c.fail(w, r, nil, http.StatusNotFound, "There is no such page in the console.")
+		c.fail(w, r, c.sessionOf(r), http.StatusNotFound, "There is no such page in the console.")
 	})
 	c.mux = m
 }
@@ -62,6 +62,15 @@ func (c *Console) navFor(p Principal) []navItem {
 
 // handler is a page or action run for a signed-in user.
 type handler func(w http.ResponseWriter, r *http.Request, s *session)
+
+// sessionOf returns the request's live session, or nil.
+func (c *Console) sessionOf(r *http.Request) *session {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil
+	}
+	return c.sessions.get(ck.Value)
+}
 
 // current returns the request's session; in open mode one is made on the
 // first visit, with every role.
@@ -100,11 +109,7 @@ func (c *Console) get(roles []string, h handler) http.HandlerFunc {
 // token, signed in, holding one of roles.
 func (c *Console) post(roles []string, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ck, err := r.Cookie(sessionCookie)
-		var s *session
-		if err == nil {
-			s = c.sessions.get(ck.Value)
-		}
+		s := c.sessionOf(r)
 		if s == nil {
 			c.toSignIn(w, r)
 			return

@@ -119,10 +119,13 @@ func sameToken(a, b string) bool {
 }
 
 // sameOrigin refuses a cross-site request by its Fetch Metadata and
-// Origin headers, where the browser sent them.
+// Origin headers, where the browser sent them. Fetch Metadata, when
+// present, decides; a browser may send Origin: null for a same-origin form.
 func sameOrigin(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
+	case "same-origin", "none":
+		return true
+	case "":
 	default:
 		return false
 	}

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the services and libraries gavel's tests
 # use: PostgreSQL (ledger and linkage suites), Redis (velocity's shared
-# store), and python3-grpcio, python3-protobuf and python3-cryptography (the
-# Python detector). Only what is missing is installed; it needs root and
+# store), Chromium (the console's browser tests), and python3-grpcio,
+# python3-protobuf and python3-cryptography (the Python detector). Only what is missing is installed; it needs root and
 # apt-get, and otherwise says what to install and exits non-zero.
 set -euo pipefail
 
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The console's browser tests drive Debian's headless Chromium.
+command -v chromium >/dev/null || missing+=(chromium)
 if ! /usr/bin/python3 -c 'import grpc, google.protobuf, cryptography' 2>/dev/null; then
 	missing+=(python3-grpcio python3-protobuf python3-cryptography)
 fi

@@ -37,7 +37,8 @@ const appealUsage = `usage:
   gavel appeal file DECISION_ID --statement TEXT [--filed-by NAME]
   gavel appeal list [--status open|upheld|overturned] [--checkpoint CP] [--code REASON]
   gavel appeal show APPEAL_ID
-  gavel appeal resolve APPEAL_ID --outcome upheld|overturned --reviewer NAME [--note TEXT]`
+  gavel appeal resolve APPEAL_ID --outcome upheld|overturned --reviewer NAME [--note TEXT]
+  gavel appeal claim APPEAL_ID --reviewer NAME [--release]`
 
 func runAppeal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
@@ -63,6 +64,7 @@ func runAppeal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		outcome   = fs.String("outcome", "", "upheld or overturned (resolve)")
 		reviewer  = fs.String("reviewer", "", "the human reviewer who decides (resolve)")
 		note      = fs.String("note", "", "the reviewer's reasons (resolve)")
+		release   = fs.Bool("release", false, "give the reviewer's claim up (claim)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -160,6 +162,19 @@ func runAppeal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return printJSON(stdout, resp.Msg)
 		}
 		printAppeal(stdout, resp.Msg.GetAppeal())
+	case "claim":
+		id, err := needID("APPEAL_ID")
+		if err != nil {
+			return err
+		}
+		resp, err := client.ClaimAppeal(cctx, connect.NewRequest(&appealv1.ClaimAppealRequest{AppealId: id, Reviewer: *reviewer, Release: *release}))
+		if err != nil {
+			return rpcError(err)
+		}
+		if cf.json {
+			return printJSON(stdout, resp.Msg)
+		}
+		printAppeal(stdout, resp.Msg.GetAppeal())
 	default:
 		return usageError("unknown appeal subcommand %q\n%s", sub, appealUsage)
 	}
@@ -177,6 +192,9 @@ func printAppeal(w io.Writer, a *appealv1.Appeal) {
 	fmt.Fprintf(w, "subject    %s\n", a.GetSubjectId())
 	fmt.Fprintf(w, "filed      %s by %s\n", a.GetFiledAt().AsTime().Format(time.RFC3339), a.GetFiledBy())
 	fmt.Fprintf(w, "statement  %s\n", a.GetStatement())
+	if a.GetClaimedBy() != "" {
+		fmt.Fprintf(w, "claimed    by %s until %s\n", a.GetClaimedBy(), a.GetClaimedUntil().AsTime().Format(time.RFC3339))
+	}
 	if a.GetResolvedAt() != nil {
 		fmt.Fprintf(w, "resolved   %s by reviewer %s (via %s)\n", a.GetResolvedAt().AsTime().Format(time.RFC3339), a.GetReviewer(), a.GetResolvedBy())
 		if a.GetNote() != "" {

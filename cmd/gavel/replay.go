@@ -37,6 +37,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		htmlPath   = fs.String("html", "", "also write a self-contained HTML report to this file")
 		maxList    = fs.Int("max-escalations", 50, "list at most this many decisions that would become more severe")
 		workers    = fs.Int("workers", 0, "parallel evaluations (default: the number of CPUs)")
+		remote     = fs.Bool("remote", false, "replay inside the running gavel (ReplayService) instead of reading the ledger here; --bundle must be a .tar.gz")
+		addr       = fs.String("addr", envOr("GAVEL_ADDR", "http://127.0.0.1:8080"), "with --remote: gavel's base URL (env GAVEL_ADDR)")
+		token      = fs.String("token", "", "with --remote: an admin bearer token (default: env GAVEL_TOKEN)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -60,6 +63,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError("--until must be after --since")
 	}
 	filter.Checkpoint = *checkpoint
+	if *remote {
+		return replayRemote(ctx, *addr, cmpOr(*token, os.Getenv("GAVEL_TOKEN")), *bundle, filter, *asJSON, stdout, stderr)
+	}
 	cfg, err := config.Load(fs, os.Environ())
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}

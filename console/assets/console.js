@@ -61,10 +61,13 @@
       var opts = {
         width: el.clientWidth || 160, height: el.clientHeight || 36,
         pxAlign: false, cursor: { show: false }, select: { show: false }, legend: { show: false },
-        scales: { x: { time: false } },
+        scales: {
+          x: { time: false, range: function (u, lo, hi) { return [lo - 43200, hi + 43200]; } },
+          y: { range: function (u, lo, hi) { return [0, Math.max(1, hi)]; } },
+        },
         axes: [{ show: false }, { show: false }],
-        series: [{}, { stroke: "#0b5cad", width: 1.5, fill: "rgba(11,92,173,0.12)" },
-          { stroke: "#b4442b", fill: "rgba(180,68,43,0.6)", paths: uPlot.paths.bars({ size: [0.8, 6] }) }],
+        series: [{}, { stroke: "#0b5cad", width: 1.5, fill: "rgba(11,92,173,0.12)", points: { show: false } },
+          { stroke: "#b4442b", fill: "rgba(180,68,43,0.6)", paths: uPlot.paths.bars({ size: [0.8, 6] }), points: { show: false } }],
       };
       new uPlot(opts, [xs, s[0], s[1]], el);
     });
