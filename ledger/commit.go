@@ -68,7 +68,7 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record) (*decision.Re
 	}
 
 	for _, c := range codes {
-		if _, err := tx.StmtContext(ctx, l.put.reasonHit).ExecContext(ctx, st.DecisionID, c); err != nil {
+		if _, err := tx.StmtContext(ctx, l.put.reasonHit).ExecContext(ctx, st.DecisionID, c, l.d.ts(st.DecidedAt), st.DryRun); err != nil {
 			return nil, false, fmt.Errorf("commit decision %s: record reason %q: %w", st.DecisionID, c, err)
 		}
 	}

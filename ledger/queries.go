@@ -20,7 +20,7 @@ func newQueries(d *dialect) *queries {
 			 fallback, dry_run, bundle_revision, latency_ns, record)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`),
-		insertReasonHit: r(`INSERT INTO reason_hits (decision_id, code) VALUES (?, ?)`),
+		insertReasonHit: r(`INSERT INTO reason_hits (decision_id, code, decided_at, dry_run) VALUES (?, ?, ?, ?)`),
 		insertHold: r(`INSERT INTO holds
 			(subject_id, capability, since, until, decision_id, remedy, remedy_checkpoint)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`),

@@ -62,7 +62,7 @@ func newBrowser(t testing.TB) *browser {
 	if err != nil {
 		t.Fatalf("axe-core is vendored by make console-assets: %v", err)
 	}
-	shots := os.Getenv("GAVEL_CONSOLE_SCREENSHOTS")
+	shots := os.Getenv("CONSOLE_SCREENSHOTS")
 	if shots == "" {
 		shots = filepath.Join(os.TempDir(), "gavel-console-screenshots")
 	}
