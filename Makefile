@@ -97,14 +97,22 @@ fuzz: ## fuzz the trust boundaries for FUZZTIME each: request decoding, detector
 	$(GO) test -run '^$$' -fuzz '^FuzzReadBundle$$' -fuzztime $(FUZZTIME) ./bundles
 
 # ---- benchmarks ----
+BENCH_FLAGS ?=
 .PHONY: bench
-bench: ## benchmarks: the load harness (gavel serve under parallel clients), Decide in-process (inline signals vs detectors; ledger off vs SQLite vs PostgreSQL), policy eval, detector calls, ledger
+bench: build $(OPA) ## gavel side by side with `opa run --server` (same policy, input, load generator): one table of throughput, p50, p99, RSS, detector outcomes, replay rate; BENCH_FLAGS=-h for options
+	@if [ -z "$${GAVEL_TEST_POSTGRES_DSN:-}" ]; then \
+		export GAVEL_TEST_POSTGRES_DSN="$$(tests/pg/start.sh $(PG_DIR) 55432)"; \
+	fi; \
+	$(GO) run ./tests/sidebyside -bin $(BIN) -opa $(OPA) -policies policies -out $(CURDIR)/.cache/bench.md $(BENCH_FLAGS)
+
+.PHONY: bench-micro
+bench-micro: ## Go benchmarks: Decide in-process (inline signals vs detectors; ledger off vs SQLite vs PostgreSQL), the load harness, policy eval, detector calls, ledger, replay
 	@if [ -z "$${GAVEL_TEST_POSTGRES_DSN:-}" ]; then \
 		export GAVEL_TEST_POSTGRES_DSN="$$(tests/pg/start.sh $(PG_DIR) 55432)"; \
 	fi; \
 	echo "PostgreSQL for benchmarks: $$GAVEL_TEST_POSTGRES_DSN"; \
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./tests/... ./bundles/... ./plugins/host/... ./ledger/... ./internal/replay/... | tee $(CURDIR)/.cache/bench.txt
-	@$(GO) run ./tests/benchreport < $(CURDIR)/.cache/bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./tests/... ./bundles/... ./plugins/host/... ./ledger/... ./internal/replay/... | tee $(CURDIR)/.cache/bench-micro.txt
+	@$(GO) run ./tests/benchreport < $(CURDIR)/.cache/bench-micro.txt
 
 # ---- data for detectors ----
 .PHONY: model
