@@ -15,6 +15,7 @@ import (
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/internal/pgtest"
 	"github.com/gavel/gavel/ledger"
+	"github.com/gavel/gavel/plugins/builtin"
 	"github.com/gavel/gavel/plugins/host"
 	"github.com/gavel/gavel/policies"
 )
@@ -63,6 +64,26 @@ func detectorHost(b testing.TB) *host.Host {
 		},
 		OnFailure: host.OnFailureRefuse,
 	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close() })
+	return h
+}
+
+// builtinHost runs every built-in detector in process, as `gavel serve`
+// does by default.
+func builtinHost(b testing.TB) *host.Host {
+	b.Helper()
+	var dcs []host.DetectorConfig
+	for _, n := range builtin.Names() {
+		open, _ := builtin.Opener(n)
+		dcs = append(dcs, host.DetectorConfig{Name: n, Open: open, Timeout: 50 * time.Millisecond})
+	}
+	h, err := host.New(host.Config{DataDir: b.TempDir(), Detectors: dcs, OnFailure: host.OnFailureRefuse}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -149,6 +170,39 @@ func BenchmarkDecide(b *testing.B) {
 	b.Run("detectors", func(b *testing.B) {
 		runDecide(b, newEngine(b, detectorHost(b), sqliteLedger(b)), false)
 	})
+	b.Run("builtin-in-process", func(b *testing.B) {
+		runDecide(b, newEngine(b, builtinHost(b), sqliteLedger(b)), false)
+	})
+}
+
+// BenchmarkDecideBuiltinParallel is Decide's throughput with the 7 built-in
+// detectors in process and a SQLite ledger, many callers at once; it
+// counts the decisions whose detectors did not all answer.
+func BenchmarkDecideBuiltinParallel(b *testing.B) {
+	e := newEngine(b, builtinHost(b), sqliteLedger(b))
+	var seq, degraded atomic.Int64
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rec, err := e.Decide(ctx, benchRequest(int(seq.Add(1)), false))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			for _, d := range rec.Detectors {
+				if d.Status != decision.StatusOK {
+					degraded.Add(1)
+					break
+				}
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "decisions/s")
+	b.ReportMetric(float64(degraded.Load())/float64(b.N), "degraded/op")
 }
 
 // discardLedger is a decision.Ledger that keeps nothing: no history, every

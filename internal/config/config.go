@@ -28,6 +28,7 @@ import (
 	"github.com/gavel/gavel/console"
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/internal/replay"
+	"github.com/gavel/gavel/plugins/builtin"
 )
 
 // Config is the whole of gavel's configuration.
@@ -289,7 +290,18 @@ type DetectorConfig struct {
 	Timeout  time.Duration     `koanf:"timeout"`
 	Required bool              `koanf:"required"`
 	Env      map[string]string `koanf:"env"`
+	// Mode is "process" (a go-plugin binary, the default) or "in_process"
+	// (a built-in detector run inside gavel: no process hop; see the
+	// README's isolation trade-off). The built-in detectors default to
+	// in_process.
+	Mode string `koanf:"mode"`
 }
+
+// Detector modes.
+const (
+	ModeProcess   = "process"
+	ModeInProcess = "in_process"
+)
 
 // LedgerConfig selects the ledger backend.
 type LedgerConfig struct {
@@ -388,13 +400,13 @@ func Defaults() map[string]any {
 		"detectors.breaker_failures":    5,
 		"detectors.breaker_cooldown":    "10s",
 		"detectors.breaker_grace":       "1s",
-		"detectors.plugins.email":       map[string]any{"enabled": true, "timeout": "50ms"},
-		"detectors.plugins.velocity":    map[string]any{"enabled": true, "timeout": "50ms"},
-		"detectors.plugins.linkage":     map[string]any{"enabled": true, "timeout": "50ms"},
-		"detectors.plugins.document":    map[string]any{"enabled": true, "timeout": "50ms"},
-		"detectors.plugins.geo":         map[string]any{"enabled": true, "timeout": "50ms"},
-		"detectors.plugins.phone":       map[string]any{"enabled": true, "timeout": "50ms"},
-		"detectors.plugins.model":       map[string]any{"enabled": true, "timeout": "50ms"},
+		"detectors.plugins.email":       map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
+		"detectors.plugins.velocity":    map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
+		"detectors.plugins.linkage":     map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
+		"detectors.plugins.document":    map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
+		"detectors.plugins.geo":         map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
+		"detectors.plugins.phone":       map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
+		"detectors.plugins.model":       map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
 		"ledger.driver":                 "sqlite",
 		"ledger.max_conns":              8,
 		"ledger.strike_ttl":             "2160h",
@@ -681,6 +693,15 @@ func (c *Config) Validate() error {
 		}
 		if d.SHA256 != "" && !isHex64(d.SHA256) {
 			bad(key+".sha256", "must be 64 hexadecimal characters")
+		}
+		switch d.Mode {
+		case "", ModeProcess:
+		case ModeInProcess:
+			if _, ok := builtin.Opener(name); !ok {
+				bad(key+".mode", "in_process is for the built-in detectors (%s) only", strings.Join(builtin.Names(), ", "))
+			}
+		default:
+			bad(key+".mode", "must be %s or %s, got %q", ModeProcess, ModeInProcess, d.Mode)
 		}
 	}
 

@@ -35,6 +35,7 @@ import (
 	"github.com/gavel/gavel/internal/replay"
 	"github.com/gavel/gavel/ledger"
 	"github.com/gavel/gavel/ledger/journal"
+	"github.com/gavel/gavel/plugins/builtin"
 	"github.com/gavel/gavel/plugins/host"
 	"github.com/gavel/gavel/policies"
 	"github.com/gavel/gavel/proto/gavel/admin/v1/adminv1connect"
@@ -263,13 +264,17 @@ func (s *Server) startDetectors(ctx context.Context) (*host.Host, error) {
 	sort.Strings(names)
 	for _, name := range names {
 		d := s.cfg.Detectors.Plugins[name]
-		path, err := s.cfg.DetectorPath(name)
-		if err != nil {
-			return nil, err
+		dc := host.DetectorConfig{Name: name, SHA256: d.SHA256, Timeout: s.cfg.DetectorTimeout(name), Env: d.Env, Required: d.Required}
+		if d.Mode == config.ModeInProcess {
+			dc.Open, _ = builtin.Opener(name) // checked by config.Validate
+		} else {
+			path, err := s.cfg.DetectorPath(name)
+			if err != nil {
+				return nil, err
+			}
+			dc.Path = path
 		}
-		hc.Detectors = append(hc.Detectors, host.DetectorConfig{
-			Name: name, Path: path, SHA256: d.SHA256, Timeout: s.cfg.DetectorTimeout(name), Env: d.Env, Required: d.Required,
-		})
+		hc.Detectors = append(hc.Detectors, dc)
 	}
 	h, err := host.New(hc, s.log.With("part", "detectors"))
 	if err != nil {

@@ -25,6 +25,9 @@ type DetectorConfig struct {
 	Timeout time.Duration
 	// Env is passed to the detector as GAVEL_DETECTOR_<KEY> (key upper-cased).
 	Env map[string]string
+	// Open, when set, runs the detector in gavel's process (inprocess.go)
+	// instead of the binary at Path, which is then unused.
+	Open Opener
 	// Required makes a start failure of this detector fail Start even when
 	// OnFailure is "degrade".
 	Required bool
@@ -166,7 +169,7 @@ func (c Config) Validate() error {
 			bad("%s: configured twice", field)
 		}
 		seen[d.Name] = true
-		if d.Path == "" {
+		if d.Path == "" && d.Open == nil {
 			bad("%s: path is required", field)
 		}
 		if d.SHA256 != "" {

@@ -40,8 +40,9 @@ const (
 // Only the supervisor writes inst and status; everyone may read them.
 type detector struct {
 	cfg          DetectorConfig
-	path         string
+	path         string // "" in process
 	env          []string
+	dataDir      string // the detector's data folder; "" for the system's temporary folder
 	startTimeout time.Duration
 	backoffMin   time.Duration
 	backoffMax   time.Duration
@@ -72,14 +73,34 @@ type snapshot struct {
 	desc   *description // last known, kept while unavailable
 }
 
-// instance is one running detector process.
+// instance is one running detector: a go-plugin process, or an in-process
+// detector (client and conn nil, local set).
 type instance struct {
 	client  *plugin.Client
 	conn    *grpc.ClientConn
+	local   io.Closer // in-process: released by kill; may be nil
 	rpc     detectorv1.DetectorServiceClient
 	desc    *description
 	timeout time.Duration // min(configured timeout, declared budget)
-	pid     int
+	pid     int           // 0 in process
+	inProc  bool
+}
+
+// exited reports whether the process has exited; an in-process detector
+// never does.
+func (i *instance) exited() bool { return !i.inProc && i.client.Exited() }
+
+// kill stops the process, or releases an in-process detector.
+func (i *instance) kill(log *slog.Logger) {
+	if !i.inProc {
+		i.client.Kill()
+		return
+	}
+	if i.local != nil {
+		if err := i.local.Close(); err != nil {
+			log.Warn("in-process detector did not close cleanly", "error", err)
+		}
+	}
 }
 
 // description is what Describe said, prepared for the hot path.
@@ -105,9 +126,12 @@ func (d *description) wants(checkpoint string) bool {
 var passEnv = []string{"PATH", "HOME", "TMPDIR", "LANG"}
 
 func newDetector(dc DetectorConfig, cfg Config, log *slog.Logger) (*detector, error) {
-	path, err := filepath.Abs(dc.Path)
-	if err != nil {
-		return nil, fmt.Errorf("detector %q: path: %w", dc.Name, err)
+	var path string
+	if dc.Open == nil {
+		var err error
+		if path, err = filepath.Abs(dc.Path); err != nil {
+			return nil, fmt.Errorf("detector %q: path: %w", dc.Name, err)
+		}
 	}
 	env := make([]string, 0, len(passEnv)+1+len(dc.Env))
 	for _, k := range passEnv {
@@ -115,8 +139,10 @@ func newDetector(dc DetectorConfig, cfg Config, log *slog.Logger) (*detector, er
 			env = append(env, k+"="+v)
 		}
 	}
+	var dataDir string
 	if cfg.DataDir != "" {
-		env = append(env, plugins.EnvDataDir+"="+filepath.Join(cfg.DataDir, dc.Name))
+		dataDir = filepath.Join(cfg.DataDir, dc.Name)
+		env = append(env, plugins.EnvDataDir+"="+dataDir)
 	}
 	keys := make([]string, 0, len(dc.Env))
 	for k := range dc.Env {
@@ -131,6 +157,7 @@ func newDetector(dc DetectorConfig, cfg Config, log *slog.Logger) (*detector, er
 		cfg:          dc,
 		path:         path,
 		env:          env,
+		dataDir:      dataDir,
 		startTimeout: cfg.StartTimeout,
 		backoffMin:   cfg.RestartBackoffMin,
 		backoffMax:   cfg.RestartBackoffMax,
@@ -206,13 +233,13 @@ func (d *detector) supervise(ctx context.Context, first chan<- error) {
 			cause := d.watch(ctx, inst)
 			d.inst.Store(nil)
 			if cause == nil { // closing
-				inst.client.Kill()
+				inst.kill(d.log)
 				d.setStatus(StateUnavailable, errors.New("detector host closed"), desc)
 				return
 			}
 			d.setStatus(StateUnavailable, cause, desc)
 			d.log.Warn("detector died; restarting", "error", cause, "pid", inst.pid)
-			inst.client.Kill()
+			inst.kill(d.log)
 			if time.Since(up) > d.backoffMax {
 				backoff = d.backoffMin
 			}
@@ -243,7 +270,7 @@ func (d *detector) watch(ctx context.Context, inst *instance) error {
 		case <-tick.C:
 			check = n%pingEvery == 0
 		}
-		if inst.client.Exited() {
+		if inst.exited() {
 			return fmt.Errorf("detector %q: process %d exited", d.cfg.Name, inst.pid)
 		}
 		if !check {
@@ -258,15 +285,19 @@ func (d *detector) watch(ctx context.Context, inst *instance) error {
 		case ctx.Err() != nil:
 			return nil
 		default:
-			if failures++; failures >= 2 || inst.client.Exited() {
+			if failures++; failures >= 2 || inst.exited() {
 				return fmt.Errorf("detector %q: health check: %w", d.cfg.Name, err)
 			}
 		}
 	}
 }
 
-// ping is go-plugin's health check, under ctx.
+// ping is go-plugin's health check, under ctx. An in-process detector is
+// as healthy as gavel.
 func (i *instance) ping(ctx context.Context) error {
+	if i.inProc {
+		return ctx.Err()
+	}
 	_, err := healthpb.NewHealthClient(i.conn).Check(ctx,
 		&healthpb.HealthCheckRequest{Service: plugin.GRPCServiceName})
 	return err
@@ -275,6 +306,9 @@ func (i *instance) ping(ctx context.Context) error {
 // start runs the binary, checks its pin, completes the handshake and asks
 // Describe. Errors name the detector and why.
 func (d *detector) start() (*instance, error) {
+	if d.cfg.Open != nil {
+		return d.startInProcess()
+	}
 	name := d.cfg.Name
 	if _, err := os.Stat(d.path); err != nil {
 		return nil, fmt.Errorf("detector %q: binary: %w", name, err)
@@ -307,6 +341,33 @@ func (d *detector) start() (*instance, error) {
 	if err != nil {
 		client.Kill()
 		return nil, err
+	}
+	return inst, nil
+}
+
+// startInProcess constructs an in-process detector and asks Describe, as
+// start does for a binary.
+func (d *detector) startInProcess() (*instance, error) {
+	name := d.cfg.Name
+	ctx, cancel := context.WithTimeout(context.Background(), d.startTimeout)
+	defer cancel()
+	det, closer, err := d.cfg.Open(ctx, envReader(d.cfg.Env), d.dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("detector %q: in process: %w", name, err)
+	}
+	rpc := &localClient{d: det, name: name, log: d.log}
+	inst := &instance{rpc: rpc, local: closer, inProc: true}
+	resp, err := rpc.Describe(ctx, &detectorv1.DescribeRequest{})
+	if err == nil {
+		inst.desc, err = describe(resp)
+	}
+	if err != nil {
+		inst.kill(d.log)
+		return nil, fmt.Errorf("detector %q: Describe: %w", name, err)
+	}
+	inst.timeout = d.cfg.Timeout
+	if inst.desc.budget > 0 {
+		inst.timeout = min(inst.timeout, inst.desc.budget)
 	}
 	return inst, nil
 }

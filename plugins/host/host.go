@@ -52,10 +52,12 @@ type Health struct {
 	// PingError is why the health check failed, set by Ping only.
 	PingError string `json:"ping_error,omitempty"`
 	// BreakerOpened counts how often the breaker opened.
-	BreakerOpened int    `json:"breaker_opened"`
-	Path          string `json:"path"`
-	SHA256        string `json:"sha256,omitempty"`
-	PID           int    `json:"pid,omitempty"`
+	BreakerOpened int `json:"breaker_opened"`
+	// Mode is ModeProcess (a go-plugin binary) or ModeInProcess.
+	Mode   string `json:"mode"`
+	Path   string `json:"path,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	PID    int    `json:"pid,omitempty"`
 }
 
 // Host runs detectors. It is safe for concurrent use.
@@ -212,6 +214,7 @@ func (d *detector) health() Health {
 		LastError:   st.err,
 		LastLatency: time.Duration(d.lastLatency.Load()),
 		Path:        d.path,
+		Mode:        ModeProcess,
 		SHA256:      st.sha256,
 		Timeout:     d.cfg.Timeout,
 
@@ -224,6 +227,9 @@ func (d *detector) health() Health {
 		desc = inst.desc
 		h.PID = inst.pid
 		h.Timeout = inst.timeout
+	}
+	if d.cfg.Open != nil {
+		h.Mode = ModeInProcess
 	}
 	if desc != nil {
 		h.Version = desc.version

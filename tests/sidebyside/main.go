@@ -260,7 +260,7 @@ func detectorsOff() []string {
 func pluginEnv() []string {
 	var env []string
 	for _, d := range builtinDetectors() {
-		env = append(env, "GAVEL_DETECTORS__PLUGINS__"+strings.ToUpper(d)+"__ENABLED=true")
+		env = append(env, "GAVEL_DETECTORS__PLUGINS__"+strings.ToUpper(d)+"__MODE=process")
 	}
 	return env
 }

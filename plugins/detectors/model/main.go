@@ -1,19 +1,17 @@
 // Command model is gavel's built-in fraud-model detector plugin; the host
-// starts it. The model is embedded from model.json, which `make model`
+// starts it. The model is embedded from fraudmodel/model.json, which `make model`
 // trains (see train/ and EVALUATION.md); a model file this binary cannot
 // score is a start-up error.
 package main
 
 import (
-	_ "embed"
 	"os"
 
 	"github.com/gavel/gavel/plugins/detectors/model/fraudmodel"
 	"github.com/gavel/gavel/plugins/sdk"
 )
 
-//go:embed model.json
-var modelJSON []byte
+var modelJSON = fraudmodel.Shipped
 
 func main() {
 	m, err := fraudmodel.Load(modelJSON)

@@ -43,7 +43,7 @@ func defaultConfig() trainConfig {
 
 func main() {
 	cfg := defaultConfig()
-	out := flag.String("out", "plugins/detectors/model", "folder to write model.json and EVALUATION.md to")
+	out := flag.String("out", "plugins/detectors/model", "folder to write EVALUATION.md to, and fraudmodel/model.json under it")
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "generator seed")
 	flag.IntVar(&cfg.N, "n", cfg.N, "accounts to generate")
 	flag.Float64Var(&cfg.FraudRate, "fraud-rate", cfg.FraudRate, "share of ring accounts")
@@ -58,7 +58,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "train:", err)
 		os.Exit(1)
 	}
-	for name, data := range map[string][]byte{"model.json": modelJSON, "EVALUATION.md": []byte(report)} {
+	for name, data := range map[string][]byte{"fraudmodel/model.json": modelJSON, "EVALUATION.md": []byte(report)} {
 		if err := os.WriteFile(filepath.Join(*out, name), data, 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "train:", err)
 			os.Exit(1)
