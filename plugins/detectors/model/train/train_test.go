@@ -60,7 +60,7 @@ func TestShippedModelIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string][]byte{"model.json": modelJSON, "EVALUATION.md": []byte(report)} {
+	for name, want := range map[string][]byte{"fraudmodel/model.json": modelJSON, "EVALUATION.md": []byte(report)} {
 		got, err := os.ReadFile(filepath.Join("..", name))
 		if err != nil {
 			t.Fatal(err)
