@@ -46,21 +46,34 @@ func TestEveryBuiltinAnswersInProcess(t *testing.T) {
 			"expires": "2031-01-01", "date_of_birth": "1990-04-01",
 		}},
 	}
+	// Each detector's own latency budget bounds its call, and a first call
+	// may load lazily (under -race, on a busy machine): a detector must
+	// answer ok within a few tries, and never anything but ok or timeout.
 	got := map[string]decision.DetectorResult{}
 	for _, cp := range []string{"signup", "identity_verification"} {
 		req.Checkpoint = cp
-		for _, r := range h.Collect(ctx, req, time.Now()) {
-			if r.Status != decision.StatusOK {
-				t.Errorf("detector %s at %s = %s (%s), want ok", r.Name, cp, r.Status, r.Error)
+		for try := 0; try < 20; try++ {
+			late := false
+			for _, r := range h.Collect(ctx, req, time.Now()) {
+				switch r.Status {
+				case decision.StatusOK:
+					if _, seen := got[r.Name]; !seen || cp == "signup" {
+						got[r.Name] = r
+					}
+				case decision.StatusTimeout:
+					late = true
+				default:
+					t.Errorf("detector %s at %s = %s (%s), want ok", r.Name, cp, r.Status, r.Error)
+				}
 			}
-			if cp == "signup" || got[r.Name].Name == "" {
-				got[r.Name] = r
+			if !late {
+				break
 			}
 		}
 	}
 	for _, n := range builtin.Names() {
 		if _, ok := got[n]; !ok {
-			t.Errorf("detector %s ran at neither signup nor identity_verification", n)
+			t.Errorf("detector %s never answered ok at signup or identity_verification", n)
 		}
 	}
 	if len(got["email"].Signals) == 0 {
