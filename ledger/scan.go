@@ -82,13 +82,49 @@ func (l *Ledger) Count(ctx context.Context, f Filter) (int64, error) {
 // comes from its resolved appeals and from its overturned mark (Overturn).
 // The sequence stops at the first error, which it yields.
 func (l *Ledger) Scan(ctx context.Context, f Filter, pageSize int) iter.Seq2[*Stored, error] {
+	return func(yield func(*Stored, error) bool) {
+		for e, err := range l.ScanEncoded(ctx, f, pageSize) {
+			var s *Stored
+			if err == nil {
+				s, err = e.Decode()
+			}
+			if !yield(s, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Encoded is a stored decision read back but not decoded yet: a reader
+// that spreads the work over several goroutines (replay) decodes each on
+// the goroutine that uses it, instead of on the one reading the ledger.
+type Encoded struct {
+	DecisionID string
+	DecidedAt  time.Time
+	Outcome    string
+	body       []byte
+}
+
+// Decode decodes the stored record.
+func (e *Encoded) Decode() (*Stored, error) {
+	rec, err := decodeRecord(e.body)
+	if err != nil {
+		return nil, fmt.Errorf("scan decisions: decision %s: %w", e.DecisionID, err)
+	}
+	// The paging key is the column, which the record's time equals.
+	rec.DecidedAt, rec.DecisionID = e.DecidedAt, e.DecisionID
+	return &Stored{Record: rec, Outcome: e.Outcome}, nil
+}
+
+// ScanEncoded is Scan without decoding: see Encoded.
+func (l *Ledger) ScanEncoded(ctx context.Context, f Filter, pageSize int) iter.Seq2[*Encoded, error] {
 	if pageSize <= 0 {
 		pageSize = 500
 	}
 	q := l.d.rebind(`SELECT record, decided_at, decision_id, overturned_at IS NOT NULL FROM decisions
 		WHERE ` + f.where() + ` AND (decided_at > ? OR (decided_at = ? AND decision_id > ?))
 		ORDER BY decided_at, decision_id LIMIT ?`)
-	return func(yield func(*Stored, error) bool) {
+	return func(yield func(*Encoded, error) bool) {
 		afterAt, afterID := scanFloor.Add(-time.Microsecond), ""
 		for {
 			args := append(l.filterArgs(f), l.d.ts(afterAt), l.d.ts(afterAt), afterID, pageSize)
@@ -100,48 +136,41 @@ func (l *Ledger) Scan(ctx context.Context, f Filter, pageSize int) iter.Seq2[*St
 				yield(nil, err)
 				return
 			}
-			for _, s := range page {
-				if !yield(s, nil) {
+			for _, e := range page {
+				if !yield(e, nil) {
 					return
 				}
 			}
 			if len(page) < pageSize {
 				return
 			}
-			last := page[len(page)-1].Record
+			last := page[len(page)-1]
 			afterAt, afterID = last.DecidedAt, last.DecisionID
 		}
 	}
 }
 
-func (l *Ledger) scanPage(ctx context.Context, q string, args []any) ([]*Stored, error) {
+func (l *Ledger) scanPage(ctx context.Context, q string, args []any) ([]*Encoded, error) {
 	rows, err := l.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("scan decisions: %w", err)
 	}
 	defer rows.Close()
-	var page []*Stored
+	var page []*Encoded
 	for rows.Next() {
 		var (
-			body       []byte
+			e          Encoded
 			at         dbTime
-			id         string
 			overturned bool
 		)
-		if err := rows.Scan(&body, &at, &id, &overturned); err != nil {
+		if err := rows.Scan(&e.body, &at, &e.DecisionID, &overturned); err != nil {
 			return nil, fmt.Errorf("scan decisions: %w", err)
 		}
-		rec, err := decodeRecord(body)
-		if err != nil {
-			return nil, fmt.Errorf("scan decisions: decision %s: %w", id, err)
-		}
-		// The paging key is the column, which the record's time equals.
-		rec.DecidedAt, rec.DecisionID = at.Time, id
-		s := &Stored{Record: rec}
+		e.DecidedAt = at.Time
 		if overturned {
-			s.Outcome = OutcomeOverturned
+			e.Outcome = OutcomeOverturned
 		}
-		page = append(page, s)
+		page = append(page, &e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("scan decisions: %w", err)
@@ -151,12 +180,12 @@ func (l *Ledger) scanPage(ctx context.Context, q string, args []any) ([]*Stored,
 
 // appealOutcomes sets each decision's outcome from its resolved appeals:
 // overturned if any appeal overturned it, else upheld if one upheld it.
-func (l *Ledger) appealOutcomes(ctx context.Context, page []*Stored) error {
-	byID := make(map[string]*Stored, len(page))
+func (l *Ledger) appealOutcomes(ctx context.Context, page []*Encoded) error {
+	byID := make(map[string]*Encoded, len(page))
 	args := make([]any, 0, len(page))
-	for _, s := range page {
-		byID[s.Record.DecisionID] = s
-		args = append(args, s.Record.DecisionID)
+	for _, e := range page {
+		byID[e.DecisionID] = e
+		args = append(args, e.DecisionID)
 	}
 	q := l.d.rebind(`SELECT decision_id, status FROM appeals
 		WHERE status IN ('upheld', 'overturned') AND decision_id IN (?` + strings.Repeat(", ?", len(args)-1) + `)`)

@@ -21,10 +21,12 @@ import (
 	"github.com/gavel/gavel/ledger"
 )
 
-// Source is where stored decisions come from: the ledger.
+// Source is where stored decisions come from: the ledger. Records are
+// read encoded and decoded by the workers, so that decoding is spread over
+// every core with evaluation instead of done on the one reading the ledger.
 type Source interface {
 	Count(ctx context.Context, f ledger.Filter) (int64, error)
-	Scan(ctx context.Context, f ledger.Filter, pageSize int) iter.Seq2[*ledger.Stored, error]
+	ScanEncoded(ctx context.Context, f ledger.Filter, pageSize int) iter.Seq2[*ledger.Encoded, error]
 }
 
 var _ Source = (*ledger.Ledger)(nil)
@@ -35,7 +37,7 @@ type Options struct {
 	// PageSize is how many decisions are read from the ledger at a time.
 	// Default 500.
 	PageSize int
-	// Workers evaluate in parallel. Default GOMAXPROCS.
+	// Workers decode and evaluate in parallel. Default GOMAXPROCS.
 	Workers int
 	// Timeout bounds one evaluation. Default 5s.
 	Timeout time.Duration
@@ -79,32 +81,29 @@ func Run(ctx context.Context, src Source, candidate decision.Evaluator, opts Opt
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan *ledger.Stored, opts.Workers*4)
+	// A page of encoded records waits for the workers while the reader
+	// fetches the next one: the workers do not stall on the ledger's query,
+	// and memory stays bounded by a page or two, whatever the total.
+	jobs := make(chan *ledger.Encoded, opts.PageSize)
 	results := make(chan outcome, opts.Workers*4)
 	var wg sync.WaitGroup
 	for range opts.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for s := range jobs {
-				results <- evaluate(ctx, candidate, s, opts.Timeout)
+		wg.Go(func() {
+			for e := range jobs {
+				results <- evaluate(ctx, candidate, e, opts.Timeout)
 			}
-		}()
+		})
 	}
 	var scanErr error
 	go func() {
 		defer close(jobs)
-		for s, err := range src.Scan(ctx, opts.Filter, opts.PageSize) {
+		for e, err := range src.ScanEncoded(ctx, opts.Filter, opts.PageSize) {
 			if err != nil {
 				scanErr = err
 				return
 			}
-			if reason := skipReason(s.Record); reason != "" {
-				results <- outcome{stored: s, skipped: reason}
-				continue
-			}
 			select {
-			case jobs <- s:
+			case jobs <- e:
 			case <-ctx.Done():
 				return
 			}
@@ -115,7 +114,18 @@ func Run(ctx context.Context, src Source, candidate decision.Evaluator, opts Opt
 		close(results)
 	}()
 	var done int64
+	var decodeErr error
 	for o := range results {
+		if o.decodeErr != nil {
+			if decodeErr == nil {
+				decodeErr = o.decodeErr
+				cancel()
+			}
+			continue
+		}
+		if decodeErr != nil {
+			continue
+		}
 		a.add(o)
 		done++
 		if opts.Progress != nil {
@@ -123,8 +133,8 @@ func Run(ctx context.Context, src Source, candidate decision.Evaluator, opts Opt
 		}
 	}
 	// results is closed only after the scanner has stopped, so scanErr is set.
-	if scanErr != nil {
-		return nil, fmt.Errorf("replay: %w", scanErr)
+	if err := cmp.Or(scanErr, decodeErr); err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
@@ -154,15 +164,26 @@ func skipReason(rec *decision.Record) string {
 	return ""
 }
 
-// outcome is one decision replayed (or skipped).
+// outcome is one decision replayed (or skipped), or one that could not be
+// decoded (decodeErr), which stops the replay as a ledger error does.
 type outcome struct {
-	stored  *ledger.Stored
-	skipped string
-	verdict decision.Verdict
-	err     error
+	stored    *ledger.Stored
+	skipped   string
+	verdict   decision.Verdict
+	err       error
+	decodeErr error
 }
 
-func evaluate(ctx context.Context, candidate decision.Evaluator, s *ledger.Stored, timeout time.Duration) outcome {
+// evaluate decodes one stored decision and evaluates it under candidate,
+// unless it cannot be replayed faithfully.
+func evaluate(ctx context.Context, candidate decision.Evaluator, e *ledger.Encoded, timeout time.Duration) outcome {
+	s, err := e.Decode()
+	if err != nil {
+		return outcome{decodeErr: err}
+	}
+	if reason := skipReason(s.Record); reason != "" {
+		return outcome{stored: s, skipped: reason}
+	}
 	ectx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	v, err := candidate.Evaluate(ectx, s.Record.Input)
