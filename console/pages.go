@@ -61,6 +61,7 @@ var funcs = template.FuncMap{
 	"dict":     dict,
 	"asset":    assetPath,
 	"short":    shortID,
+	"list":     func(v ...string) []string { return v },
 }
 
 // parsePages parses each page template with the layout.

@@ -498,17 +498,18 @@ func (l *Ledger) RuleStatsBetween(ctx context.Context, since, until time.Time) (
 	return out, nil
 }
 
-// RuleDay is one reason code's count on one UTC day.
+// RuleDay is one reason code's track record on one UTC day.
 type RuleDay struct {
 	Code string
 	// Day is the UTC date, YYYY-MM-DD.
-	Day               string
-	Fired, Overturned int64
+	Day                         string
+	Fired, Appealed, Overturned int64
 }
 
-// RuleDaily counts each reason code per UTC day over the decisions made in
-// [since, until), dry runs left out, by code then day; days without a hit
-// are absent.
+// RuleDaily is RuleStatsBetween per UTC day: each reason code's track
+// record per day over the decisions made in [since, until), dry runs left
+// out, by code then day; days without a hit are absent. Summed over the
+// days it is RuleStatsBetween, from the same one scan.
 func (l *Ledger) RuleDaily(ctx context.Context, since, until time.Time) ([]RuleDay, error) {
 	lo, hi := Filter{Since: since, Until: until}.bounds()
 	day := "substr(decided_at, 1, 10)"
@@ -516,6 +517,7 @@ func (l *Ledger) RuleDaily(ctx context.Context, since, until time.Time) ([]RuleD
 		day = "to_char(decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 	}
 	rows, err := l.r.QueryContext(ctx, l.d.rebind(`SELECT code, `+day+` AS day, count(*),
+		sum(CASE WHEN appealed_at IS NOT NULL THEN 1 ELSE 0 END),
 		sum(CASE WHEN overturned_at IS NOT NULL THEN 1 ELSE 0 END)
 		FROM reason_hits
 		WHERE decided_at >= ? AND decided_at < ? AND dry_run = ?
@@ -527,7 +529,7 @@ func (l *Ledger) RuleDaily(ctx context.Context, since, until time.Time) ([]RuleD
 	var out []RuleDay
 	for rows.Next() {
 		var d RuleDay
-		if err := rows.Scan(&d.Code, &d.Day, &d.Fired, &d.Overturned); err != nil {
+		if err := rows.Scan(&d.Code, &d.Day, &d.Fired, &d.Appealed, &d.Overturned); err != nil {
 			return nil, fmt.Errorf("rule stats per day: %w", err)
 		}
 		out = append(out, d)

@@ -85,10 +85,26 @@ func (h *adminHandler) GetRuleStats(ctx context.Context, req *connect.Request[ad
 			days = append(days, d.Format(time.DateOnly))
 		}
 	}
-	stats, err := h.s.ledger.RuleStatsBetween(ctx, since, until)
-	var daily []ledger.RuleDay
-	if err == nil && days != nil {
-		daily, err = h.s.ledger.RuleDaily(ctx, since, until)
+	// With daily counts, one scan gives both: the totals are their sums.
+	var (
+		stats []ledger.RuleStat
+		err   error
+	)
+	byCode := map[string][]ledger.RuleDay{}
+	if days != nil {
+		var daily []ledger.RuleDay
+		if daily, err = h.s.ledger.RuleDaily(ctx, since, until); err == nil {
+			for _, d := range daily {
+				if len(byCode[d.Code]) == 0 {
+					stats = append(stats, ledger.RuleStat{Code: d.Code})
+				}
+				byCode[d.Code] = append(byCode[d.Code], d)
+				st := &stats[len(stats)-1]
+				st.Fired, st.Appealed, st.Overturned = st.Fired+d.Fired, st.Appealed+d.Appealed, st.Overturned+d.Overturned
+			}
+		}
+	} else {
+		stats, err = h.s.ledger.RuleStatsBetween(ctx, since, until)
 	}
 	if err != nil {
 		h.s.log.Error("GetRuleStats failed", "error", err)
@@ -103,8 +119,8 @@ func (h *adminHandler) GetRuleStats(ctx context.Context, req *connect.Request[ad
 		r := &adminv1.RuleStats{Code: s.Code, Fired: s.Fired, Appealed: s.Appealed, Overturned: s.Overturned}
 		if days != nil {
 			r.FiredDaily, r.OverturnedDaily = make([]int64, len(days)), make([]int64, len(days))
-			for _, d := range daily {
-				if i, ok := dayIndex[d.Day]; ok && d.Code == s.Code {
+			for _, d := range byCode[s.Code] {
+				if i, ok := dayIndex[d.Day]; ok {
 					r.FiredDaily[i], r.OverturnedDaily[i] = d.Fired, d.Overturned
 				}
 			}

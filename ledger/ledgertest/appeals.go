@@ -304,12 +304,28 @@ func testRuleStats(t *testing.T, open Opener) {
 	}
 	d0, d1 := T0.UTC().Format("2006-01-02"), T0.Add(24*time.Hour).UTC().Format("2006-01-02")
 	wantDays := []ledger.RuleDay{
-		{Code: "PAYOUT_ACCOUNT_SHARED", Day: d0, Fired: 3, Overturned: 1},
-		{Code: "PHONE_VOIP", Day: d0, Fired: 3, Overturned: 1},
+		{Code: "PAYOUT_ACCOUNT_SHARED", Day: d0, Fired: 3, Appealed: 2, Overturned: 1},
+		{Code: "PHONE_VOIP", Day: d0, Fired: 3, Appealed: 1, Overturned: 1},
 		{Code: "PHONE_VOIP", Day: d1, Fired: 1},
 	}
 	if !slices.Equal(days, wantDays) {
 		t.Errorf("RuleDaily = %+v, want %+v", days, wantDays)
+	}
+	// Summed over the days, the daily counts are the period's.
+	total, err := l.RuleStatsBetween(ctxOf(t), T0.Add(-time.Hour), T0.Add(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summed []ledger.RuleStat
+	for _, d := range days {
+		if len(summed) == 0 || summed[len(summed)-1].Code != d.Code {
+			summed = append(summed, ledger.RuleStat{Code: d.Code})
+		}
+		s := &summed[len(summed)-1]
+		s.Fired, s.Appealed, s.Overturned = s.Fired+d.Fired, s.Appealed+d.Appealed, s.Overturned+d.Overturned
+	}
+	if !slices.Equal(summed, total) {
+		t.Errorf("RuleDaily summed = %+v, RuleStatsBetween = %+v", summed, total)
 	}
 }
 
