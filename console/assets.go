@@ -1,6 +1,8 @@
 package console
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -20,6 +22,7 @@ var assetFS embed.FS
 
 type asset struct {
 	body []byte
+	gz   []byte // body gzipped, when that is smaller
 	etag string
 	typ  string
 }
@@ -47,14 +50,22 @@ func loadAssets() (*assets, error) {
 		if typ == "" {
 			typ = "text/plain; charset=utf-8"
 		}
-		a.byName[name] = asset{body: b, etag: `"` + v + `"`, typ: typ}
+		x := asset{body: b, etag: `"` + v + `"`, typ: typ}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write(b)
+		zw.Close()
+		if buf.Len() < len(b)*9/10 {
+			x.gz = buf.Bytes()
+		}
+		a.byName[name] = x
 		assetVersions[name] = v
 		return nil
 	})
 	return a, err
 }
 
-// Size is the embedded assets' total size in bytes, by file.
+// AssetSizes is the size in bytes of each embedded asset.
 func AssetSizes() (map[string]int, error) {
 	a, err := loadAssets()
 	if err != nil {
@@ -85,8 +96,14 @@ func (a *assets) serve(w http.ResponseWriter, r *http.Request) {
 	} else {
 		h.Set("Cache-Control", "no-cache")
 	}
+	h.Add("Vary", "Accept-Encoding")
 	if r.Header.Get("If-None-Match") == x.etag {
 		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if x.gz != nil && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		h.Set("Content-Encoding", "gzip")
+		w.Write(x.gz)
 		return
 	}
 	w.Write(x.body)

@@ -441,6 +441,10 @@ func TestConsolePolicyReplay(t *testing.T) {
 	if n := eval[int](t, ctx, `document.querySelectorAll("#det-h ~ div table tbody tr").length`); n == 0 {
 		t.Errorf("the system page lists no detector")
 	}
+	// Running detectors are shown healthy, not as failures.
+	if bad := eval[[]string](t, ctx, `[...document.querySelectorAll("#det-h ~ div tbody tr")].filter(r => r.querySelector(".tag.bad")).map(r => r.textContent.trim().split(/\s+/)[0])`); len(bad) > 0 {
+		t.Errorf("the system page marks detectors %v as failing", bad)
+	}
 	b.check(t, ctx, "system")
 }
 
