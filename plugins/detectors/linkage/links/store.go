@@ -182,7 +182,19 @@ func (s *Store) Link(ctx context.Context, account string, keys []Key, at, since 
 	})
 }
 
+// linkedQuery reads the other accounts on one key.
+var linkedQuery = `SELECT l.account, EXISTS (SELECT 1 FROM linkage_suspensions s WHERE s.account = l.account)
+		FROM linkage_links l
+		WHERE l.kind = ? AND l.key = ? AND l.account <> ? AND l.last_seen > ?
+		ORDER BY l.last_seen DESC, l.account LIMIT ` + strconv.Itoa(maxLinked)
+
 func (s *Store) link(ctx context.Context, account string, keys []Key, at, since time.Time, record bool) ([][]Linked, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if s.postgres {
+		return s.linkPipelined(ctx, account, keys, at, since, record)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("linkage store: begin: %w", err)
@@ -199,10 +211,7 @@ func (s *Store) link(ctx context.Context, account string, keys []Key, at, since 
 		}
 	}
 	out := make([][]Linked, len(keys))
-	query := s.q(`SELECT l.account, EXISTS (SELECT 1 FROM linkage_suspensions s WHERE s.account = l.account)
-		FROM linkage_links l
-		WHERE l.kind = ? AND l.key = ? AND l.account <> ? AND l.last_seen > ?
-		ORDER BY l.last_seen DESC, l.account LIMIT ` + strconv.Itoa(maxLinked))
+	query := s.q(linkedQuery)
 	for i, k := range keys {
 		rows, err := tx.QueryContext(ctx, query, k.Kind, k.Hash, account, since.UnixNano())
 		if err != nil {
@@ -226,6 +235,74 @@ func (s *Store) link(ctx context.Context, account string, keys []Key, at, since 
 	return out, nil
 }
 
+// linkPipelined is link on PostgreSQL in one round trip: the key locks, the
+// upserts and the reads go out as one pgx batch, which the server runs as one
+// implicit transaction (rolled back whole on any error) and each statement of
+// which reads afresh, after the locks are held. The locks are thus held for
+// the server's own work, not for the network round trips of a transaction
+// driven statement by statement: that is what bounds a burst on one key.
+func (s *Store) linkPipelined(ctx context.Context, account string, keys []Key, at, since time.Time, record bool) ([][]Linked, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("linkage store: connect: %w", err)
+	}
+	defer conn.Close()
+	out := make([][]Linked, len(keys))
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		b := &pgx.Batch{}
+		lockSQL, lockArgs := lockStatement(keys)
+		b.Queue(lockSQL, lockArgs...)
+		if record {
+			for _, k := range keys {
+				b.Queue(s.q(upsertStatement), k.Kind, k.Hash, account, at.UnixNano(), at.UnixNano())
+			}
+		}
+		query := s.q(linkedQuery)
+		for _, k := range keys {
+			b.Queue(query, k.Kind, k.Hash, account, since.UnixNano())
+		}
+		br := pc.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("linkage store: lock keys: %w", err)
+		}
+		if record {
+			for range keys {
+				if _, err := br.Exec(); err != nil {
+					return fmt.Errorf("linkage store: record link: %w", err)
+				}
+			}
+		}
+		for i := range keys {
+			rows, err := br.Query()
+			if err != nil {
+				return fmt.Errorf("linkage store: read links: %w", err)
+			}
+			for rows.Next() {
+				var l Linked
+				if err := rows.Scan(&l.Account, &l.Suspended); err != nil {
+					rows.Close()
+					return fmt.Errorf("linkage store: read links: %w", err)
+				}
+				out[i] = append(out[i], l)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("linkage store: read links: %w", err)
+			}
+		}
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("linkage store: commit: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // linkLockClass is the first half of the PostgreSQL advisory locks taken on
 // keys (pg_advisory_xact_lock(int4, int4) locks are apart from the one-bigint
 // locks that the schema creation and gavel's ledger take).
@@ -243,6 +320,15 @@ func (s *Store) lock(ctx context.Context, tx *sql.Tx, keys []Key) error {
 	if !s.postgres || len(keys) == 0 {
 		return nil
 	}
+	q, args := lockStatement(keys)
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("linkage store: lock keys: %w", err)
+	}
+	return nil
+}
+
+// lockStatement is the statement taking the locks of keys, in order.
+func lockStatement(keys []Key) (string, []any) {
 	ids := make([]int32, len(keys))
 	for i, k := range keys {
 		h := fnv.New32a()
@@ -263,16 +349,16 @@ func (s *Store) lock(ctx context.Context, tx *sql.Tx, keys []Key) error {
 		fmt.Fprintf(&q, "pg_advisory_xact_lock($1, $%d)", i+2) // evaluated left to right
 		args = append(args, id)
 	}
-	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-		return fmt.Errorf("linkage store: lock keys: %w", err)
-	}
-	return nil
+	return q.String(), args
 }
 
-func (s *Store) upsert(ctx context.Context, tx *sql.Tx, account string, keys []Key, at time.Time) error {
-	stmt := s.q(`INSERT INTO linkage_links (kind, key, account, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+// upsertStatement records one link, or moves its last_seen forward.
+const upsertStatement = `INSERT INTO linkage_links (kind, key, account, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (kind, key, account) DO UPDATE SET last_seen = excluded.last_seen
-		WHERE linkage_links.last_seen < excluded.last_seen`)
+		WHERE linkage_links.last_seen < excluded.last_seen`
+
+func (s *Store) upsert(ctx context.Context, tx *sql.Tx, account string, keys []Key, at time.Time) error {
+	stmt := s.q(upsertStatement)
 	for _, k := range keys {
 		if _, err := tx.ExecContext(ctx, stmt, k.Kind, k.Hash, account, at.UnixNano(), at.UnixNano()); err != nil {
 			return fmt.Errorf("linkage store: record link: %w", err)
