@@ -106,12 +106,13 @@ bench: build $(OPA) ## gavel side by side with `opa run --server` (same policy, 
 	$(GO) run ./tests/sidebyside -bin $(BIN) -opa $(OPA) -policies policies -out $(CURDIR)/.cache/bench.md $(BENCH_FLAGS)
 
 .PHONY: bench-micro
-bench-micro: ## Go benchmarks: Decide in-process (inline signals vs detectors; ledger off vs SQLite vs PostgreSQL), the load harness, policy eval, detector calls, ledger, replay
+bench-micro: ## Go benchmarks: Decide in-process (inline signals vs detectors; ledger off vs SQLite vs PostgreSQL), the load harness, policy eval, detector calls, ledger, replay, linkage and velocity stores
+	@tests/deps.sh
 	@if [ -z "$${GAVEL_TEST_POSTGRES_DSN:-}" ]; then \
 		export GAVEL_TEST_POSTGRES_DSN="$$(tests/pg/start.sh $(PG_DIR) 55432)"; \
 	fi; \
 	echo "PostgreSQL for benchmarks: $$GAVEL_TEST_POSTGRES_DSN"; \
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./tests/... ./bundles/... ./plugins/host/... ./ledger/... ./internal/replay/... | tee $(CURDIR)/.cache/bench-micro.txt
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./tests/... ./bundles/... ./plugins/host/... ./ledger/... ./internal/replay/... ./plugins/detectors/linkage/... ./plugins/detectors/velocity/... | tee $(CURDIR)/.cache/bench-micro.txt
 	@$(GO) run ./tests/benchreport < $(CURDIR)/.cache/bench-micro.txt
 
 # ---- data for detectors ----

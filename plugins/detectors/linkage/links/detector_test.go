@@ -434,12 +434,12 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
-// BenchmarkDetect measures recorded Detects with a device, a payout account
+// BenchmarkLinkageDetect measures recorded Detects with a device, a payout account
 // and a document, on a store already holding 10 000 accounts, from 1 and 16
 // concurrent callers: on keys spread over many devices, and as bursts where
 // 50 accounts in a row sign up on one device. It reports each call's latency
 // distribution besides the mean (ns/op is wall time per call over all callers).
-func BenchmarkDetect(b *testing.B) {
+func BenchmarkLinkageDetect(b *testing.B) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		b.Run(name, func(b *testing.B) {
 			var s *Store

@@ -504,13 +504,13 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-// BenchmarkDetectSignup measures signup Detects (three keys) on each store
+// BenchmarkVelocityDetect measures signup Detects (three keys) on each store
 // from 1 and 16 concurrent callers: on keys spread over many IPs and devices,
 // and as bursts of 50 signups in a row from one IP and device. Redis is a
 // local server, so a call is mostly the round trip. It reports each call's
 // latency distribution besides the mean (ns/op is wall time per call over all
 // callers).
-func BenchmarkDetectSignup(b *testing.B) {
+func BenchmarkVelocityDetect(b *testing.B) {
 	for _, kind := range []struct {
 		name string
 		new  func(testing.TB) backend
