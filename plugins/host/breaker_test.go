@@ -1,6 +1,7 @@
 package host
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -128,7 +129,10 @@ func TestBreakerTellsSlowFromHung(t *testing.T) {
 				t.Errorf("Collect(slow) %d = %+v, want timeout (the decision does not wait)", i, r)
 			}
 		}
-		h.dets[0].calls.Wait() // every call answered, late
+		eventually(t, "every call of the burst answered, late", func() (bool, string) {
+			n := h.dets[0].inflight.Load()
+			return n == 0, fmt.Sprintf("%d calls open", n)
+		})
 		if s := statusOf(h, "burst"); s.Breaker != BreakerClosed || s.ConsecutiveFailures != 0 || s.BreakerOpened != 0 {
 			t.Errorf("after a burst of late answers Status() = breaker %q, %d failures, opened %d; want closed, 0, 0",
 				s.Breaker, s.ConsecutiveFailures, s.BreakerOpened)

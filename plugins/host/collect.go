@@ -108,9 +108,9 @@ func (h *Host) Collect(ctx context.Context, req *decision.Request, now time.Time
 func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.DetectRequest, r *decision.DetectorResult, probe bool) {
 	start := time.Now()
 	done := make(chan decision.DetectorResult, 1)
-	d.calls.Add(1)
+	d.inflight.Add(1) // the call ends on its own by its deadline, or when Close kills the process
 	go func() {
-		defer d.calls.Done()
+		defer d.inflight.Add(-1)
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), inst.timeout+d.grace)
 		resp, err := inst.rpc.Detect(cctx, preq)
 		cancel()

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,10 +52,10 @@ type detector struct {
 	status      atomic.Pointer[snapshot]
 	restarts    atomic.Int64
 	lastLatency atomic.Int64
-	kick        chan struct{}  // asks the supervisor to check the instance now
-	brk         breaker        // consecutive call failures (breaker.go)
-	grace       time.Duration  // how long past its timeout a call stays open (collect.go)
-	calls       sync.WaitGroup // calls in flight, answered or not (collect.go)
+	kick        chan struct{} // asks the supervisor to check the instance now
+	brk         breaker       // consecutive call failures (breaker.go)
+	grace       time.Duration // how long past its timeout a call stays open (collect.go)
+	inflight    atomic.Int64  // Detect calls still open, awaited or not (collect.go)
 	limits      decision.Limits
 	maxEvidence int // bytes of one signal's evidence, marshalled
 
