@@ -25,9 +25,10 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 		return got[0]
 	}
 
-	// Errors and hangs (no answer within the timeout and the grace) both
-	// count; the hang is judged when its grace has passed.
-	for _, c := range []string{"error", "hang", "error"} {
+	// Errors and hangs (no answer within the timeout and the grace, and none
+	// to any other call meanwhile) both count; the hang is judged when its
+	// grace has passed.
+	for _, c := range []string{"error", "error", "hang"} {
 		if r := call(c); r.Status != decision.StatusError && r.Status != decision.StatusTimeout {
 			t.Fatalf("Collect(case=%s) = %+v, want error or timeout", c, r)
 		}
@@ -103,17 +104,17 @@ func TestBreakerSuccessResetsCount(t *testing.T) {
 // under the same burst, still opens it.
 func TestBreakerTellsSlowFromHung(t *testing.T) {
 	const burst = 12
-	run := func(t *testing.T, c string) (*Host, []decision.DetectorResult) {
+	run := func(t *testing.T, c, sleep string, grace time.Duration) (*Host, []decision.DetectorResult) {
 		t.Helper()
 		dc := detectorConfig("burst", nil)
 		dc.Timeout = 50 * time.Millisecond
-		h, _ := startHost(t, Config{Detectors: []DetectorConfig{dc}, BreakerFailures: 1, BreakerGrace: time.Second})
+		h, _ := startHost(t, Config{Detectors: []DetectorConfig{dc}, BreakerFailures: 1, BreakerGrace: grace})
 		results := make([]decision.DetectorResult, burst)
 		var wg sync.WaitGroup
 		for i := range burst {
 			wg.Go(func() {
 				req := request("signup", c)
-				req.Attributes["sleep"] = "250ms" // five times the timeout
+				req.Attributes["sleep"] = sleep
 				// half the decisions have a deadline of their own shorter than the timeout
 				results[i] = collect(h, req, []time.Duration{patience, 20 * time.Millisecond}[i%2])[0]
 			})
@@ -123,7 +124,7 @@ func TestBreakerTellsSlowFromHung(t *testing.T) {
 	}
 
 	t.Run("slow", func(t *testing.T) {
-		h, results := run(t, "slow")
+		h, results := run(t, "slow", "250ms", time.Second) // five times the timeout, within the grace
 		for i, r := range results {
 			if r.Status != decision.StatusTimeout {
 				t.Errorf("Collect(slow) %d = %+v, want timeout (the decision does not wait)", i, r)
@@ -141,8 +142,26 @@ func TestBreakerTellsSlowFromHung(t *testing.T) {
 			t.Errorf("Collect(ok) after the burst = %+v, want ok (called)", r)
 		}
 	})
+	// Queued one at a time, most calls get no answer even within the grace;
+	// but the detector answers others meanwhile: busy, not hung.
+	t.Run("queued", func(t *testing.T) {
+		h, results := run(t, "queue", "100ms", 200*time.Millisecond)
+		for i, r := range results {
+			if r.Status != decision.StatusTimeout {
+				t.Errorf("Collect(queue) %d = %+v, want timeout", i, r)
+			}
+		}
+		eventually(t, "every call of the burst ended", func() (bool, string) {
+			n := h.dets[0].inflight.Load()
+			return n == 0, fmt.Sprintf("%d calls open", n)
+		})
+		if s := statusOf(h, "burst"); s.Breaker != BreakerClosed || s.BreakerOpened != 0 {
+			t.Errorf("after a burst queued in the detector Status() = breaker %q, %d failures, opened %d; want closed, never opened",
+				s.Breaker, s.ConsecutiveFailures, s.BreakerOpened)
+		}
+	})
 	t.Run("hung", func(t *testing.T) {
-		h, results := run(t, "hang")
+		h, results := run(t, "hang", "", time.Second)
 		for i, r := range results {
 			if r.Status != decision.StatusTimeout {
 				t.Errorf("Collect(hang) %d = %+v, want timeout", i, r)

@@ -116,8 +116,11 @@ func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.De
 		cancel()
 		res := d.result(inst, resp, err, time.Since(start))
 		d.lastLatency.Store(int64(res.Latency))
-		d.judge(res, probe) // before the answer: its decision sees the breaker it left
-		done <- res         // buffered: never waits for a decision that went on
+		if res.Status == decision.StatusOK || res.Status == decision.StatusError {
+			d.lastHeard.Store(time.Now().UnixNano()) // the process answers
+		}
+		d.judge(res, start, probe) // before the answer: its decision sees the breaker it left
+		done <- res                // buffered: never waits for a decision that went on
 	}()
 	timer := time.NewTimer(inst.timeout)
 	defer timer.Stop()
@@ -164,17 +167,24 @@ func (d *detector) result(inst *instance, resp *detectorv1.DetectResponse, err e
 	return r
 }
 
-// judge tells the breaker what became of a call, on time or not. The breaker
-// tells a broken detector from a saturated machine by whether an answer came
-// at all: a valid answer, even one too late for its decision, shows the
-// detector alive and working (under a burst every process on the machine is
-// slow, and a detector with a store serialising writers answers late, not
-// never), so it counts as a success. Errors, rejected answers and calls with
-// no answer within the detector's timeout plus the grace (hung) count as
-// failures. A lost connection counts neither way: the supervisor restarts
-// the process.
-func (d *detector) judge(res decision.DetectorResult, probe bool) {
-	if res.Status == decision.StatusUnavailable {
+// judge tells the breaker what became of a call that started at start, on
+// time or not. The breaker tells a broken detector from a saturated machine
+// by whether the detector makes progress:
+//
+//   - a valid answer, even one too late for its decision, shows the detector
+//     alive and working (under a burst every process on the machine is slow,
+//     and a store serialising writers makes a detector late, not mute): a
+//     success;
+//   - an error or a rejected answer: a failure;
+//   - no answer within the detector's timeout plus the grace: a failure
+//     (hung) only if the detector answered no other call meanwhile; if it
+//     did, this call was queued behind others on a busy machine, and counts
+//     neither way;
+//   - a lost connection counts neither way: the supervisor restarts the
+//     process.
+func (d *detector) judge(res decision.DetectorResult, start time.Time, probe bool) {
+	if res.Status == decision.StatusUnavailable ||
+		(res.Status == decision.StatusTimeout && d.lastHeard.Load() > start.UnixNano()) {
 		if probe {
 			d.brk.probing.Store(false)
 		}

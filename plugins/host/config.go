@@ -59,10 +59,12 @@ type Config struct {
 	// being called for BreakerCooldown, after which one call probes it
 	// (half-open) and closes the breaker if it succeeds. A failed call is an
 	// error, a rejected answer, or no answer within the detector's timeout
-	// plus BreakerGrace (hung). A call answered after the decision stopped
-	// waiting but within the grace is slow, not broken (a saturated machine
-	// makes every call late): it counts as a success. The call stays open,
-	// detached from its decision, for that long.
+	// plus BreakerGrace while the detector answered no other call either
+	// (hung). A call answered after the decision stopped waiting but within
+	// the grace is slow, not broken (a saturated machine makes every call
+	// late): it counts as a success; one unanswered while others were
+	// answered was queued, and counts neither way. The call stays open,
+	// detached from its decision, for the timeout plus the grace.
 	BreakerFailures int
 	BreakerCooldown time.Duration
 	BreakerGrace    time.Duration

@@ -56,6 +56,7 @@ type detector struct {
 	brk         breaker       // consecutive call failures (breaker.go)
 	grace       time.Duration // how long past its timeout a call stays open (collect.go)
 	inflight    atomic.Int64  // Detect calls still open, awaited or not (collect.go)
+	lastHeard   atomic.Int64  // unix nanoseconds of the last answer or error from the process (collect.go)
 	limits      decision.Limits
 	maxEvidence int // bytes of one signal's evidence, marshalled
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,6 +72,9 @@ func runTestDetector() {
 
 type testDetector struct{}
 
+// queue serialises the "queue" case's calls.
+var queue sync.Mutex
+
 func (testDetector) Describe(context.Context) (*detectorv1.DescribeResponse, error) {
 	r := &detectorv1.DescribeResponse{
 		Name:    "test",
@@ -113,6 +117,15 @@ func (testDetector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (
 			return nil, status.Errorf(codes.InvalidArgument, "slow: sleep: %v", err)
 		}
 		time.Sleep(d)
+		return one(ok)
+	case "queue": // like slow, but one call at a time: a detector whose store serialises writers
+		d, err := time.ParseDuration(req.GetAttributes().GetFields()["sleep"].GetStringValue())
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "queue: sleep: %v", err)
+		}
+		queue.Lock()
+		time.Sleep(d)
+		queue.Unlock()
 		return one(ok)
 	case "hang":
 		time.Sleep(time.Hour) // ignores ctx on purpose
