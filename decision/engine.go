@@ -55,6 +55,8 @@ type Engine struct {
 	shadow      *shadowRunner
 	observers   []Observer
 	journal     Journal
+	catalog     Catalog
+	recent      *recentIndex
 }
 
 // New returns an engine. signals may be nil (no detectors).
@@ -90,7 +92,8 @@ func New(cfg Config, signals SignalSource, policy Evaluator, ledger Ledger, log 
 	for _, c := range cfg.Checkpoints {
 		cp[c] = true
 	}
-	return &Engine{cfg: cfg, checkpoints: cp, signals: signals, policy: policy, ledger: ledger, log: log}, nil
+	return &Engine{cfg: cfg, checkpoints: cp, signals: signals, policy: policy, ledger: ledger, log: log,
+		recent: newRecentIndex(recentRequests)}, nil
 }
 
 // Checkpoints returns the configured checkpoint names.
@@ -123,6 +126,11 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 	} else if !errors.Is(err, ErrNotFound) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if prev, ok := e.recent.get(req.RequestID); ok {
+			// Decided and committed by this process before the ledger
+			// went away: the caller gets the decision it already holds.
+			return e.replay(prev, req)
 		}
 		cause := fmt.Errorf("%w: look up request %q: %v", ErrUnavailable, req.RequestID, err)
 		rec := e.newRecord(req, now, Input(req, nil, req.Signals, History{}, now), req.Signals, nil)
@@ -159,25 +167,38 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 		rec := e.newRecord(req, now, Input(req, results, signals, History{}, now), signals, results)
 		return e.ledgerFallback(rec, req, start, cause)
 	}
-	input := Input(req, results, signals, hist, now)
-
-	rec := e.newRecord(req, now, input, signals, results)
-	pctx, pcancel := context.WithTimeout(ctx, e.cfg.PolicyTimeout)
-	verdict, err := e.policy.Evaluate(pctx, input)
-	pcancel()
-	if err != nil {
-		e.log.Warn("policy could not decide; applying failure action",
-			"request_id", req.RequestID, "decision_id", rec.DecisionID,
-			"failure_action", e.cfg.FailureAction.String(), "error", err)
-		verdict = e.fallback(verdict.BundleRevision)
-		rec.Fallback = true
-		rec.Cause = err.Error()
+	// decide evaluates the policy on the subject's history h into rec. The
+	// ledger calls it again, under the subject's lock, when the subject's
+	// standing changed before the commit.
+	var rec *Record
+	decide := func(ctx context.Context, h History) error {
+		input := Input(req, results, signals, h, now)
+		rec.Input = input
+		pctx, pcancel := context.WithTimeout(ctx, e.cfg.PolicyTimeout)
+		verdict, err := e.policy.Evaluate(pctx, input)
+		pcancel()
+		rec.Fallback, rec.Cause = false, ""
+		if err != nil {
+			e.log.Warn("policy could not decide; applying failure action",
+				"request_id", req.RequestID, "decision_id", rec.DecisionID,
+				"failure_action", e.cfg.FailureAction.String(), "error", err)
+			verdict = e.fallback(verdict.BundleRevision)
+			rec.Fallback = true
+			rec.Cause = err.Error()
+		}
+		rec.Verdict = verdict
+		return nil
 	}
-	rec.Verdict = verdict
+	rec = e.newRecord(req, now, nil, signals, results)
+	_ = decide(ctx, hist)
 	rec.Latency = time.Since(start)
 
 	cctx, ccancel := context.WithTimeout(ctx, e.cfg.LedgerTimeout)
-	stored, replayed, err := e.ledger.Commit(cctx, rec)
+	var basis *Basis
+	if !req.DryRun { // a dry run changes no standing: it need not wait its turn
+		basis = &Basis{Version: hist.Version, Redo: decide}
+	}
+	stored, replayed, err := e.ledger.Commit(cctx, rec, basis)
 	ccancel()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -189,12 +210,11 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 	if replayed {
 		return e.replay(stored, req)
 	}
+	e.recent.add(stored)
 	if e.shadow != nil && !rec.DryRun {
-		e.shadow.submit(stored.DecisionID, input)
+		e.shadow.submit(stored.DecisionID, rec.Input)
 	}
-	for _, o := range e.observers {
-		o.Observe(stored)
-	}
+	e.observe(ctx, stored)
 	return stored, nil
 }
 

@@ -119,9 +119,29 @@ func historyDoc(h *History, now time.Time) map[string]any {
 			"overturned":  p.Overturned,
 		})
 	}
+	cleared := make([]any, 0, len(h.Cleared))
+	for _, c := range h.Cleared {
+		ev := make([]any, 0, len(c.Evidence))
+		for _, e := range c.Evidence {
+			ev = append(ev, e)
+		}
+		d := map[string]any{
+			"code":        c.Code,
+			"evidence":    ev,
+			"until":       c.Until.UTC().Format(time.RFC3339),
+			"appeal_id":   c.AppealID,
+			"decision_id": c.DecisionID,
+		}
+		if c.Rule != "" {
+			d["rule"] = c.Rule
+		}
+		cleared = append(cleared, d)
+	}
 	return map[string]any{
-		"holds":      holds,
-		"suspended":  h.Suspended,
+		"holds":             holds,
+		"suspended":         h.Suspended,
+		"suspension_source": h.SuspensionSource,
+		"cleared":           cleared,
 		"strikes":    map[string]any{"count": float64(h.Strikes), "codes": codes},
 		"recent":     recent,
 		"overturned": float64(h.Overturned),

@@ -25,6 +25,10 @@ type Record struct {
 	Cause    string        `json:"cause,omitempty"`
 	DryRun   bool          `json:"dry_run,omitempty"`
 	Latency  time.Duration `json:"latency"`
+	// Source is SourceManual for a reviewer's action (Manual says which);
+	// empty or SourcePolicy for a decision of the policy.
+	Source string  `json:"source,omitempty"`
+	Manual *Manual `json:"manual,omitempty"`
 	// Replayed is set on a record returned for a retried request id. It is
 	// not stored.
 	Replayed bool `json:"-"`
@@ -35,7 +39,19 @@ type Record struct {
 	Overturned   bool   `json:"-"`
 	AppealID     string `json:"-"`
 	AppealStatus string `json:"-"`
+	// Effects are the decision's holds, suspension and strike and their
+	// state now; OverturnedBy the appeal that overturned it. Filled in
+	// when a decision is read by id; not stored.
+	Effects      []Effect `json:"-"`
+	OverturnedBy string   `json:"-"`
+	// SupersededID is set when the decision read is not the one asked
+	// for: a fallback made while the ledger was away for a request id the
+	// ledger had already decided resolves to the ledger's decision.
+	SupersededID string `json:"-"`
 }
+
+// IsManual reports whether a reviewer made the decision by hand.
+func (r *Record) IsManual() bool { return r.Source == SourceManual }
 
 // Until returns when a restriction of the record ends, or zero when it is
 // open-ended.

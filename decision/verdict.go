@@ -20,11 +20,20 @@ type Reason struct {
 	Appealable  bool             `json:"appealable"`
 }
 
-// Restriction holds one capability. Duration zero means until lifted.
+// Restriction holds one capability. Duration zero means until lifted. A
+// restriction with a DecisionID is a hold already in force, placed by that
+// decision until Until (zero: until lifted): the verdict re-asserts it and
+// the ledger places no new hold for it.
 type Restriction struct {
 	Capability string        `json:"capability"`
 	Duration   time.Duration `json:"duration,omitempty"`
+	Until      time.Time     `json:"until,omitzero"`
+	DecisionID string        `json:"decision_id,omitempty"`
 }
+
+// InForce reports whether the restriction re-asserts a hold in force
+// rather than placing a new one.
+func (r *Restriction) InForce() bool { return r.DecisionID != "" }
 
 // Remedy is what the account holder can do to lift the enforcement.
 type Remedy struct {
@@ -42,6 +51,8 @@ type Verdict struct {
 	Duration       time.Duration `json:"duration,omitempty"`
 	Strike         bool          `json:"strike"`
 	BundleRevision string        `json:"bundle_revision,omitempty"`
+	// Suppressed are the reasons an earlier overturn cleared.
+	Suppressed []Suppressed `json:"suppressed,omitempty"`
 }
 
 // Appealable reports whether the account holder may appeal the verdict: it

@@ -88,6 +88,9 @@ type AppealResolution struct {
 	ResolvedBy string
 	Note       string
 	At         time.Time
+	// ClearFor is how long overturning clears the decision's rules on
+	// their evidence for the subject; zero: the ledger's ClearFor.
+	ClearFor time.Duration
 }
 
 // AppealFilter selects appeals for the review queue.
@@ -349,7 +352,11 @@ func (l *Ledger) ResolveAppeal(ctx context.Context, r AppealResolution) (*Appeal
 	}
 	if r.Outcome == AppealOverturned {
 		reason := fmt.Sprintf("appeal %s, reviewer %s", r.AppealID, r.Reviewer)
-		if err := l.overturn(ctx, tx, decisionID, reason, r.At); err != nil {
+		clearFor := r.ClearFor
+		if clearFor <= 0 {
+			clearFor = l.cfg.ClearFor
+		}
+		if err := l.overturn(ctx, tx, decisionID, reason, r.AppealID, r.At, clearFor); err != nil {
 			return nil, fmt.Errorf("resolve appeal %s: %w", r.AppealID, err)
 		}
 	}
@@ -367,11 +374,13 @@ func (l *Ledger) ResolveAppeal(ctx context.Context, r AppealResolution) (*Appeal
 
 // overturn marks a decision overturned inside tx: the decision, its strike,
 // its holds and suspension (lifted with reason), and its reason hits (false
-// positives). It reports decision.ErrNotFound for an unknown decision and
-// changes nothing for one already overturned.
-func (l *Ledger) overturn(ctx context.Context, tx *sql.Tx, decisionID, reason string, at time.Time) error {
+// positives); and it clears the rules that fired in it, on their evidence,
+// for the subject until at+clearFor. by names the appeal. It reports
+// decision.ErrNotFound for an unknown decision and changes nothing for one
+// already overturned.
+func (l *Ledger) overturn(ctx context.Context, tx *sql.Tx, decisionID, reason, by string, at time.Time, clearFor time.Duration) error {
 	t := l.d.ts(at)
-	res, err := tx.ExecContext(ctx, l.q.overturnDecision, t, decisionID)
+	res, err := tx.ExecContext(ctx, l.q.overturnDecision, t, by, decisionID)
 	if err != nil {
 		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
 	}
@@ -397,16 +406,20 @@ func (l *Ledger) overturn(ctx context.Context, tx *sql.Tx, decisionID, reason st
 		q    string
 		args []any
 	}{
-		{"strike", l.q.overturnStrike, []any{t, decisionID}},
-		{"holds", l.q.liftHoldsOf, []any{t, lifted, decisionID}},
-		{"suspension", l.q.liftSuspensionOf, []any{t, lifted, decisionID}},
+		{"strike", l.q.overturnStrike, []any{t, by, decisionID}},
+		{"holds", l.q.liftHoldsOf, []any{t, lifted, by, decisionID}},
+		{"suspension", l.q.liftSuspensionOf, []any{t, lifted, by, decisionID}},
 		{"reason hits", l.d.rebind(`UPDATE reason_hits SET overturned_at = ? WHERE decision_id = ? AND overturned_at IS NULL`), []any{t, decisionID}},
 	} {
 		if _, err := tx.ExecContext(ctx, step.q, step.args...); err != nil {
 			return fmt.Errorf("overturn decision %s: %s: %w", decisionID, step.what, err)
 		}
 	}
-	return nil
+	subject, err := l.clearRules(ctx, tx, decisionID, by, at, clearFor)
+	if err != nil {
+		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
+	}
+	return l.bumpSubject(ctx, tx, subject)
 }
 
 // annotate fills in what became of decisions read from the ledger: whether

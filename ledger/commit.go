@@ -22,10 +22,39 @@ import (
 //
 // The stored record is rec with DecidedAt in UTC truncated to microseconds
 // and, when Config.StoreInput is false, without input.subject.profile.
-func (l *Ledger) Commit(ctx context.Context, rec *decision.Record) (*decision.Record, bool, error) {
+func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decision.Basis) (*decision.Record, bool, error) {
 	if err := checkRecord(rec); err != nil {
 		return nil, false, fmt.Errorf("commit decision: %w", err)
 	}
+	tx, err := l.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("commit decision %s: begin: %w", rec.DecisionID, err)
+	}
+	defer tx.Rollback()
+
+	if basis != nil && !rec.DryRun {
+		// The subject's decisions commit one at a time: under the lock on
+		// its version row, a decision made on an older standing is made
+		// again on the standing now, before anything is stored.
+		version, err := l.lockSubject(ctx, tx, rec.SubjectID)
+		if err != nil {
+			return nil, false, fmt.Errorf("commit decision %s: lock subject %q: %w", rec.DecisionID, rec.SubjectID, err)
+		}
+		if version != basis.Version {
+			h, err := l.history(ctx, source{tx: tx}, rec.SubjectID, rec.DecidedAt)
+			if err != nil {
+				return nil, false, fmt.Errorf("commit decision %s: %w", rec.DecisionID, err)
+			}
+			if err := basis.Redo(ctx, h); err != nil {
+				return nil, false, fmt.Errorf("commit decision %s: %w", rec.DecisionID, err)
+			}
+			if err := checkRecord(rec); err != nil {
+				return nil, false, fmt.Errorf("commit decision: %w", err)
+			}
+			l.redone.Add(1)
+		}
+	}
+
 	st := l.storable(rec)
 	body, err := json.Marshal(st)
 	if err != nil {
@@ -36,17 +65,14 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record) (*decision.Re
 	if err != nil {
 		return nil, false, fmt.Errorf("commit decision %s: encode reason codes: %w", st.DecisionID, err)
 	}
-
-	tx, err := l.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, false, fmt.Errorf("commit decision %s: begin: %w", st.DecisionID, err)
+	source := decision.SourcePolicy
+	if st.IsManual() {
+		source = decision.SourceManual
 	}
-	defer tx.Rollback()
-
 	res, err := tx.StmtContext(ctx, l.put.decision).ExecContext(ctx,
 		st.DecisionID, st.RequestID, st.SubjectID, st.Checkpoint, l.d.ts(st.DecidedAt),
 		st.Verdict.Action.String(), string(codesJSON), st.Fallback, st.DryRun,
-		st.Verdict.BundleRevision, int64(st.Latency), string(body))
+		st.Verdict.BundleRevision, int64(st.Latency), string(body), source)
 	if err != nil {
 		return nil, false, fmt.Errorf("commit decision %s: insert: %w", st.DecisionID, err)
 	}
@@ -78,6 +104,11 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record) (*decision.Re
 			return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
 		}
 	}
+	if !st.DryRun {
+		if err := l.bumpSubject(ctx, tx, st.SubjectID); err != nil {
+			return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
 	}
@@ -93,10 +124,13 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record) (*decision.Re
 func (l *Ledger) enforce(ctx context.Context, tx *sql.Tx, st *decision.Record, codesJSON string) (int64, error) {
 	at := l.d.ts(st.DecidedAt)
 	v := &st.Verdict
+	if m := st.Manual; m != nil && (m.Kind == decision.ManualLift || m.Kind == decision.ManualReinstate) {
+		return 0, l.liftByHand(ctx, tx, st)
+	}
 	var lifted int64
-	if v.Action == decision.Allow {
+	if v.Action == decision.Allow && !st.IsManual() {
 		reason := fmt.Sprintf("remedy passed at %s by decision %s", st.Checkpoint, st.DecisionID)
-		res, err := tx.StmtContext(ctx, l.put.lift).ExecContext(ctx, at, reason, st.SubjectID, st.Checkpoint, at, at)
+		res, err := tx.StmtContext(ctx, l.put.lift).ExecContext(ctx, at, reason, st.DecisionID, st.SubjectID, st.Checkpoint, at, at)
 		if err != nil {
 			return 0, fmt.Errorf("lift remedied holds: %w", err)
 		}
@@ -109,6 +143,9 @@ func (l *Ledger) enforce(ctx context.Context, tx *sql.Tx, st *decision.Record, c
 		remedy, remedyAt = v.Remedy.Code, v.Remedy.Checkpoint
 	}
 	for _, r := range v.Restrictions {
+		if r.InForce() {
+			continue // a hold already in force, re-asserted: not a new one
+		}
 		if _, err := tx.StmtContext(ctx, l.put.hold).ExecContext(ctx, st.SubjectID, r.Capability, at,
 			l.d.nullTS(st.Until(r.Duration)), st.DecisionID, remedy, remedyAt); err != nil {
 			return 0, fmt.Errorf("hold %q: %w", r.Capability, err)
@@ -119,15 +156,17 @@ func (l *Ledger) enforce(ctx context.Context, tx *sql.Tx, st *decision.Record, c
 		// later suspend (the policy re-asserting it, or another offence)
 		// adds no second one, so overturning the decision that suspended
 		// the account lifts it. The later decision's strike still counts.
-		var suspended bool
-		var overturned int64
-		if err := tx.QueryRowContext(ctx, l.q.standing, st.SubjectID, at, at, st.SubjectID).
-			Scan(&suspended, &overturned); err != nil {
+		h, err := l.history(ctx, source{tx: tx}, st.SubjectID, st.DecidedAt)
+		if err != nil {
 			return 0, fmt.Errorf("suspend: read standing: %w", err)
 		}
-		if !suspended {
+		if !h.Suspended {
+			src := decision.SourcePolicy
+			if st.IsManual() {
+				src = decision.SourceManual
+			}
 			if _, err := tx.StmtContext(ctx, l.put.suspension).ExecContext(ctx, st.DecisionID, st.SubjectID, at,
-				l.d.nullTS(st.Until(v.Duration))); err != nil {
+				l.d.nullTS(st.Until(v.Duration)), src); err != nil {
 				return 0, fmt.Errorf("suspend: %w", err)
 			}
 		}
@@ -239,7 +278,7 @@ func (l *Ledger) Overturn(ctx context.Context, decisionID, reason string, at tim
 		return fmt.Errorf("overturn decision %s: begin: %w", decisionID, err)
 	}
 	defer tx.Rollback()
-	if err := l.overturn(ctx, tx, decisionID, reason, at); err != nil {
+	if err := l.overturn(ctx, tx, decisionID, reason, "", at, l.cfg.ClearFor); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

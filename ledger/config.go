@@ -40,6 +40,10 @@ type Config struct {
 	// survives a crash of gavel's process; "full" also survives an OS crash
 	// or power loss, at the cost of an fsync of the WAL on every commit.
 	SQLiteSynchronous string
+	// ClearFor is how long an overturn clears the rules that fired in the
+	// overturned decision, on their evidence, for the subject. Default 180
+	// days (gavel sets it to the appeal window unless configured).
+	ClearFor time.Duration
 }
 
 // DefaultConfig returns the built-in defaults: SQLite, input stored in full.
@@ -50,6 +54,7 @@ func DefaultConfig() Config {
 		RecentWindow: 30 * 24 * time.Hour,
 		RecentLimit:  20,
 		StoreInput:   true,
+		ClearFor:     180 * 24 * time.Hour,
 	}
 }
 
@@ -76,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SQLiteSynchronous == "" {
 		c.SQLiteSynchronous = "normal"
+	}
+	if c.ClearFor == 0 {
+		c.ClearFor = d.ClearFor
 	}
 	return c
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,8 +47,12 @@ type Ledger struct {
 
 	// hot are History's statements, prepared once on the read pool; put
 	// are Commit's, on the write pool.
-	hot struct{ holds, strikes, recent, standing *sql.Stmt }
+	hot struct{ holds, strikes, recent, standing, cleared *sql.Stmt }
 	put struct{ decision, reasonHit, hold, suspension, strike, lift *sql.Stmt }
+
+	// redone counts decisions made again at commit because the subject's
+	// standing had changed since their history was read.
+	redone atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -103,6 +108,7 @@ func (l *Ledger) prepare(ctx context.Context) error {
 		{l.r, &l.hot.strikes, l.q.activeStrikes},
 		{l.r, &l.hot.recent, l.q.recent},
 		{l.r, &l.hot.standing, l.q.standing},
+		{l.r, &l.hot.cleared, l.q.cleared},
 		{l.w, &l.put.decision, l.q.insertDecision},
 		{l.w, &l.put.reasonHit, l.q.insertReasonHit},
 		{l.w, &l.put.hold, l.q.insertHold},
@@ -228,7 +234,7 @@ func (l *Ledger) Ping(ctx context.Context) error {
 func (l *Ledger) Close() error {
 	l.closeOnce.Do(func() {
 		var errs []error
-		for _, st := range []*sql.Stmt{l.hot.holds, l.hot.strikes, l.hot.recent, l.hot.standing,
+		for _, st := range []*sql.Stmt{l.hot.holds, l.hot.strikes, l.hot.recent, l.hot.standing, l.hot.cleared,
 			l.put.decision, l.put.reasonHit, l.put.hold, l.put.suspension, l.put.strike, l.put.lift} {
 			if st != nil {
 				errs = append(errs, st.Close())

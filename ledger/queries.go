@@ -6,7 +6,7 @@ type queries struct {
 	insertDecision, insertReasonHit, insertHold, insertSuspension, insertStrike string
 	liftRemedied                                                                string
 	recordByRequestID, recordByID, listFirst, listAfter                         string
-	activeHolds, activeStrikes, recent, standing                                string
+	activeHolds, activeStrikes, recent, standing, cleared                       string
 	overturnDecision, overturnStrike, liftHoldsOf, liftSuspensionOf             string
 }
 
@@ -17,18 +17,18 @@ func newQueries(d *dialect) *queries {
 		// very same record committed twice, stores nothing.
 		insertDecision: r(`INSERT INTO decisions
 			(decision_id, request_id, subject_id, checkpoint, decided_at, action, codes,
-			 fallback, dry_run, bundle_revision, latency_ns, record)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			 fallback, dry_run, bundle_revision, latency_ns, record, source)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`),
 		insertReasonHit: r(`INSERT INTO reason_hits (decision_id, code, decided_at, dry_run) VALUES (?, ?, ?, ?)`),
 		insertHold: r(`INSERT INTO holds
 			(subject_id, capability, since, until, decision_id, remedy, remedy_checkpoint)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		insertSuspension: r(`INSERT INTO suspensions (decision_id, subject_id, since, until)
-			VALUES (?, ?, ?, ?)`),
+		insertSuspension: r(`INSERT INTO suspensions (decision_id, subject_id, since, until, source)
+			VALUES (?, ?, ?, ?, ?)`),
 		insertStrike: r(`INSERT INTO strikes (decision_id, subject_id, codes, at, expires_at)
 			VALUES (?, ?, ?, ?, ?)`),
-		liftRemedied: r(`UPDATE holds SET lifted_at = ?, lifted_reason = ?
+		liftRemedied: r(`UPDATE holds SET lifted_at = ?, lifted_reason = ?, lifted_kind = 'remedied', lifted_by = ?
 			WHERE subject_id = ? AND remedy_checkpoint = ? AND lifted_at IS NULL
 			  AND since <= ? AND (until IS NULL OR until > ?)`),
 
@@ -53,16 +53,24 @@ func newQueries(d *dialect) *queries {
 			FROM decisions
 			WHERE subject_id = ? AND decided_at <= ? AND decided_at > ? AND dry_run = ?
 			ORDER BY decided_at DESC, decision_id DESC LIMIT ?`),
+		// The version first: History reads it before the rest, so a change
+		// that lands between its statements shows as a newer version at
+		// commit, never as an older one.
 		standing: r(`SELECT
-			EXISTS (SELECT 1 FROM suspensions
-				WHERE subject_id = ? AND lifted_at IS NULL AND since <= ? AND (until IS NULL OR until > ?)),
+			COALESCE((SELECT version FROM subject_versions WHERE subject_id = ?), 0),
+			COALESCE((SELECT decision_id || ' ' || source FROM suspensions
+				WHERE subject_id = ? AND lifted_at IS NULL AND since <= ? AND (until IS NULL OR until > ?)
+				ORDER BY since, decision_id LIMIT 1), ''),
 			(SELECT count(*) FROM decisions WHERE subject_id = ? AND overturned_at IS NOT NULL)`),
+		cleared: r(`SELECT code, rule, evidence, until, appeal_id, decision_id FROM cleared_rules
+			WHERE subject_id = ? AND until > ? AND since <= ?
+			ORDER BY since, id`),
 
-		overturnDecision: r(`UPDATE decisions SET overturned_at = ? WHERE decision_id = ? AND overturned_at IS NULL`),
-		overturnStrike:   r(`UPDATE strikes SET overturned_at = ? WHERE decision_id = ? AND overturned_at IS NULL`),
-		liftHoldsOf: r(`UPDATE holds SET lifted_at = ?, lifted_reason = ?
+		overturnDecision: r(`UPDATE decisions SET overturned_at = ?, overturned_by = ? WHERE decision_id = ? AND overturned_at IS NULL`),
+		overturnStrike:   r(`UPDATE strikes SET overturned_at = ?, overturned_by = ? WHERE decision_id = ? AND overturned_at IS NULL`),
+		liftHoldsOf: r(`UPDATE holds SET lifted_at = ?, lifted_reason = ?, lifted_kind = 'overturned', lifted_by = ?
 			WHERE decision_id = ? AND lifted_at IS NULL`),
-		liftSuspensionOf: r(`UPDATE suspensions SET lifted_at = ?, lifted_reason = ?
+		liftSuspensionOf: r(`UPDATE suspensions SET lifted_at = ?, lifted_reason = ?, lifted_kind = 'overturned', lifted_by = ?
 			WHERE decision_id = ? AND lifted_at IS NULL`),
 	}
 }

@@ -32,13 +32,28 @@ func (l *Ledger) ByRequestID(ctx context.Context, requestID string) (*decision.R
 	return rec, nil
 }
 
-// Get returns a decision by id, or decision.ErrNotFound.
+// Get returns a decision by id, with what became of it and of its effects
+// as of now, or decision.ErrNotFound. The id of a fallback superseded by
+// the ledger's decision for the same request returns that decision, with
+// SupersededID set to the id asked for.
 func (l *Ledger) Get(ctx context.Context, decisionID string) (*decision.Record, error) {
 	rec, err := l.scanRecord(l.r.QueryRowContext(ctx, l.q.recordByID, decisionID))
+	superseded := ""
+	if errors.Is(err, decision.ErrNotFound) {
+		var by string
+		if e := l.r.QueryRowContext(ctx, l.d.rebind(`SELECT by_decision_id FROM superseded WHERE decision_id = ?`), decisionID).Scan(&by); e == nil {
+			superseded = decisionID
+			rec, err = l.scanRecord(l.r.QueryRowContext(ctx, l.q.recordByID, by))
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("decision %s: %w", decisionID, err)
 	}
+	rec.SupersededID = superseded
 	if err := l.annotate(ctx, rec); err != nil {
+		return nil, fmt.Errorf("decision %s: %w", decisionID, err)
+	}
+	if err := l.effects(ctx, rec, time.Now()); err != nil {
 		return nil, fmt.Errorf("decision %s: %w", decisionID, err)
 	}
 	return rec, nil

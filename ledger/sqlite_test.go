@@ -75,7 +75,7 @@ func TestSQLiteTwoHandles(t *testing.T) {
 			for j := range 25 {
 				rec := ledgertest.Record("s-two", "login", ledgertest.T0, decision.Restrict, "R")
 				rec.Verdict.Strike = true
-				if _, _, err := l.Commit(t.Context(), rec); err != nil {
+				if _, _, err := l.Commit(t.Context(), rec, nil); err != nil {
 					t.Errorf("handle %d commit %d: %v", i, j, err)
 				}
 			}

@@ -214,8 +214,12 @@ func (discardLedger) History(context.Context, string, time.Time) (decision.Histo
 	return decision.History{}, nil
 }
 
-func (discardLedger) Commit(_ context.Context, rec *decision.Record) (*decision.Record, bool, error) {
+func (discardLedger) Commit(_ context.Context, rec *decision.Record, _ *decision.Basis) (*decision.Record, bool, error) {
 	return rec, false, nil
+}
+
+func (discardLedger) Standing(context.Context, string, time.Time) (*decision.Standing, error) {
+	return nil, decision.ErrNotFound
 }
 
 func (discardLedger) ByRequestID(context.Context, string) (*decision.Record, error) {

@@ -179,7 +179,7 @@ func generate(t testing.TB, scale int) *history {
 	noProfile := ledgertest.Record("acct-no-profile", "signup", clock.Add(2*time.Second), decision.Warn, "EMAIL_DISPOSABLE")
 	delete(noProfile.Input["subject"].(map[string]any), "profile")
 	for _, r := range []*decision.Record{noInput, noProfile} {
-		if _, _, err := l.Commit(ctx, r); err != nil {
+		if _, _, err := l.Commit(ctx, r, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -33,7 +33,10 @@ var _ decision.Journal = (*Journal)(nil)
 
 // Committer is where a drain puts the journaled decisions: the ledger.
 type Committer interface {
-	Commit(ctx context.Context, rec *decision.Record) (stored *decision.Record, replayed bool, err error)
+	Commit(ctx context.Context, rec *decision.Record, basis *decision.Basis) (stored *decision.Record, replayed bool, err error)
+	// Supersede makes the id of a journaled decision resolve to the
+	// ledger's decision for the same request id.
+	Supersede(ctx context.Context, fallbackID, requestID, byDecisionID string, at time.Time) error
 }
 
 const (
@@ -306,7 +309,7 @@ func (j *Journal) Drain(ctx context.Context, l Committer) (int, error) {
 			return done, j.fail(fmt.Errorf("drain journal: %w", err))
 		}
 		for _, rec := range recs {
-			stored, replayed, err := l.Commit(ctx, rec)
+			stored, replayed, err := l.Commit(ctx, rec, nil)
 			if err != nil {
 				return done, j.fail(fmt.Errorf("drain journal: commit decision %s: %w", rec.DecisionID, err))
 			}
@@ -314,6 +317,10 @@ func (j *Journal) Drain(ctx context.Context, l Committer) (int, error) {
 				// The ledger already held another decision for this request id
 				// (it was recorded before the ledger was lost, or by another
 				// replica): that one stands.
+				// Its id, which the caller may hold, resolves to that one.
+				if err := l.Supersede(ctx, rec.DecisionID, rec.RequestID, stored.DecisionID, time.Now()); err != nil {
+					return done, j.fail(fmt.Errorf("drain journal: %w", err))
+				}
 				j.log.Warn("journaled decision superseded by the ledger's decision for its request id",
 					"request_id", rec.RequestID, "decision_id", rec.DecisionID, "ledger_decision_id", stored.DecisionID)
 			}

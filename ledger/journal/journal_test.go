@@ -250,12 +250,12 @@ type shortLedger struct {
 	left int
 }
 
-func (s *shortLedger) Commit(ctx context.Context, rec *decision.Record) (*decision.Record, bool, error) {
+func (s *shortLedger) Commit(ctx context.Context, rec *decision.Record, basis *decision.Basis) (*decision.Record, bool, error) {
 	if s.left == 0 {
 		return nil, false, errors.New("connection reset")
 	}
 	s.left--
-	return s.Ledger.Commit(ctx, rec)
+	return s.Ledger.Commit(ctx, rec, basis)
 }
 
 // A journaled record whose request id the ledger already holds under another
@@ -269,7 +269,7 @@ func TestDrainKeepsTheLedgersDecision(t *testing.T) {
 	first.DecisionID = "dec-first"
 	first.Fallback = false
 	first.Verdict = decision.Verdict{Action: decision.Allow}
-	if _, _, err := l.Commit(ctx, first); err != nil {
+	if _, _, err := l.Commit(ctx, first, nil); err != nil {
 		t.Fatal(err)
 	}
 	j := open(t, t.TempDir())

@@ -21,7 +21,7 @@ func BenchCommit(b *testing.B, open Opener) {
 		rec.Verdict.Strike = true
 		rec.Verdict.Restrictions = []decision.Restriction{{Capability: "payouts", Duration: day}, {Capability: "withdrawals"}}
 		rec.Verdict.Remedy = &decision.Remedy{Code: "verify_identity", Checkpoint: idv}
-		if _, _, err := l.Commit(ctx, rec); err != nil {
+		if _, _, err := l.Commit(ctx, rec, nil); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -42,7 +42,7 @@ func BenchHistory(b *testing.B, open Opener) {
 				rec.Verdict.Strike = true
 				rec.Verdict.Restrictions = []decision.Restriction{{Capability: "payouts", Duration: 30 * day}}
 			}
-			if _, _, err := l.Commit(ctx, rec); err != nil {
+			if _, _, err := l.Commit(ctx, rec, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -140,7 +140,7 @@ func ctxOf(t testing.TB) context.Context { return t.Context() }
 
 func commit(t testing.TB, l *ledger.Ledger, rec *decision.Record) *decision.Record {
 	t.Helper()
-	got, replayed, err := l.Commit(ctxOf(t), rec)
+	got, replayed, err := l.Commit(ctxOf(t), rec, nil)
 	if err != nil {
 		t.Fatalf("Commit(%s) = %v", rec.RequestID, err)
 	}
@@ -224,11 +224,11 @@ func testInvalidRecord(t *testing.T, open Opener) {
 	} {
 		rec := Record("s-invalid", login, T0, decision.Restrict)
 		mutate(rec)
-		if _, _, err := l.Commit(ctxOf(t), rec); err == nil {
+		if _, _, err := l.Commit(ctxOf(t), rec, nil); err == nil {
 			t.Errorf("Commit(record with %s) = nil error, want an error", name)
 		}
 	}
-	if _, _, err := l.Commit(ctxOf(t), nil); err == nil {
+	if _, _, err := l.Commit(ctxOf(t), nil, nil); err == nil {
 		t.Error("Commit(nil) = nil error, want an error")
 	}
 	if recs, _, err := l.List(ctxOf(t), "s-invalid", 10, ""); err != nil || len(recs) != 0 {
@@ -266,7 +266,7 @@ func testRetrySameRequest(t *testing.T, open Opener) {
 	retry := Record("s-retry", signup, T0.Add(time.Second), decision.Suspend, "OTHER")
 	retry.RequestID = first.RequestID
 	retry.Verdict.Strike = true
-	got, replayed, err := l.Commit(ctxOf(t), retry)
+	got, replayed, err := l.Commit(ctxOf(t), retry, nil)
 	if err != nil {
 		t.Fatalf("Commit(retry) = %v", err)
 	}
@@ -278,7 +278,7 @@ func testRetrySameRequest(t *testing.T, open Opener) {
 		t.Errorf("Commit(retry) returned (-first +got):\n%s", diff)
 	}
 	// The very same record again.
-	if got, replayed, err := l.Commit(ctxOf(t), first); err != nil || !replayed || got.DecisionID != first.DecisionID {
+	if got, replayed, err := l.Commit(ctxOf(t), first, nil); err != nil || !replayed || got.DecisionID != first.DecisionID {
 		t.Errorf("Commit(same record) = %v, %v, %v; want decision %s replayed", got, replayed, err, first.DecisionID)
 	}
 	if _, err := l.Get(ctxOf(t), retry.DecisionID); !errors.Is(err, decision.ErrNotFound) {
@@ -292,7 +292,7 @@ func testRetrySameRequest(t *testing.T, open Opener) {
 	// A decision id reused for another request is an error, not a replay.
 	clash := Record("s-retry", signup, T0, decision.Allow)
 	clash.DecisionID = first.DecisionID
-	if _, _, err := l.Commit(ctxOf(t), clash); err == nil {
+	if _, _, err := l.Commit(ctxOf(t), clash, nil); err == nil {
 		t.Error("Commit(decision id of another request) = nil error, want an error")
 	}
 }
@@ -316,7 +316,7 @@ func testConcurrentRetries(t *testing.T, open Opener) {
 			rec.Verdict.Strike = true
 			rec.Verdict.Restrictions = []decision.Restriction{{Capability: "payouts"}}
 			<-start
-			got, replayed, err := l.Commit(ctxOf(t), rec)
+			got, replayed, err := l.Commit(ctxOf(t), rec, nil)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -361,7 +361,7 @@ func testConcurrentCommits(t *testing.T, open Opener) {
 				rec := Record(subject, login, T0.Add(time.Duration(i)*time.Second), decision.Restrict, "R")
 				rec.Verdict.Strike = true
 				rec.Verdict.Restrictions = []decision.Restriction{{Capability: "messages", Duration: day}}
-				if _, _, err := l.Commit(ctxOf(t), rec); err != nil {
+				if _, _, err := l.Commit(ctxOf(t), rec, nil); err != nil {
 					errs <- fmt.Errorf("commit: %w", err)
 				}
 				if _, err := l.History(ctxOf(t), subject, T0.Add(time.Hour)); err != nil {
@@ -835,7 +835,7 @@ func testReopen(t *testing.T, open Opener) {
 	if diff := cmp.Diff(before, history(t, again, s, T0.Add(time.Hour)), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("after reopen: History (-before +after):\n%s", diff)
 	}
-	if _, replayed, err := again.Commit(ctxOf(t), rec); err != nil || !replayed {
+	if _, replayed, err := again.Commit(ctxOf(t), rec, nil); err != nil || !replayed {
 		t.Errorf("after reopen: Commit(same request) replayed = %v, %v; want true", replayed, err)
 	}
 }

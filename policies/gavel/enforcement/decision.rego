@@ -12,8 +12,13 @@ actions := ["allow", "warn", "challenge", "restrict", "suspend"]
 
 severity := {a: i | some i, a in actions}
 
-# The decision. Always defined, whatever the input.
-decision := {
+# The decision. Always defined, whatever the input. Reasons that an earlier
+# overturn cleared (standing.rego) are listed under "suppressed", when any.
+decision := object.union(verdict, {"suppressed": suppressed_list}) if {
+	count(suppressed) > 0
+} else := verdict
+
+verdict := {
 	"action": action,
 	"restrictions": restrictions,
 	"reasons": ordered_reasons,
@@ -41,12 +46,12 @@ caller_only(r) if {
 }
 
 effective_reasons contains r if {
-	some r in reasons
+	some r in live_reasons
 	not capped(r)
 }
 
 effective_reasons contains object.union(r, {"action": caller_cap}) if {
-	some r in reasons
+	some r in live_reasons
 	capped(r)
 }
 
@@ -69,7 +74,7 @@ driving_reasons contains r if {
 	severity[r.action] == base_level
 }
 
-final_reasons := effective_reasons | ladder_reasons
+final_reasons := (effective_reasons | ladder_reasons) | standing_reasons
 
 level := max({0} | {severity[r.action] | some r in final_reasons})
 
@@ -84,7 +89,7 @@ hold_duration := "720h"
 
 default_holds := {"payouts", "withdrawals"}
 
-all_capabilities := {"contracts", "messaging", "payouts", "proposals", "withdrawals"}
+all_capabilities := {c | some c, _ in data.gavel.catalog.capabilities}
 
 restrict_holds := {
 	"SIGNUP_VELOCITY": all_capabilities,
@@ -96,15 +101,25 @@ restrict_holds := {
 # escalating them) reach it.
 held := union({object.get(restrict_holds, r.code, default_holds) | some r in driving_reasons})
 
+# New holds come only from conduct that reaches restrict; a restrict that
+# only re-asserts holds in force (HOLD_ACTIVE) places none and lists the
+# holds in force with their own until and the decision that placed them.
 default restrictions := []
 
-restrictions := [{"capability": c, "duration": hold_duration} | some c in held] if action == "restrict"
+restrictions := array.concat(new_holds, holds_in_force) if action == "restrict"
 
 restrictions := [{"capability": c, "duration": ""} | some c in all_capabilities] if action == "suspend"
 
+new_holds := [{"capability": c, "duration": hold_duration} | some c in held] if {
+	conduct_level == severity.restrict
+} else := []
+
 default duration := ""
 
-duration := hold_duration if action == "restrict"
+duration := hold_duration if {
+	action == "restrict"
+	conduct_level == severity.restrict
+}
 
 # Remedies. A challenge asks for the strongest remedy its reasons need; a
 # restrict is lifted by verifying identity; allow, warn and suspend have none

@@ -10,7 +10,8 @@ package gavel.enforcement
 # own reason, REPEAT_VIOLATION, so "the most severe reason wins" still holds.
 # An active suspension is re-asserted (ACCOUNT_SUSPENDED) everywhere except at
 # identity_verification, where the rules decide as usual so the account holder
-# can still verify.
+# can still verify; a suspension a reviewer placed by hand is re-asserted there
+# too (it is lifted by a reviewer or an appeal, not by re-verifying).
 
 default prior_strikes := 0
 
@@ -45,5 +46,10 @@ ladder_reasons contains {
 	"evidence": [{"signal": "history.suspended", "value": "true"}],
 } if {
 	input.history.suspended == true
-	input.checkpoint != "identity_verification"
+	not verification_open
+}
+
+verification_open if {
+	input.checkpoint == "identity_verification"
+	not object.get(input.history, "suspension_source", "") == "manual"
 }
