@@ -142,8 +142,8 @@ func historyDoc(h *History, now time.Time) map[string]any {
 		"suspended":         h.Suspended,
 		"suspension_source": h.SuspensionSource,
 		"cleared":           cleared,
-		"strikes":    map[string]any{"count": float64(h.Strikes), "codes": codes},
-		"recent":     recent,
-		"overturned": float64(h.Overturned),
+		"strikes":           map[string]any{"count": float64(h.Strikes), "codes": codes},
+		"recent":            recent,
+		"overturned":        float64(h.Overturned),
 	}
 }
