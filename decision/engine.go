@@ -172,6 +172,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 	// standing changed before the commit.
 	var rec *Record
 	decide := func(ctx context.Context, h History) error {
+		now := rec.DecidedAt
 		input := Input(req, results, signals, h, now)
 		rec.Input = input
 		pctx, pcancel := context.WithTimeout(ctx, e.cfg.PolicyTimeout)

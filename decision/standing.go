@@ -147,8 +147,10 @@ type Effect struct {
 // history was read at, and how to decide again on a newer history.
 type Basis struct {
 	Version int64
-	// Redo decides again on h, read under the subject's lock, updating the
-	// record being committed. An error aborts the commit.
+	// Redo decides again on h, read under the subject's lock as of the
+	// record's DecidedAt (which the ledger may move forward to the time
+	// of the commit), updating the record being committed. An error
+	// aborts the commit.
 	Redo func(ctx context.Context, h History) error
 }
 

@@ -41,6 +41,19 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decisi
 			return nil, false, fmt.Errorf("commit decision %s: lock subject %q: %w", rec.DecisionID, rec.SubjectID, err)
 		}
 		if version != basis.Version {
+			// A retry of a request already decided is answered with that
+			// decision, not decided again.
+			if prev, err := l.scanRecord(tx.QueryRowContext(ctx, l.q.recordByRequestID, rec.RequestID)); err == nil {
+				prev.Replayed = true
+				return prev, true, nil
+			} else if !errors.Is(err, decision.ErrNotFound) {
+				return nil, false, fmt.Errorf("commit decision %s: look up request %q: %w", rec.DecisionID, rec.RequestID, err)
+			}
+			// Made again now, on everything committed before it: a
+			// decision that committed first may carry a later time.
+			if at := time.Now(); at.After(rec.DecidedAt) {
+				rec.DecidedAt = at
+			}
 			h, err := l.history(ctx, source{tx: tx}, rec.SubjectID, rec.DecidedAt)
 			if err != nil {
 				return nil, false, fmt.Errorf("commit decision %s: %w", rec.DecisionID, err)
