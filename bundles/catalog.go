@@ -17,6 +17,8 @@ var catalogPath = []string{"gavel", "catalog"}
 type catalog struct {
 	reasons  map[string]decision.Reason
 	remedies map[string]decision.Remedy
+	// capabilities a hold can name, sorted.
+	capabilities []string
 }
 
 // readCatalog finds data.gavel.catalog in the bundle's data document and
@@ -102,6 +104,13 @@ func readCatalog(data map[string]any) (catalog, error) {
 			}
 			c.remedies[code] = m
 		}
+	}
+	if raw, present := root["capabilities"]; present {
+		caps, ok := raw.(map[string]any)
+		if !ok {
+			errs = append(errs, fmt.Errorf("capabilities: want an object, got %s", jsonType(raw)))
+		}
+		c.capabilities = sortedKeys(caps)
 	}
 	if len(errs) > 0 {
 		return catalog{}, fmt.Errorf("reason catalog: %w", errors.Join(errs...))

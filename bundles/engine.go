@@ -454,3 +454,34 @@ func statusMessage(s bundleplugin.Status) string {
 	}
 	return fmt.Sprintf("load bundle %q: %s", s.Name, msg)
 }
+
+var _ decision.Catalog = (*Engine)(nil)
+
+// Reason returns the active bundle's catalog entry for a reason code.
+func (e *Engine) Reason(code string) (decision.Reason, bool) {
+	a := e.active.Load()
+	if a == nil {
+		return decision.Reason{}, false
+	}
+	r, ok := a.catalog.reasons[code]
+	return r, ok
+}
+
+// Remedy returns the active bundle's catalog entry for a remedy code.
+func (e *Engine) Remedy(code string) (decision.Remedy, bool) {
+	a := e.active.Load()
+	if a == nil {
+		return decision.Remedy{}, false
+	}
+	r, ok := a.catalog.remedies[code]
+	return r, ok
+}
+
+// Capabilities returns the capabilities the active bundle's catalog lists.
+func (e *Engine) Capabilities() []string {
+	a := e.active.Load()
+	if a == nil {
+		return nil
+	}
+	return a.catalog.capabilities
+}

@@ -48,6 +48,11 @@ func (c *catalog) verdict(result any) (decision.Verdict, error) {
 		return decision.Verdict{}, fmt.Errorf("policy result: strike: want a boolean, got %s", jsonType(obj["strike"]))
 	}
 	v.Strike = strike
+	if raw, present := obj["suppressed"]; present {
+		if v.Suppressed, err = parseSuppressed(raw); err != nil {
+			return decision.Verdict{}, fmt.Errorf("policy result: %w", err)
+		}
+	}
 	if v.Action > decision.Allow && len(v.Reasons) == 0 {
 		return decision.Verdict{}, fmt.Errorf("policy result: action %s without a reason", v.Action)
 	}
@@ -100,6 +105,22 @@ func parseRestrictions(raw any) ([]decision.Restriction, error) {
 			return nil, fmt.Errorf("restrictions[%d]: capability: want a non-empty string, got %s", i, jsonType(obj["capability"]))
 		}
 		out[i].Capability = capability
+		if id, present := obj["decision_id"]; present {
+			// A hold already in force, re-asserted: its decision and until.
+			s, ok := id.(string)
+			if !ok || s == "" {
+				return nil, fmt.Errorf("restrictions[%d] (%s): decision_id: want a non-empty string, got %s", i, capability, jsonType(id))
+			}
+			out[i].DecisionID = s
+			if u, ok := obj["until"].(string); ok && u != "" {
+				t, err := time.Parse(time.RFC3339, u)
+				if err != nil {
+					return nil, fmt.Errorf("restrictions[%d] (%s): until: %w", i, capability, err)
+				}
+				out[i].Until = t
+			}
+			continue
+		}
 		if d, present := obj["duration"]; present {
 			var err error
 			if out[i].Duration, err = parseDuration(d); err != nil {
@@ -219,4 +240,45 @@ func (c *catalog) parseRemedy(raw any) (*decision.Remedy, error) {
 		m.Checkpoint = checkpoint
 	}
 	return &m, nil
+}
+
+// parseSuppressed reads the reasons an earlier overturn cleared.
+func parseSuppressed(raw any) ([]decision.Suppressed, error) {
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf("suppressed: want an array, got %s", jsonType(raw))
+	}
+	out := make([]decision.Suppressed, 0, len(list))
+	for i, e := range list {
+		obj, ok := e.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("suppressed[%d]: want an object, got %s", i, jsonType(e))
+		}
+		var s decision.Suppressed
+		var err error
+		if s.Code, err = requiredString(obj, "code"); err != nil {
+			return nil, fmt.Errorf("suppressed[%d]: %w", i, err)
+		}
+		if s.Action, err = parseAction(obj["action"]); err != nil {
+			return nil, fmt.Errorf("suppressed[%d] (%s): action: %w", i, s.Code, err)
+		}
+		for _, k := range []struct {
+			dst  *string
+			name string
+		}{{&s.Rule, "rule"}, {&s.ClearedByAppeal, "cleared_by_appeal"}, {&s.OverturnedDecision, "overturned_decision"}} {
+			if *k.dst, err = optionalString(obj, k.name); err != nil {
+				return nil, fmt.Errorf("suppressed[%d] (%s): %w", i, s.Code, err)
+			}
+		}
+		if s.Evidence, err = parseEvidence(obj["evidence"]); err != nil {
+			return nil, fmt.Errorf("suppressed[%d] (%s): evidence: %w", i, s.Code, err)
+		}
+		if u, _ := obj["until"].(string); u != "" {
+			if s.Until, err = time.Parse(time.RFC3339, u); err != nil {
+				return nil, fmt.Errorf("suppressed[%d] (%s): until: %w", i, s.Code, err)
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }

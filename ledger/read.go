@@ -103,6 +103,9 @@ func (l *Ledger) List(ctx context.Context, subjectID string, pageSize int, pageT
 			if err := l.annotate(ctx, recs...); err != nil {
 				return nil, "", fmt.Errorf("list decisions of %q: %w", subjectID, err)
 			}
+			if err := l.effectsOf(ctx, recs); err != nil {
+				return nil, "", fmt.Errorf("list decisions of %q: %w", subjectID, err)
+			}
 			return recs, encodeCursor(subjectID, last), nil
 		}
 		rec, err := decodeRecord(body)
@@ -119,7 +122,21 @@ func (l *Ledger) List(ctx context.Context, subjectID string, pageSize int, pageT
 	if err := l.annotate(ctx, recs...); err != nil {
 		return nil, "", fmt.Errorf("list decisions of %q: %w", subjectID, err)
 	}
+	if err := l.effectsOf(ctx, recs); err != nil {
+		return nil, "", fmt.Errorf("list decisions of %q: %w", subjectID, err)
+	}
 	return recs, "", nil
+}
+
+// effectsOf fills in the effects of listed decisions and their state now.
+func (l *Ledger) effectsOf(ctx context.Context, recs []*decision.Record) error {
+	now := time.Now()
+	for _, r := range recs {
+		if err := l.effects(ctx, r, now); err != nil {
+			return fmt.Errorf("decision %s: %w", r.DecisionID, err)
+		}
+	}
+	return nil
 }
 
 func (l *Ledger) scanRecord(row *sql.Row) (*decision.Record, error) {

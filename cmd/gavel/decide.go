@@ -218,12 +218,46 @@ func printDecision(w io.Writer, d *decisionv1.DecideResponse) {
 	if d.GetAppealable() {
 		fmt.Fprintln(w, "appealable yes")
 	}
+	if d.GetSource() == "manual" {
+		fmt.Fprintln(w, "source     manual (a reviewer's action)")
+	}
+	if d.GetSupersededId() != "" {
+		fmt.Fprintf(w, "superseded %s was a fallback for a request already decided; this is that decision\n", d.GetSupersededId())
+	}
 	for _, r := range d.GetRestrictions() {
 		until := "until lifted"
 		if r.GetUntil() != nil {
 			until = "until " + r.GetUntil().AsTime().Format(time.RFC3339)
 		}
+		if r.GetDecisionId() != "" {
+			until += ", held since decision " + r.GetDecisionId()
+		}
 		fmt.Fprintf(w, "restricted %s %s\n", r.GetCapability(), until)
+	}
+	if d.GetOverturned() {
+		by := ""
+		if d.GetOverturnedBy() != "" {
+			by = " by appeal " + d.GetOverturnedBy()
+		}
+		fmt.Fprintf(w, "overturned yes%s\n", by)
+	}
+	if len(d.GetEffects()) > 0 {
+		fmt.Fprintln(w, "effects now")
+		for _, e := range d.GetEffects() {
+			what := e.GetKind()
+			if e.GetCapability() != "" {
+				what += " " + e.GetCapability()
+			}
+			by := ""
+			if e.GetBy() != "" {
+				by = " (by " + e.GetBy()
+				if e.GetReviewer() != "" {
+					by += ", " + e.GetReviewer()
+				}
+				by += ")"
+			}
+			fmt.Fprintf(w, "  %-22s %s%s: %s\n", what, strings.ReplaceAll(e.GetState(), "_", " "), by, e.GetDescription())
+		}
 	}
 	if len(d.GetReasons()) > 0 {
 		fmt.Fprintln(w, "reasons")

@@ -48,6 +48,8 @@ func commands() []command {
 		{"detectors", "list the detectors of a running gavel and their health", runDetectors},
 		{"status", "show a running gavel's bundles, detectors and ledger", runStatus},
 		{"appeal", "file, list, show and resolve appeals of decisions", runAppeal},
+		{"standing", "show an account's standing now: holds, suspension, strikes, appeals", runStanding},
+		{"enforce", "suspend, restrict, lift or reinstate an account by hand (review role)", runEnforce},
 		{"rules", "show each reason code's track record: fired, appealed, overturned", runRules},
 		{"sor", "export statements of reasons (DSA Transparency Database JSON lines)", runSOR},
 		{"replay", "re-evaluate stored decisions under a candidate bundle and report the changes", runReplay},

@@ -183,6 +183,20 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				fmt.Fprintf(stdout, "%s %s (not enforced)\n", actionName(sh.GetAction()), strings.Join(codes, ","))
 			}
 		}
+		for _, sp := range resp.Msg.GetSuppressed() {
+			fmt.Fprintf(stdout, "suppressed %s [%s] rule %s: cleared on the same evidence by appeal %s (overturned decision %s)",
+				sp.GetCode(), actionName(sp.GetAction()), sp.GetRule(), sp.GetClearedByAppeal(), sp.GetOverturnedDecision())
+			if sp.GetUntil() != nil {
+				fmt.Fprintf(stdout, " until %s", sp.GetUntil().AsTime().Format(time.RFC3339))
+			}
+			fmt.Fprintln(stdout)
+		}
+		if m := resp.Msg.GetManual(); m != nil {
+			fmt.Fprintf(stdout, "manual     %s by %s (%s) for %s: %s\n", m.GetKind(), m.GetReviewer(), m.GetCaller(), m.GetReasonCode(), m.GetNote())
+			if len(m.GetAppealIds()) > 0 {
+				fmt.Fprintf(stdout, "           taken while appeals %s were open\n", strings.Join(m.GetAppealIds(), ", "))
+			}
+		}
 	}
 	return nil
 }

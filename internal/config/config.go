@@ -330,6 +330,10 @@ type AppealsConfig struct {
 	Window time.Duration `koanf:"window"`
 	// ClaimTTL is how long a reviewer's claim on an open appeal lasts.
 	ClaimTTL time.Duration `koanf:"claim_ttl"`
+	// ClearFor is how long an overturn clears the rules that fired in the
+	// overturned decision, on their evidence, for the account. Zero: the
+	// appeal window.
+	ClearFor time.Duration `koanf:"clear_for"`
 }
 
 // DecisionLogsConfig is OPA's decision-log plugin on the active bundle. It
@@ -421,6 +425,7 @@ func Defaults() map[string]any {
 		"console.review_due":            "48h",
 		"replay.max_bundle_bytes":       8 << 20,
 		"replay.max_running":            2,
+		"appeals.clear_for":             "0s",
 		"log.level":                     "info",
 		"log.format":                    "text",
 		"decision_logs.url":             "",
@@ -728,6 +733,9 @@ func (c *Config) Validate() error {
 		if err != nil {
 			p = append(p, strings.Split(err.Error(), "\n")...)
 		}
+	}
+	if c.Appeals.ClearFor < 0 {
+		bad("appeals.clear_for", "must not be negative (0 means the appeal window), got %v", c.Appeals.ClearFor)
 	}
 
 	switch c.Log.Level {

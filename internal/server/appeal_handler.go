@@ -32,6 +32,9 @@ type appealHandler struct {
 	observer decision.Observer
 	window   time.Duration
 	claimTTL time.Duration
+	// clearFor is how long an overturn clears the decision's rules on
+	// their evidence; zero: the ledger's default.
+	clearFor time.Duration
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -161,6 +164,7 @@ func (h *appealHandler) ResolveAppeal(ctx context.Context, req *connect.Request[
 		ResolvedBy: callerName(ctx),
 		Note:       m.GetNote(),
 		At:         h.now(),
+		ClearFor:   h.clearFor,
 	})
 	if err != nil {
 		return nil, h.fail("ResolveAppeal", m.GetAppealId(), "appeal", err)
@@ -168,7 +172,7 @@ func (h *appealHandler) ResolveAppeal(ctx context.Context, req *connect.Request[
 	if outcome == ledger.AppealOverturned && h.observer != nil {
 		// Detectors that learned from the decision unlearn it.
 		if rec, err := h.ledger.Get(ctx, a.DecisionID); err == nil {
-			h.observer.Observe(rec)
+			h.observe(ctx, rec)
 		} else {
 			h.log.Warn("overturned decision not sent to detectors", "decision_id", a.DecisionID, "error", err)
 		}
@@ -195,6 +199,20 @@ func (h *appealHandler) ClaimAppeal(ctx context.Context, req *connect.Request[ap
 		return nil, h.fail("ClaimAppeal", m.GetAppealId(), "appeal", err)
 	}
 	return connect.NewResponse(&appealv1.ClaimAppealResponse{Appeal: appealToProto(a, h.now())}), nil
+}
+
+// observe tells the detectors of an overturned decision; a lifted
+// suspension reaches them before the reply, so the account's next decision
+// no longer counts it against linked accounts.
+func (h *appealHandler) observe(ctx context.Context, rec *decision.Record) {
+	so, ok := h.observer.(decision.SyncObserver)
+	if !ok || rec.Verdict.Action != decision.Suspend {
+		h.observer.Observe(rec)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decision.SyncObserveTimeout)
+	defer cancel()
+	so.ObserveNow(ctx, rec)
 }
 
 // fail maps a ledger error to a Connect error with a safe message, logging

@@ -103,10 +103,25 @@ func responseFromRecord(rec *decision.Record, view decisionv1.View) *decisionv1.
 	}
 	for _, r := range v.Restrictions {
 		pr := &decisionv1.Restriction{Capability: r.Capability}
-		if until := rec.Until(r.Duration); !until.IsZero() {
+		until := rec.Until(r.Duration)
+		if r.InForce() {
+			until, pr.DecisionId = r.Until, r.DecisionID
+		}
+		if !until.IsZero() {
 			pr.Until = timestamppb.New(until)
 		}
 		resp.Restrictions = append(resp.Restrictions, pr)
+	}
+	resp.Source = decision.SourcePolicy
+	if rec.IsManual() {
+		resp.Source = decision.SourceManual
+	}
+	resp.SupersededId = rec.SupersededID
+	if view == decisionv1.View_VIEW_REVIEWER {
+		resp.OverturnedBy = rec.OverturnedBy
+	}
+	for _, e := range rec.Effects {
+		resp.Effects = append(resp.Effects, effectToProto(e, view))
 	}
 	for i := range v.Reasons {
 		r := &v.Reasons[i]
@@ -136,8 +151,29 @@ func responseFromRecord(rec *decision.Record, view decisionv1.View) *decisionv1.
 	return resp
 }
 
-// reviewerDetail adds the signals and the input document to a reviewer view.
+// reviewerDetail adds the signals, the input document, the reasons an
+// earlier overturn suppressed and a reviewer's action to a reviewer view.
 func reviewerDetail(rec *decision.Record, out *decisionv1.GetDecisionResponse) {
+	for _, sp := range rec.Verdict.Suppressed {
+		ps := &decisionv1.SuppressedReason{
+			Code: sp.Code, Action: actionToProto[sp.Action], Rule: sp.Rule,
+			ClearedByAppeal: sp.ClearedByAppeal, OverturnedDecision: sp.OverturnedDecision,
+		}
+		if !sp.Until.IsZero() {
+			ps.Until = timestamppb.New(sp.Until)
+		}
+		for _, e := range sp.Evidence {
+			ps.Evidence = append(ps.Evidence, toStruct(e))
+		}
+		out.Suppressed = append(out.Suppressed, ps)
+	}
+	if m := rec.Manual; m != nil {
+		out.Manual = &decisionv1.ManualAction{
+			Kind: string(m.Kind), ReasonCode: m.ReasonCode, Note: m.Note, Reviewer: m.Reviewer, Caller: m.Caller,
+			Capabilities: m.Capabilities, Suspension: m.Suspension, Duration: durationOrNil(m.Duration),
+			Lifted: m.Lifted, AppealIds: m.AppealIDs,
+		}
+	}
 	for _, s := range rec.Signals {
 		ps := &decisionv1.Signal{Name: s.Name, Score: s.Score, Value: s.Value, Confidence: s.Confidence}
 		if s.Evidence != nil {

@@ -41,6 +41,7 @@ import (
 	"github.com/gavel/gavel/proto/gavel/admin/v1/adminv1connect"
 	"github.com/gavel/gavel/proto/gavel/appeal/v1/appealv1connect"
 	"github.com/gavel/gavel/proto/gavel/decision/v1/decisionv1connect"
+	"github.com/gavel/gavel/proto/gavel/enforcement/v1/enforcementv1connect"
 	"github.com/gavel/gavel/proto/gavel/replay/v1/replayv1connect"
 )
 
@@ -103,6 +104,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, 
 	lc.StrikeTTL = cfg.Ledger.StrikeTTL
 	lc.StoreInput = cfg.Ledger.StoreInput
 	lc.SQLiteSynchronous = cfg.Ledger.SQLite.Synchronous
+	lc.ClearFor = cfg.Appeals.ClearFor
+	if lc.ClearFor == 0 {
+		lc.ClearFor = cfg.Appeals.Window // an overturn holds for as long as the decision could be appealed
+	}
 	s.ledger, err = ledger.Open(ctx, lc, log.With("part", "ledger"))
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
@@ -157,7 +162,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, 
 	if err != nil {
 		return nil, fmt.Errorf("decision engine: %w", err)
 	}
-	s.engine.AddObserver(s.host) // committed decisions reach detectors that observe
+	s.engine.SetCatalog(s.policy) // manual actions take their texts from the active bundle's catalog
+	s.engine.AddObserver(s.host)  // committed decisions reach detectors that observe
 	if cfg.DecisionLogs.Enabled() {
 		s.engine.AddObserver(s.policy) // and OPA's decision log, dry runs included
 		s.metrics.decisionLogs(s.policy.DecisionLogStats)
@@ -308,6 +314,12 @@ func procedureRoles() map[string][]string {
 		appealv1connect.AppealServiceClaimAppealProcedure:   {roleReview},
 		replayv1connect.ReplayServiceStartReplayProcedure:   {roleAdmin},
 		replayv1connect.ReplayServiceGetReplayProcedure:     {roleAdmin},
+		// Standing is read like a decision; manual actions are a reviewer's.
+		enforcementv1connect.EnforcementServiceGetStandingProcedure: {roleRead, roleReview, roleAdmin},
+		enforcementv1connect.EnforcementServiceSuspendProcedure:     {roleReview, roleAdmin},
+		enforcementv1connect.EnforcementServiceRestrictProcedure:    {roleReview, roleAdmin},
+		enforcementv1connect.EnforcementServiceLiftProcedure:        {roleReview, roleAdmin},
+		enforcementv1connect.EnforcementServiceReinstateProcedure:   {roleReview, roleAdmin},
 	}
 }
 
@@ -331,12 +343,13 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, shadows: s.ledger, log: s.log, metrics: s.metrics, appealWindow: s.cfg.Appeals.Window}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminHandler{s: s}, opts...))
-	mux.Handle(appealv1connect.NewAppealServiceHandler(&appealHandler{ledger: s.ledger, observer: s.host, window: s.cfg.Appeals.Window, claimTTL: s.cfg.Appeals.ClaimTTL, log: s.log, now: time.Now}, opts...))
+	mux.Handle(appealv1connect.NewAppealServiceHandler(&appealHandler{ledger: s.ledger, observer: s.host, window: s.cfg.Appeals.Window, claimTTL: s.cfg.Appeals.ClaimTTL, clearFor: s.cfg.Appeals.ClearFor, log: s.log, now: time.Now}, opts...))
 	// Candidate bundles are bigger than requests: their own limit.
 	replayOpts := append(slices.Clone(opts), connect.WithReadMaxBytes(int(s.cfg.Replay.MaxBundleBytes)+64<<10))
 	mux.Handle(replayv1connect.NewReplayServiceHandler(&replayHandler{svc: s.replays, checkpoints: checkpointSet(s.engine.Checkpoints()), log: s.log}, replayOpts...))
 
-	services := []string{decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName, replayv1connect.ReplayServiceName}
+	services := []string{decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName, replayv1connect.ReplayServiceName, enforcementv1connect.EnforcementServiceName}
+	mux.Handle(enforcementv1connect.NewEnforcementServiceHandler(&enforcementHandler{engine: s.engine, log: s.log, appealWindow: s.cfg.Appeals.Window}, opts...))
 	s.health = health.New(services, s.readinessProbes()...)
 	mux.Handle(grpchealth.NewHandler(s.health))
 	mux.Handle("/healthz", s.health.Liveness())

@@ -32,7 +32,7 @@ const (
 	ObserveTimeout = 2 * time.Second
 )
 
-var _ decision.Observer = (*Host)(nil)
+var _ decision.SyncObserver = (*Host)(nil)
 
 // observeQueue is the host's queue of decisions to forward, and its counters.
 type observeQueue struct {
@@ -68,6 +68,17 @@ func (h *Host) Observe(rec *decision.Record) {
 				"decision_id", rec.DecisionID, "dropped", n)
 		}
 	}
+}
+
+// ObserveNow implements decision.SyncObserver: it sends rec to every
+// running detector that observes and returns when each has answered or ctx
+// ended. The engine uses it for a suspension placed or lifted, which the
+// very next decision must see.
+func (h *Host) ObserveNow(ctx context.Context, rec *decision.Record) {
+	if rec == nil || rec.DryRun || !h.anyObserves() {
+		return
+	}
+	h.deliver(ctx, rec)
 }
 
 // ObserveStats reports the forwarding so far.
@@ -113,6 +124,15 @@ func (h *Host) deliver(ctx context.Context, rec *decision.Record) {
 		}
 		if req == nil {
 			req = observeRequest(rec, h)
+			if m := rec.Manual; m != nil && m.LiftedSuspension != "" {
+				// A reviewer lifted a suspension: detectors unlearn the
+				// decision that placed it, as they would an overturn.
+				req = &detectorv1.ObserveRequest{
+					DecisionId: m.LiftedSuspension, SubjectId: rec.SubjectID, Checkpoint: rec.Checkpoint,
+					Action: decision.Suspend.String(), DecidedAt: req.GetDecidedAt(), Context: &detectorv1.Context{},
+					Overturned: true,
+				}
+			}
 		}
 		wg.Go(func() { d.observe(ctx, inst, req) })
 	}

@@ -606,7 +606,10 @@ type Restriction struct {
 	// The held capability, e.g. "payouts", "proposals".
 	Capability string `protobuf:"bytes,1,opt,name=capability,proto3" json:"capability,omitempty"`
 	// Absent means until lifted (by remedy or appeal).
-	Until         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	Until *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	// Set when the hold was already in force, placed by this earlier
+	// decision: the decision re-asserts it and places no new hold.
+	DecisionId    string `protobuf:"bytes,3,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -653,6 +656,13 @@ func (x *Restriction) GetUntil() *timestamppb.Timestamp {
 		return x.Until
 	}
 	return nil
+}
+
+func (x *Restriction) GetDecisionId() string {
+	if x != nil {
+		return x.DecisionId
+	}
+	return ""
 }
 
 type Reason struct {
@@ -931,7 +941,19 @@ type DecideResponse struct {
 	AppealStatus string `protobuf:"bytes,20,opt,name=appeal_status,json=appealStatus,proto3" json:"appeal_status,omitempty"`
 	// The statement of reasons (DSA Art. 17) of a restrictive decision: one
 	// that held a capability, suspended the account or counted a strike.
-	Statement     *StatementOfReasons `protobuf:"bytes,21,opt,name=statement,proto3" json:"statement,omitempty"`
+	Statement *StatementOfReasons `protobuf:"bytes,21,opt,name=statement,proto3" json:"statement,omitempty"`
+	// What the decision did to the account and what became of each effect
+	// since: in force, expired, remedied, lifted by hand or overturned.
+	// Filled in by GetDecision and ListDecisions.
+	Effects []*Effect `protobuf:"bytes,22,rep,name=effects,proto3" json:"effects,omitempty"`
+	// "policy", or "manual" for a reviewer's action.
+	Source string `protobuf:"bytes,23,opt,name=source,proto3" json:"source,omitempty"`
+	// The appeal that overturned the decision, when one did.
+	OverturnedBy string `protobuf:"bytes,24,opt,name=overturned_by,json=overturnedBy,proto3" json:"overturned_by,omitempty"`
+	// Set when the decision asked for was a fallback made while the ledger
+	// was unreachable, for a request the ledger had already decided: this
+	// is the ledger's decision, and superseded_id the fallback's id.
+	SupersededId  string `protobuf:"bytes,25,opt,name=superseded_id,json=supersededId,proto3" json:"superseded_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1113,6 +1135,152 @@ func (x *DecideResponse) GetStatement() *StatementOfReasons {
 	return nil
 }
 
+func (x *DecideResponse) GetEffects() []*Effect {
+	if x != nil {
+		return x.Effects
+	}
+	return nil
+}
+
+func (x *DecideResponse) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *DecideResponse) GetOverturnedBy() string {
+	if x != nil {
+		return x.OverturnedBy
+	}
+	return ""
+}
+
+func (x *DecideResponse) GetSupersededId() string {
+	if x != nil {
+		return x.SupersededId
+	}
+	return ""
+}
+
+// Effect is one effect of a decision on the account and its state now.
+type Effect struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "hold", "suspension" or "strike".
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The held capability, for a hold.
+	Capability string                 `protobuf:"bytes,2,opt,name=capability,proto3" json:"capability,omitempty"`
+	Since      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
+	// Absent: until lifted.
+	Until *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=until,proto3" json:"until,omitempty"`
+	// "in_force", "expired", "remedied", "lifted" or "overturned".
+	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	// When the effect ended; absent while in force.
+	StateAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=state_at,json=stateAt,proto3" json:"state_at,omitempty"`
+	// What ended it: the decision that passed the remedy or lifted it by
+	// hand, or the appeal that overturned it. Reviewer view only.
+	By string `protobuf:"bytes,7,opt,name=by,proto3" json:"by,omitempty"`
+	// The reviewer who lifted it by hand. Reviewer view only.
+	Reviewer string `protobuf:"bytes,8,opt,name=reviewer,proto3" json:"reviewer,omitempty"`
+	// The state in the account holder's words.
+	Description   string `protobuf:"bytes,9,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Effect) Reset() {
+	*x = Effect{}
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Effect) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Effect) ProtoMessage() {}
+
+func (x *Effect) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Effect.ProtoReflect.Descriptor instead.
+func (*Effect) Descriptor() ([]byte, []int) {
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Effect) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Effect) GetCapability() string {
+	if x != nil {
+		return x.Capability
+	}
+	return ""
+}
+
+func (x *Effect) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *Effect) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *Effect) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Effect) GetStateAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StateAt
+	}
+	return nil
+}
+
+func (x *Effect) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *Effect) GetReviewer() string {
+	if x != nil {
+		return x.Reviewer
+	}
+	return ""
+}
+
+func (x *Effect) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 // StatementOfReasons is what DSA Art. 17 requires the account holder be
 // told about a restrictive decision, in the DSA Transparency Database's
 // terms. It carries no personal data.
@@ -1161,7 +1329,7 @@ type StatementOfReasons struct {
 
 func (x *StatementOfReasons) Reset() {
 	*x = StatementOfReasons{}
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[10]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1341,7 @@ func (x *StatementOfReasons) String() string {
 func (*StatementOfReasons) ProtoMessage() {}
 
 func (x *StatementOfReasons) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[10]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1354,7 @@ func (x *StatementOfReasons) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatementOfReasons.ProtoReflect.Descriptor instead.
 func (*StatementOfReasons) Descriptor() ([]byte, []int) {
-	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{10}
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StatementOfReasons) GetPuid() string {
@@ -1343,7 +1511,7 @@ type Redress struct {
 
 func (x *Redress) Reset() {
 	*x = Redress{}
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[11]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1523,7 @@ func (x *Redress) String() string {
 func (*Redress) ProtoMessage() {}
 
 func (x *Redress) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[11]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1536,7 @@ func (x *Redress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Redress.ProtoReflect.Descriptor instead.
 func (*Redress) Descriptor() ([]byte, []int) {
-	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{11}
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Redress) GetKind() string {
@@ -1402,7 +1570,7 @@ type GetDecisionRequest struct {
 
 func (x *GetDecisionRequest) Reset() {
 	*x = GetDecisionRequest{}
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[12]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1582,7 @@ func (x *GetDecisionRequest) String() string {
 func (*GetDecisionRequest) ProtoMessage() {}
 
 func (x *GetDecisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[12]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1595,7 @@ func (x *GetDecisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDecisionRequest.ProtoReflect.Descriptor instead.
 func (*GetDecisionRequest) Descriptor() ([]byte, []int) {
-	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{12}
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetDecisionRequest) GetDecisionId() string {
@@ -1456,14 +1624,19 @@ type GetDecisionResponse struct {
 	Latency *durationpb.Duration `protobuf:"bytes,5,opt,name=latency,proto3" json:"latency,omitempty"`
 	// Reviewer view only: what the shadow bundle would have decided, when
 	// one was evaluated beside the active bundle. Never enforced.
-	Shadow        *ShadowVerdict `protobuf:"bytes,6,opt,name=shadow,proto3" json:"shadow,omitempty"`
+	Shadow *ShadowVerdict `protobuf:"bytes,6,opt,name=shadow,proto3" json:"shadow,omitempty"`
+	// Reviewer view only: the reasons that did not fire because an earlier
+	// overturned appeal cleared the same rule on the same evidence.
+	Suppressed []*SuppressedReason `protobuf:"bytes,7,rep,name=suppressed,proto3" json:"suppressed,omitempty"`
+	// Reviewer view only: the reviewer's action, for a manual decision.
+	Manual        *ManualAction `protobuf:"bytes,8,opt,name=manual,proto3" json:"manual,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetDecisionResponse) Reset() {
 	*x = GetDecisionResponse{}
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[13]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1475,7 +1648,7 @@ func (x *GetDecisionResponse) String() string {
 func (*GetDecisionResponse) ProtoMessage() {}
 
 func (x *GetDecisionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[13]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1488,7 +1661,7 @@ func (x *GetDecisionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDecisionResponse.ProtoReflect.Descriptor instead.
 func (*GetDecisionResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{13}
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetDecisionResponse) GetDecision() *DecideResponse {
@@ -1533,6 +1706,237 @@ func (x *GetDecisionResponse) GetShadow() *ShadowVerdict {
 	return nil
 }
 
+func (x *GetDecisionResponse) GetSuppressed() []*SuppressedReason {
+	if x != nil {
+		return x.Suppressed
+	}
+	return nil
+}
+
+func (x *GetDecisionResponse) GetManual() *ManualAction {
+	if x != nil {
+		return x.Manual
+	}
+	return nil
+}
+
+// SuppressedReason is a reason an earlier overturn cleared.
+type SuppressedReason struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// The action the reason would have had.
+	Action   Action             `protobuf:"varint,2,opt,name=action,proto3,enum=gavel.decision.v1.Action" json:"action,omitempty"`
+	Rule     string             `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	Evidence []*structpb.Struct `protobuf:"bytes,4,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	// The appeal that cleared it, and the decision it overturned.
+	ClearedByAppeal    string `protobuf:"bytes,5,opt,name=cleared_by_appeal,json=clearedByAppeal,proto3" json:"cleared_by_appeal,omitempty"`
+	OverturnedDecision string `protobuf:"bytes,6,opt,name=overturned_decision,json=overturnedDecision,proto3" json:"overturned_decision,omitempty"`
+	// Until when the rule stays cleared on this evidence.
+	Until         *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=until,proto3" json:"until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuppressedReason) Reset() {
+	*x = SuppressedReason{}
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuppressedReason) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuppressedReason) ProtoMessage() {}
+
+func (x *SuppressedReason) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuppressedReason.ProtoReflect.Descriptor instead.
+func (*SuppressedReason) Descriptor() ([]byte, []int) {
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SuppressedReason) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *SuppressedReason) GetAction() Action {
+	if x != nil {
+		return x.Action
+	}
+	return Action_ACTION_UNSPECIFIED
+}
+
+func (x *SuppressedReason) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *SuppressedReason) GetEvidence() []*structpb.Struct {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+func (x *SuppressedReason) GetClearedByAppeal() string {
+	if x != nil {
+		return x.ClearedByAppeal
+	}
+	return ""
+}
+
+func (x *SuppressedReason) GetOverturnedDecision() string {
+	if x != nil {
+		return x.OverturnedDecision
+	}
+	return ""
+}
+
+func (x *SuppressedReason) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+// ManualAction is what a reviewer did by hand.
+type ManualAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "suspend", "restrict", "lift" or "reinstate".
+	Kind       string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	ReasonCode string `protobuf:"bytes,2,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	Note       string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	Reviewer   string `protobuf:"bytes,4,opt,name=reviewer,proto3" json:"reviewer,omitempty"`
+	// The authenticated caller that sent the action.
+	Caller       string               `protobuf:"bytes,5,opt,name=caller,proto3" json:"caller,omitempty"`
+	Capabilities []string             `protobuf:"bytes,6,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	Suspension   bool                 `protobuf:"varint,7,opt,name=suspension,proto3" json:"suspension,omitempty"`
+	Duration     *durationpb.Duration `protobuf:"bytes,8,opt,name=duration,proto3" json:"duration,omitempty"`
+	// The decisions whose holds or suspension the action ended.
+	Lifted []string `protobuf:"bytes,9,rep,name=lifted,proto3" json:"lifted,omitempty"`
+	// The subject's appeals open when the action was taken.
+	AppealIds     []string `protobuf:"bytes,10,rep,name=appeal_ids,json=appealIds,proto3" json:"appeal_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ManualAction) Reset() {
+	*x = ManualAction{}
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ManualAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ManualAction) ProtoMessage() {}
+
+func (x *ManualAction) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ManualAction.ProtoReflect.Descriptor instead.
+func (*ManualAction) Descriptor() ([]byte, []int) {
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ManualAction) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ManualAction) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *ManualAction) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *ManualAction) GetReviewer() string {
+	if x != nil {
+		return x.Reviewer
+	}
+	return ""
+}
+
+func (x *ManualAction) GetCaller() string {
+	if x != nil {
+		return x.Caller
+	}
+	return ""
+}
+
+func (x *ManualAction) GetCapabilities() []string {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
+}
+
+func (x *ManualAction) GetSuspension() bool {
+	if x != nil {
+		return x.Suspension
+	}
+	return false
+}
+
+func (x *ManualAction) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *ManualAction) GetLifted() []string {
+	if x != nil {
+		return x.Lifted
+	}
+	return nil
+}
+
+func (x *ManualAction) GetAppealIds() []string {
+	if x != nil {
+		return x.AppealIds
+	}
+	return nil
+}
+
 // ShadowVerdict is a candidate policy's verdict on a decision it shadowed.
 type ShadowVerdict struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1548,7 +1952,7 @@ type ShadowVerdict struct {
 
 func (x *ShadowVerdict) Reset() {
 	*x = ShadowVerdict{}
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[14]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1964,7 @@ func (x *ShadowVerdict) String() string {
 func (*ShadowVerdict) ProtoMessage() {}
 
 func (x *ShadowVerdict) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[14]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1977,7 @@ func (x *ShadowVerdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShadowVerdict.ProtoReflect.Descriptor instead.
 func (*ShadowVerdict) Descriptor() ([]byte, []int) {
-	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{14}
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ShadowVerdict) GetAction() Action {
@@ -1623,7 +2027,7 @@ type ListDecisionsRequest struct {
 
 func (x *ListDecisionsRequest) Reset() {
 	*x = ListDecisionsRequest{}
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[15]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +2039,7 @@ func (x *ListDecisionsRequest) String() string {
 func (*ListDecisionsRequest) ProtoMessage() {}
 
 func (x *ListDecisionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[15]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +2052,7 @@ func (x *ListDecisionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDecisionsRequest.ProtoReflect.Descriptor instead.
 func (*ListDecisionsRequest) Descriptor() ([]byte, []int) {
-	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{15}
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListDecisionsRequest) GetSubjectId() string {
@@ -1682,7 +2086,7 @@ type ListDecisionsResponse struct {
 
 func (x *ListDecisionsResponse) Reset() {
 	*x = ListDecisionsResponse{}
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[16]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1694,7 +2098,7 @@ func (x *ListDecisionsResponse) String() string {
 func (*ListDecisionsResponse) ProtoMessage() {}
 
 func (x *ListDecisionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_decision_v1_decision_proto_msgTypes[16]
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,7 +2111,7 @@ func (x *ListDecisionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDecisionsResponse.ProtoReflect.Descriptor instead.
 func (*ListDecisionsResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{16}
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListDecisionsResponse) GetDecisions() []*DecideResponse {
@@ -1772,12 +2176,14 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"attributes\x18\x05 \x01(\v2\x17.google.protobuf.StructR\n" +
 	"attributes\x123\n" +
 	"\asignals\x18\x06 \x03(\v2\x19.gavel.decision.v1.SignalR\asignals\x12\x17\n" +
-	"\adry_run\x18\a \x01(\bR\x06dryRun\"_\n" +
+	"\adry_run\x18\a \x01(\bR\x06dryRun\"\x80\x01\n" +
 	"\vRestriction\x12\x1e\n" +
 	"\n" +
 	"capability\x18\x01 \x01(\tR\n" +
 	"capability\x120\n" +
-	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\x82\x02\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x1f\n" +
+	"\vdecision_id\x18\x03 \x01(\tR\n" +
+	"decisionId\"\x82\x02\n" +
 	"\x06Reason\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x121\n" +
 	"\x06action\x18\x02 \x01(\x0e2\x19.gavel.decision.v1.ActionR\x06action\x12\x14\n" +
@@ -1798,7 +2204,7 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x129\n" +
 	"\x06status\x18\x03 \x01(\x0e2!.gavel.decision.v1.DetectorStatusR\x06status\x123\n" +
 	"\alatency\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12\x18\n" +
-	"\asignals\x18\x05 \x01(\x05R\asignals\"\xfa\x06\n" +
+	"\asignals\x18\x05 \x01(\x05R\asignals\"\x91\b\n" +
 	"\x0eDecideResponse\x12\x1f\n" +
 	"\vdecision_id\x18\x01 \x01(\tR\n" +
 	"decisionId\x12\x1d\n" +
@@ -1831,7 +2237,23 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"overturned\x12\x1b\n" +
 	"\tappeal_id\x18\x13 \x01(\tR\bappealId\x12#\n" +
 	"\rappeal_status\x18\x14 \x01(\tR\fappealStatus\x12C\n" +
-	"\tstatement\x18\x15 \x01(\v2%.gavel.decision.v1.StatementOfReasonsR\tstatement\"\xd9\b\n" +
+	"\tstatement\x18\x15 \x01(\v2%.gavel.decision.v1.StatementOfReasonsR\tstatement\x123\n" +
+	"\aeffects\x18\x16 \x03(\v2\x19.gavel.decision.v1.EffectR\aeffects\x12\x16\n" +
+	"\x06source\x18\x17 \x01(\tR\x06source\x12#\n" +
+	"\roverturned_by\x18\x18 \x01(\tR\foverturnedBy\x12#\n" +
+	"\rsuperseded_id\x18\x19 \x01(\tR\fsupersededId\"\xbb\x02\n" +
+	"\x06Effect\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
+	"\n" +
+	"capability\x18\x02 \x01(\tR\n" +
+	"capability\x120\n" +
+	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x125\n" +
+	"\bstate_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\astateAt\x12\x0e\n" +
+	"\x02by\x18\a \x01(\tR\x02by\x12\x1a\n" +
+	"\breviewer\x18\b \x01(\tR\breviewer\x12 \n" +
+	"\vdescription\x18\t \x01(\tR\vdescription\"\xd9\b\n" +
 	"\x12StatementOfReasons\x12\x12\n" +
 	"\x04puid\x18\x01 \x01(\tR\x04puid\x12)\n" +
 	"\x10decision_account\x18\x02 \x01(\tR\x0fdecisionAccount\x12-\n" +
@@ -1862,14 +2284,42 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"\x12GetDecisionRequest\x12\x1f\n" +
 	"\vdecision_id\x18\x01 \x01(\tR\n" +
 	"decisionId\x12+\n" +
-	"\x04view\x18\x02 \x01(\x0e2\x17.gavel.decision.v1.ViewR\x04view\"\xd4\x02\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x17.gavel.decision.v1.ViewR\x04view\"\xd2\x03\n" +
 	"\x13GetDecisionResponse\x12=\n" +
 	"\bdecision\x18\x01 \x01(\v2!.gavel.decision.v1.DecideResponseR\bdecision\x12+\n" +
 	"\x04view\x18\x02 \x01(\x0e2\x17.gavel.decision.v1.ViewR\x04view\x123\n" +
 	"\asignals\x18\x03 \x03(\v2\x19.gavel.decision.v1.SignalR\asignals\x12-\n" +
 	"\x05input\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x05input\x123\n" +
 	"\alatency\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\alatency\x128\n" +
-	"\x06shadow\x18\x06 \x01(\v2 .gavel.decision.v1.ShadowVerdictR\x06shadow\"\xf5\x01\n" +
+	"\x06shadow\x18\x06 \x01(\v2 .gavel.decision.v1.ShadowVerdictR\x06shadow\x12C\n" +
+	"\n" +
+	"suppressed\x18\a \x03(\v2#.gavel.decision.v1.SuppressedReasonR\n" +
+	"suppressed\x127\n" +
+	"\x06manual\x18\b \x01(\v2\x1f.gavel.decision.v1.ManualActionR\x06manual\"\xb1\x02\n" +
+	"\x10SuppressedReason\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x121\n" +
+	"\x06action\x18\x02 \x01(\x0e2\x19.gavel.decision.v1.ActionR\x06action\x12\x12\n" +
+	"\x04rule\x18\x03 \x01(\tR\x04rule\x123\n" +
+	"\bevidence\x18\x04 \x03(\v2\x17.google.protobuf.StructR\bevidence\x12*\n" +
+	"\x11cleared_by_appeal\x18\x05 \x01(\tR\x0fclearedByAppeal\x12/\n" +
+	"\x13overturned_decision\x18\x06 \x01(\tR\x12overturnedDecision\x120\n" +
+	"\x05until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\xbd\x02\n" +
+	"\fManualAction\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1f\n" +
+	"\vreason_code\x18\x02 \x01(\tR\n" +
+	"reasonCode\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\x12\x1a\n" +
+	"\breviewer\x18\x04 \x01(\tR\breviewer\x12\x16\n" +
+	"\x06caller\x18\x05 \x01(\tR\x06caller\x12\"\n" +
+	"\fcapabilities\x18\x06 \x03(\tR\fcapabilities\x12\x1e\n" +
+	"\n" +
+	"suspension\x18\a \x01(\bR\n" +
+	"suspension\x125\n" +
+	"\bduration\x18\b \x01(\v2\x19.google.protobuf.DurationR\bduration\x12\x16\n" +
+	"\x06lifted\x18\t \x03(\tR\x06lifted\x12\x1d\n" +
+	"\n" +
+	"appeal_ids\x18\n" +
+	" \x03(\tR\tappealIds\"\xf5\x01\n" +
 	"\rShadowVerdict\x121\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x19.gavel.decision.v1.ActionR\x06action\x123\n" +
 	"\areasons\x18\x02 \x03(\v2\x19.gavel.decision.v1.ReasonR\areasons\x12'\n" +
@@ -1920,7 +2370,7 @@ func file_gavel_decision_v1_decision_proto_rawDescGZIP() []byte {
 }
 
 var file_gavel_decision_v1_decision_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_gavel_decision_v1_decision_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_gavel_decision_v1_decision_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_gavel_decision_v1_decision_proto_goTypes = []any{
 	(Action)(0),                   // 0: gavel.decision.v1.Action
 	(View)(0),                     // 1: gavel.decision.v1.View
@@ -1935,66 +2385,79 @@ var file_gavel_decision_v1_decision_proto_goTypes = []any{
 	(*Remedy)(nil),                // 10: gavel.decision.v1.Remedy
 	(*DetectorReport)(nil),        // 11: gavel.decision.v1.DetectorReport
 	(*DecideResponse)(nil),        // 12: gavel.decision.v1.DecideResponse
-	(*StatementOfReasons)(nil),    // 13: gavel.decision.v1.StatementOfReasons
-	(*Redress)(nil),               // 14: gavel.decision.v1.Redress
-	(*GetDecisionRequest)(nil),    // 15: gavel.decision.v1.GetDecisionRequest
-	(*GetDecisionResponse)(nil),   // 16: gavel.decision.v1.GetDecisionResponse
-	(*ShadowVerdict)(nil),         // 17: gavel.decision.v1.ShadowVerdict
-	(*ListDecisionsRequest)(nil),  // 18: gavel.decision.v1.ListDecisionsRequest
-	(*ListDecisionsResponse)(nil), // 19: gavel.decision.v1.ListDecisionsResponse
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 21: google.protobuf.Struct
-	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
+	(*Effect)(nil),                // 13: gavel.decision.v1.Effect
+	(*StatementOfReasons)(nil),    // 14: gavel.decision.v1.StatementOfReasons
+	(*Redress)(nil),               // 15: gavel.decision.v1.Redress
+	(*GetDecisionRequest)(nil),    // 16: gavel.decision.v1.GetDecisionRequest
+	(*GetDecisionResponse)(nil),   // 17: gavel.decision.v1.GetDecisionResponse
+	(*SuppressedReason)(nil),      // 18: gavel.decision.v1.SuppressedReason
+	(*ManualAction)(nil),          // 19: gavel.decision.v1.ManualAction
+	(*ShadowVerdict)(nil),         // 20: gavel.decision.v1.ShadowVerdict
+	(*ListDecisionsRequest)(nil),  // 21: gavel.decision.v1.ListDecisionsRequest
+	(*ListDecisionsResponse)(nil), // 22: gavel.decision.v1.ListDecisionsResponse
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 24: google.protobuf.Struct
+	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
 }
 var file_gavel_decision_v1_decision_proto_depIdxs = []int32{
-	20, // 0: gavel.decision.v1.Subject.created_at:type_name -> google.protobuf.Timestamp
+	23, // 0: gavel.decision.v1.Subject.created_at:type_name -> google.protobuf.Timestamp
 	3,  // 1: gavel.decision.v1.Subject.profile:type_name -> gavel.decision.v1.Profile
-	21, // 2: gavel.decision.v1.Signal.evidence:type_name -> google.protobuf.Struct
+	24, // 2: gavel.decision.v1.Signal.evidence:type_name -> google.protobuf.Struct
 	4,  // 3: gavel.decision.v1.DecideRequest.subject:type_name -> gavel.decision.v1.Subject
 	5,  // 4: gavel.decision.v1.DecideRequest.context:type_name -> gavel.decision.v1.RequestContext
-	21, // 5: gavel.decision.v1.DecideRequest.attributes:type_name -> google.protobuf.Struct
+	24, // 5: gavel.decision.v1.DecideRequest.attributes:type_name -> google.protobuf.Struct
 	6,  // 6: gavel.decision.v1.DecideRequest.signals:type_name -> gavel.decision.v1.Signal
-	20, // 7: gavel.decision.v1.Restriction.until:type_name -> google.protobuf.Timestamp
+	23, // 7: gavel.decision.v1.Restriction.until:type_name -> google.protobuf.Timestamp
 	0,  // 8: gavel.decision.v1.Reason.action:type_name -> gavel.decision.v1.Action
-	21, // 9: gavel.decision.v1.Reason.evidence:type_name -> google.protobuf.Struct
+	24, // 9: gavel.decision.v1.Reason.evidence:type_name -> google.protobuf.Struct
 	2,  // 10: gavel.decision.v1.DetectorReport.status:type_name -> gavel.decision.v1.DetectorStatus
-	22, // 11: gavel.decision.v1.DetectorReport.latency:type_name -> google.protobuf.Duration
+	25, // 11: gavel.decision.v1.DetectorReport.latency:type_name -> google.protobuf.Duration
 	0,  // 12: gavel.decision.v1.DecideResponse.action:type_name -> gavel.decision.v1.Action
 	8,  // 13: gavel.decision.v1.DecideResponse.restrictions:type_name -> gavel.decision.v1.Restriction
 	9,  // 14: gavel.decision.v1.DecideResponse.reasons:type_name -> gavel.decision.v1.Reason
 	10, // 15: gavel.decision.v1.DecideResponse.remedy:type_name -> gavel.decision.v1.Remedy
-	22, // 16: gavel.decision.v1.DecideResponse.duration:type_name -> google.protobuf.Duration
+	25, // 16: gavel.decision.v1.DecideResponse.duration:type_name -> google.protobuf.Duration
 	11, // 17: gavel.decision.v1.DecideResponse.detectors:type_name -> gavel.decision.v1.DetectorReport
-	20, // 18: gavel.decision.v1.DecideResponse.decided_at:type_name -> google.protobuf.Timestamp
-	13, // 19: gavel.decision.v1.DecideResponse.statement:type_name -> gavel.decision.v1.StatementOfReasons
-	20, // 20: gavel.decision.v1.StatementOfReasons.application_date:type_name -> google.protobuf.Timestamp
-	20, // 21: gavel.decision.v1.StatementOfReasons.end_date_account_restriction:type_name -> google.protobuf.Timestamp
-	20, // 22: gavel.decision.v1.StatementOfReasons.end_date_monetary_restriction:type_name -> google.protobuf.Timestamp
-	20, // 23: gavel.decision.v1.StatementOfReasons.end_date_service_restriction:type_name -> google.protobuf.Timestamp
-	14, // 24: gavel.decision.v1.StatementOfReasons.redress:type_name -> gavel.decision.v1.Redress
-	20, // 25: gavel.decision.v1.Redress.deadline:type_name -> google.protobuf.Timestamp
-	1,  // 26: gavel.decision.v1.GetDecisionRequest.view:type_name -> gavel.decision.v1.View
-	12, // 27: gavel.decision.v1.GetDecisionResponse.decision:type_name -> gavel.decision.v1.DecideResponse
-	1,  // 28: gavel.decision.v1.GetDecisionResponse.view:type_name -> gavel.decision.v1.View
-	6,  // 29: gavel.decision.v1.GetDecisionResponse.signals:type_name -> gavel.decision.v1.Signal
-	21, // 30: gavel.decision.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
-	22, // 31: gavel.decision.v1.GetDecisionResponse.latency:type_name -> google.protobuf.Duration
-	17, // 32: gavel.decision.v1.GetDecisionResponse.shadow:type_name -> gavel.decision.v1.ShadowVerdict
-	0,  // 33: gavel.decision.v1.ShadowVerdict.action:type_name -> gavel.decision.v1.Action
-	9,  // 34: gavel.decision.v1.ShadowVerdict.reasons:type_name -> gavel.decision.v1.Reason
-	20, // 35: gavel.decision.v1.ShadowVerdict.evaluated_at:type_name -> google.protobuf.Timestamp
-	12, // 36: gavel.decision.v1.ListDecisionsResponse.decisions:type_name -> gavel.decision.v1.DecideResponse
-	7,  // 37: gavel.decision.v1.DecisionService.Decide:input_type -> gavel.decision.v1.DecideRequest
-	15, // 38: gavel.decision.v1.DecisionService.GetDecision:input_type -> gavel.decision.v1.GetDecisionRequest
-	18, // 39: gavel.decision.v1.DecisionService.ListDecisions:input_type -> gavel.decision.v1.ListDecisionsRequest
-	12, // 40: gavel.decision.v1.DecisionService.Decide:output_type -> gavel.decision.v1.DecideResponse
-	16, // 41: gavel.decision.v1.DecisionService.GetDecision:output_type -> gavel.decision.v1.GetDecisionResponse
-	19, // 42: gavel.decision.v1.DecisionService.ListDecisions:output_type -> gavel.decision.v1.ListDecisionsResponse
-	40, // [40:43] is the sub-list for method output_type
-	37, // [37:40] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	23, // 18: gavel.decision.v1.DecideResponse.decided_at:type_name -> google.protobuf.Timestamp
+	14, // 19: gavel.decision.v1.DecideResponse.statement:type_name -> gavel.decision.v1.StatementOfReasons
+	13, // 20: gavel.decision.v1.DecideResponse.effects:type_name -> gavel.decision.v1.Effect
+	23, // 21: gavel.decision.v1.Effect.since:type_name -> google.protobuf.Timestamp
+	23, // 22: gavel.decision.v1.Effect.until:type_name -> google.protobuf.Timestamp
+	23, // 23: gavel.decision.v1.Effect.state_at:type_name -> google.protobuf.Timestamp
+	23, // 24: gavel.decision.v1.StatementOfReasons.application_date:type_name -> google.protobuf.Timestamp
+	23, // 25: gavel.decision.v1.StatementOfReasons.end_date_account_restriction:type_name -> google.protobuf.Timestamp
+	23, // 26: gavel.decision.v1.StatementOfReasons.end_date_monetary_restriction:type_name -> google.protobuf.Timestamp
+	23, // 27: gavel.decision.v1.StatementOfReasons.end_date_service_restriction:type_name -> google.protobuf.Timestamp
+	15, // 28: gavel.decision.v1.StatementOfReasons.redress:type_name -> gavel.decision.v1.Redress
+	23, // 29: gavel.decision.v1.Redress.deadline:type_name -> google.protobuf.Timestamp
+	1,  // 30: gavel.decision.v1.GetDecisionRequest.view:type_name -> gavel.decision.v1.View
+	12, // 31: gavel.decision.v1.GetDecisionResponse.decision:type_name -> gavel.decision.v1.DecideResponse
+	1,  // 32: gavel.decision.v1.GetDecisionResponse.view:type_name -> gavel.decision.v1.View
+	6,  // 33: gavel.decision.v1.GetDecisionResponse.signals:type_name -> gavel.decision.v1.Signal
+	24, // 34: gavel.decision.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
+	25, // 35: gavel.decision.v1.GetDecisionResponse.latency:type_name -> google.protobuf.Duration
+	20, // 36: gavel.decision.v1.GetDecisionResponse.shadow:type_name -> gavel.decision.v1.ShadowVerdict
+	18, // 37: gavel.decision.v1.GetDecisionResponse.suppressed:type_name -> gavel.decision.v1.SuppressedReason
+	19, // 38: gavel.decision.v1.GetDecisionResponse.manual:type_name -> gavel.decision.v1.ManualAction
+	0,  // 39: gavel.decision.v1.SuppressedReason.action:type_name -> gavel.decision.v1.Action
+	24, // 40: gavel.decision.v1.SuppressedReason.evidence:type_name -> google.protobuf.Struct
+	23, // 41: gavel.decision.v1.SuppressedReason.until:type_name -> google.protobuf.Timestamp
+	25, // 42: gavel.decision.v1.ManualAction.duration:type_name -> google.protobuf.Duration
+	0,  // 43: gavel.decision.v1.ShadowVerdict.action:type_name -> gavel.decision.v1.Action
+	9,  // 44: gavel.decision.v1.ShadowVerdict.reasons:type_name -> gavel.decision.v1.Reason
+	23, // 45: gavel.decision.v1.ShadowVerdict.evaluated_at:type_name -> google.protobuf.Timestamp
+	12, // 46: gavel.decision.v1.ListDecisionsResponse.decisions:type_name -> gavel.decision.v1.DecideResponse
+	7,  // 47: gavel.decision.v1.DecisionService.Decide:input_type -> gavel.decision.v1.DecideRequest
+	16, // 48: gavel.decision.v1.DecisionService.GetDecision:input_type -> gavel.decision.v1.GetDecisionRequest
+	21, // 49: gavel.decision.v1.DecisionService.ListDecisions:input_type -> gavel.decision.v1.ListDecisionsRequest
+	12, // 50: gavel.decision.v1.DecisionService.Decide:output_type -> gavel.decision.v1.DecideResponse
+	17, // 51: gavel.decision.v1.DecisionService.GetDecision:output_type -> gavel.decision.v1.GetDecisionResponse
+	22, // 52: gavel.decision.v1.DecisionService.ListDecisions:output_type -> gavel.decision.v1.ListDecisionsResponse
+	50, // [50:53] is the sub-list for method output_type
+	47, // [47:50] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_gavel_decision_v1_decision_proto_init() }
@@ -2008,7 +2471,7 @@ func file_gavel_decision_v1_decision_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gavel_decision_v1_decision_proto_rawDesc), len(file_gavel_decision_v1_decision_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
