@@ -148,12 +148,16 @@ func Run(ctx context.Context, src Source, candidate decision.Evaluator, opts Opt
 const (
 	skipNoInput   = "no_input"
 	skipNoProfile = "no_profile"
+	skipManual    = "manual"
 )
 
 // skipReason says why rec cannot be replayed faithfully, or "". A record
 // stored with store_input off lacks the claimed profile that rules read,
 // so the candidate would see another document than the active policy saw.
 func skipReason(rec *decision.Record) string {
+	if rec.IsManual() {
+		return skipManual // a reviewer decided it; there is no policy input
+	}
 	if len(rec.Input) == 0 {
 		return skipNoInput
 	}
@@ -214,6 +218,9 @@ func (a *aggregate) add(o outcome) {
 		return
 	case o.skipped == skipNoProfile:
 		a.r.Skipped.NoProfile++
+		return
+	case o.skipped == skipManual:
+		a.r.Skipped.Manual++
 		return
 	case o.err != nil || !o.verdict.Action.Valid():
 		a.r.Errors++

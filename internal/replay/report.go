@@ -57,10 +57,12 @@ type Skips struct {
 	// NoProfile: stored with ledger.store_input off, without the claimed
 	// profile the policy read.
 	NoProfile int64 `json:"no_profile"`
+	// Manual: a reviewer's action, not a decision of the policy.
+	Manual int64 `json:"manual"`
 }
 
 // Total is every skipped decision.
-func (s Skips) Total() int64 { return s.NoInput + s.NoProfile }
+func (s Skips) Total() int64 { return s.NoInput + s.NoProfile + s.Manual }
 
 // Cell is one cell of the transition matrix.
 type Cell struct {
@@ -139,8 +141,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(r.CandidateRevisions) > 0 {
 		p(" (revision %s)", strings.Join(r.CandidateRevisions, ", "))
 	}
-	p("\n%d decisions selected%s: %d replayed, %d skipped (%d without input, %d without profile: store_input off), %d the candidate could not decide\n",
-		r.Selected, r.window(), r.Replayed, r.Skipped.Total(), r.Skipped.NoInput, r.Skipped.NoProfile, r.Errors)
+	p("\n%d decisions selected%s: %d replayed, %d skipped (%d without input, %d without profile: store_input off, %d manual actions by reviewers), %d the candidate could not decide\n",
+		r.Selected, r.window(), r.Replayed, r.Skipped.Total(), r.Skipped.NoInput, r.Skipped.NoProfile, r.Skipped.Manual, r.Errors)
 	if r.FirstError != "" {
 		p("first candidate error: %s\n", r.FirstError)
 	}

@@ -42,6 +42,7 @@ const (
 	CategoryScamsAndFraud      = "STATEMENT_CATEGORY_SCAMS_AND_FRAUD"
 	SourceVoluntary            = "SOURCE_VOLUNTARY"
 	AutomatedFully             = "AUTOMATED_DECISION_FULLY"
+	AutomatedNot               = "AUTOMATED_DECISION_NOT_AUTOMATED"
 	ContentTypeOther           = "CONTENT_TYPE_OTHER"
 
 	// Length limits of the database's text fields.
@@ -128,6 +129,10 @@ func Build(rec *decision.Record, opt Options) (*Statement, bool) {
 		AutomatedDecision:  AutomatedFully,
 		TerritorialScope:   slices.Clone(EEA),
 	}
+	if rec.IsManual() {
+		// A reviewer found it and decided it.
+		s.AutomatedDetection, s.AutomatedDecision = false, AutomatedNot
+	}
 	if v.Action == decision.Suspend {
 		s.DecisionAccount = AccountSuspended
 		s.EndAccount = rec.Until(v.Duration)
@@ -195,7 +200,11 @@ func Build(rec *decision.Record, opt Options) (*Statement, bool) {
 	s.IncompatibleContentExplanation = clip(strings.Join(explanations, " "), MaxExplanation)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "Automated identity checks at the %s step of the account's journey led to the measure", strings.ReplaceAll(rec.Checkpoint, "_", " "))
+	if rec.IsManual() {
+		b.WriteString("A review of the account by the Trust & Safety team led to the measure")
+	} else {
+		fmt.Fprintf(&b, "Automated identity checks at the %s step of the account's journey led to the measure", strings.ReplaceAll(rec.Checkpoint, "_", " "))
+	}
 	if len(s.Capabilities) > 0 && v.Action != decision.Suspend {
 		fmt.Fprintf(&b, " on %s", strings.Join(s.Capabilities, ", "))
 	}

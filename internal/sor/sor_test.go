@@ -132,3 +132,22 @@ func TestFactsBounded(t *testing.T) {
 		t.Errorf("decision_facts has %d characters, want at most %d", n, MaxFacts)
 	}
 }
+
+func TestManualDecisionIsNotAutomated(t *testing.T) {
+	rec := record(decision.Suspend, true)
+	rec.Source = decision.SourceManual
+	rec.Manual = &decision.Manual{Kind: decision.ManualSuspend, ReasonCode: "IDENTITY_FRAUD", Reviewer: "k.ito", Note: "forged document"}
+	s, ok := Build(rec, Options{AppealWindow: 30 * 24 * time.Hour})
+	if !ok {
+		t.Fatal("Build(manual suspension) = no statement, want one")
+	}
+	if s.AutomatedDetection || s.AutomatedDecision != AutomatedNot {
+		t.Errorf("manual statement automated_detection %v automated_decision %s, want false and %s", s.AutomatedDetection, s.AutomatedDecision, AutomatedNot)
+	}
+	if !strings.HasPrefix(s.DecisionFacts, "A review of the account by the Trust & Safety team") {
+		t.Errorf("manual statement facts = %q, want them to say a reviewer decided", s.DecisionFacts)
+	}
+	if strings.Contains(s.DecisionFacts, "forged document") || strings.Contains(s.DecisionFacts, "k.ito") {
+		t.Errorf("manual statement facts = %q carry the reviewer's note or name", s.DecisionFacts)
+	}
+}
