@@ -26,6 +26,13 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decisi
 	if err := checkRecord(rec); err != nil {
 		return nil, false, fmt.Errorf("commit decision: %w", err)
 	}
+	if basis != nil && !rec.DryRun {
+		unlock, err := l.subjects.lock(ctx, rec.SubjectID)
+		if err != nil {
+			return nil, false, fmt.Errorf("commit decision %s: wait for subject %q: %w", rec.DecisionID, rec.SubjectID, err)
+		}
+		defer unlock()
+	}
 	tx, err := l.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("commit decision %s: begin: %w", rec.DecisionID, err)

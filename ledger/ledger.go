@@ -53,6 +53,8 @@ type Ledger struct {
 	// redone counts decisions made again at commit because the subject's
 	// standing had changed since their history was read.
 	redone atomic.Int64
+	// subjects queues each subject's commits in this process.
+	subjects subjectLocks
 
 	closeOnce sync.Once
 	closeErr  error

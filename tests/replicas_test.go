@@ -77,7 +77,10 @@ func TestStandingAcrossReplicas(t *testing.T) {
 	}
 
 	// The same, all at once, over two replicas on one PostgreSQL.
-	env := append(detectorsOff(t), "GAVEL_LEDGER__DRIVER=postgres", "GAVEL_LEDGER__DSN="+dsn)
+	// Fifty decisions for one subject commit one after another: the last
+	// waits for the 49 before it, longer than the default ledger timeout
+	// on a loaded machine.
+	env := append(detectorsOff(t), "GAVEL_LEDGER__DRIVER=postgres", "GAVEL_LEDGER__DSN="+dsn, "GAVEL_LEDGER__TIMEOUT=30s")
 	a := startGavel(t, env...)
 	b := startGavel(t, env...)
 	const s = "acct-replicas"

@@ -229,6 +229,14 @@ func TestManualSuspendEveryCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := g.enforcement(desk).Lift(ctxT(t), connect.NewRequest(&enforcementv1.LiftRequest{
+		SubjectId: s, ReasonCode: "REINSTATED", Note: "x", Reviewer: "k.ito", Capabilities: []string{"messaging"}})); connect.CodeOf(err) != connect.CodeFailedPrecondition {
+		t.Errorf("Lift(messaging, not held) = %v, want FailedPrecondition", err)
+	}
+	if _, err := g.enforcement(desk).Lift(ctxT(t), connect.NewRequest(&enforcementv1.LiftRequest{
+		SubjectId: s, ReasonCode: "REINSTATED", Note: "x", Reviewer: "k.ito", Suspension: true})); connect.CodeOf(err) != connect.CodeFailedPrecondition {
+		t.Errorf("Lift(suspension, not suspended) = %v, want FailedPrecondition", err)
+	}
 	done, err := suspend(desk, good)
 	if err != nil {
 		t.Fatalf("Suspend = %v", err)
@@ -247,10 +255,6 @@ func TestManualSuspendEveryCheckpoint(t *testing.T) {
 	}
 	if _, err := suspend(desk, good); connect.CodeOf(err) != connect.CodeFailedPrecondition {
 		t.Errorf("Suspend(already suspended) = %v, want FailedPrecondition", err)
-	}
-	if _, err := g.enforcement(desk).Lift(ctxT(t), connect.NewRequest(&enforcementv1.LiftRequest{
-		SubjectId: s, ReasonCode: "REINSTATED", Note: "x", Reviewer: "k.ito", Capabilities: []string{"messaging"}})); connect.CodeOf(err) != connect.CodeFailedPrecondition {
-		t.Errorf("Lift(messaging, not held) = %v, want FailedPrecondition", err)
 	}
 
 	for _, cp := range checkpoints {
@@ -283,5 +287,34 @@ func TestManualSuspendEveryCheckpoint(t *testing.T) {
 	}
 	if _, err := g.enforcement(market).GetStanding(ctxT(t), connect.NewRequest(&enforcementv1.GetStandingRequest{SubjectId: s})); connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Errorf("GetStanding with the decide role = %v, want PermissionDenied", err)
+	}
+}
+
+// TestSuspensionSeenByNextDecision: a suspension placed by hand reaches the
+// linkage detector before the reply, so a signup from the same device the
+// very next moment is linked to a suspended account.
+func TestSuspensionSeenByNextDecision(t *testing.T) {
+	var env []string
+	for _, d := range builtinDetectors(t) {
+		if d != "linkage" {
+			env = append(env, fmt.Sprintf("GAVEL_DETECTORS__PLUGINS__%s__ENABLED=false", upper(d)))
+		}
+	}
+	g := startGavel(t, env...)
+	c := g.decisions()
+	first := at("acct-farm-1", "signup")
+	first.Context.DeviceId = "dev-farm-shared"
+	if d := decideOK(t, c, first); d.GetAction() != decisionv1.Action_ACTION_ALLOW {
+		t.Fatalf("first signup = %v %v, want allow", d.GetAction(), codes(d))
+	}
+	if _, err := g.enforcement().Suspend(ctxT(t), connect.NewRequest(&enforcementv1.SuspendRequest{
+		SubjectId: "acct-farm-1", ReasonCode: "IDENTITY_FRAUD", Note: "synthetic identity", Reviewer: "k.ito"})); err != nil {
+		t.Fatalf("Suspend = %v", err)
+	}
+	second := at("acct-farm-2", "signup")
+	second.Context.DeviceId = "dev-farm-shared"
+	d := decideOK(t, c, second)
+	if !slices.Contains(codes(d), "LINKED_TO_SUSPENDED_ACCOUNT") {
+		t.Errorf("signup on the suspended account's device right after the suspension = %v %v, want LINKED_TO_SUSPENDED_ACCOUNT", d.GetAction(), codes(d))
 	}
 }
