@@ -19,16 +19,6 @@ func (p *gavelProc) enforcement(opts ...connect.ClientOption) enforcementv1conne
 	return enforcementv1connect.NewEnforcementServiceClient(h2cClient(), p.addr, opts...)
 }
 
-// detectorsOff is the environment that turns every built-in detector off,
-// so a test decides on the signals it sends alone.
-func detectorsOff(t testing.TB) []string {
-	var off []string
-	for _, d := range builtinDetectors(t) {
-		off = append(off, fmt.Sprintf("GAVEL_DETECTORS__PLUGINS__%s__ENABLED=false", upper(d)))
-	}
-	return off
-}
-
 // at is a request for subject at checkpoint with caller signals.
 func at(subject, checkpoint string, signals ...*decisionv1.Signal) *decisionv1.DecideRequest {
 	req := signup("amelia.laurent@gmail.com")
