@@ -184,7 +184,7 @@ func seedConsoleLedger(b *testing.B, dir string, n int) (appealID, decisionID st
 			for i := range next {
 				at := from.Add(time.Duration(i) * step)
 				rec := benchRecord(rng, i, at)
-				if _, _, err := l.Commit(ctx, rec); err != nil {
+				if _, _, err := l.Commit(ctx, rec, nil); err != nil {
 					mu.Lock()
 					failed = err
 					mu.Unlock()
