@@ -13,6 +13,7 @@ import (
 
 	"github.com/gavel/gavel/internal/config"
 	"github.com/gavel/gavel/internal/server"
+	"github.com/gavel/gavel/internal/tracing"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -60,10 +61,11 @@ func newLogger(w io.Writer, cfg config.LogConfig) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	// Lines logged with a request's context carry its trace_id and span_id.
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(tracing.LogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(tracing.LogHandler(slog.NewTextHandler(w, opts)))
 }
 
 func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -28,6 +29,7 @@ import (
 	"github.com/gavel/gavel/console"
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/internal/replay"
+	"github.com/gavel/gavel/internal/tracing"
 	"github.com/gavel/gavel/plugins/builtin"
 )
 
@@ -52,6 +54,8 @@ type Config struct {
 	Console console.Config `koanf:"console"`
 	// Replay is the replay service (candidate bundles replayed on history).
 	Replay replay.ServiceConfig `koanf:"replay"`
+	// Tracing exports OpenTelemetry traces over OTLP; off by default.
+	Tracing tracing.Config `koanf:"tracing"`
 }
 
 // ServerConfig is the Connect/gRPC/gRPC-Web listener.
@@ -473,7 +477,9 @@ var clientVars = map[string]bool{"addr": true, "token": true}
 // the process environment (os.Environ in production).
 func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 	k := koanf.New(".")
-	if err := k.Load(confmap.Provider(Defaults(), "."), nil); err != nil {
+	defaults := Defaults()
+	maps.Copy(defaults, tracing.Defaults())
+	if err := k.Load(confmap.Provider(defaults, "."), nil); err != nil {
 		return nil, fmt.Errorf("load defaults: %w", err)
 	}
 	path, _ := fs.GetString("config")
@@ -747,6 +753,7 @@ func (c *Config) Validate() error {
 		bad("log.format", "must be text or json, got %q", c.Log.Format)
 	}
 	c.validateDecisionLogs(bad)
+	c.Tracing.Validate(bad)
 	if len(p) > 0 {
 		return p
 	}

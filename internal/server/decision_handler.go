@@ -28,11 +28,11 @@ var _ decisionv1connect.DecisionServiceHandler = (*decisionHandler)(nil)
 func (h *decisionHandler) Decide(ctx context.Context, req *connect.Request[decisionv1.DecideRequest]) (*connect.Response[decisionv1.DecideResponse], error) {
 	rec, err := h.engine.Decide(ctx, requestFromProto(req.Msg))
 	if err != nil {
-		return nil, h.fail("Decide", req.Msg.GetRequestId(), err)
+		return nil, h.fail(ctx, "Decide", req.Msg.GetRequestId(), err)
 	}
 	h.metrics.observe(rec)
 	if !rec.Replayed {
-		h.log.Debug("decided",
+		h.log.DebugContext(ctx, "decided",
 			"decision_id", rec.DecisionID, "request_id", rec.RequestID, "checkpoint", rec.Checkpoint,
 			"action", rec.Verdict.Action.String(), "fallback", rec.Fallback,
 			"bundle_revision", rec.Verdict.BundleRevision, "latency", rec.Latency)
@@ -58,14 +58,14 @@ func (h *decisionHandler) GetDecision(ctx context.Context, req *connect.Request[
 	}
 	rec, err := h.engine.Get(ctx, id)
 	if err != nil {
-		return nil, h.fail("GetDecision", id, err)
+		return nil, h.fail(ctx, "GetDecision", id, err)
 	}
 	out := &decisionv1.GetDecisionResponse{Decision: responseFromRecord(rec, view), View: view}
 	out.Decision.Statement = statementOf(rec, h.appealWindow)
 	if view == decisionv1.View_VIEW_REVIEWER {
 		reviewerDetail(rec, out)
 		if err := h.shadowDetail(ctx, id, out); err != nil {
-			return nil, h.fail("GetDecision", id, err)
+			return nil, h.fail(ctx, "GetDecision", id, err)
 		}
 	}
 	return connect.NewResponse(out), nil
@@ -80,7 +80,7 @@ func (h *decisionHandler) ListDecisions(ctx context.Context, req *connect.Reques
 	}
 	recs, next, err := h.engine.List(ctx, req.Msg.GetSubjectId(), int(req.Msg.GetPageSize()), req.Msg.GetPageToken())
 	if err != nil {
-		return nil, h.fail("ListDecisions", req.Msg.GetSubjectId(), err)
+		return nil, h.fail(ctx, "ListDecisions", req.Msg.GetSubjectId(), err)
 	}
 	out := &decisionv1.ListDecisionsResponse{NextPageToken: next}
 	for _, rec := range recs {
@@ -91,7 +91,7 @@ func (h *decisionHandler) ListDecisions(ctx context.Context, req *connect.Reques
 
 // fail maps a domain error to a Connect error with a safe message, logging
 // the detail once, here.
-func (h *decisionHandler) fail(method, id string, err error) error {
+func (h *decisionHandler) fail(ctx context.Context, method, id string, err error) error {
 	var verr decision.ValidationError
 	switch {
 	case errors.As(err, &verr):
@@ -105,13 +105,13 @@ func (h *decisionHandler) fail(method, id string, err error) error {
 	case errors.Is(err, context.Canceled):
 		return connect.NewError(connect.CodeCanceled, errors.New("request canceled"))
 	case errors.Is(err, context.DeadlineExceeded):
-		h.log.Warn(method+" ran out of time", "id", id, "error", err)
+		h.log.WarnContext(ctx, method+" ran out of time", "id", id, "error", err)
 		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("deadline exceeded before a decision was recorded"))
 	case errors.Is(err, decision.ErrUnavailable):
-		h.log.Error(method+" could not decide", "id", id, "error", err)
+		h.log.ErrorContext(ctx, method+" could not decide", "id", id, "error", err)
 		return connect.NewError(connect.CodeUnavailable, errors.New("gavel cannot record decisions right now; retry with the same request_id"))
 	default:
-		h.log.Error(method+" failed", "id", id, "error", err)
+		h.log.ErrorContext(ctx, method+" failed", "id", id, "error", err)
 		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 	}
 }

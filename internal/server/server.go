@@ -33,6 +33,7 @@ import (
 	"github.com/gavel/gavel/internal/config"
 	"github.com/gavel/gavel/internal/health"
 	"github.com/gavel/gavel/internal/replay"
+	"github.com/gavel/gavel/internal/tracing"
 	"github.com/gavel/gavel/ledger"
 	"github.com/gavel/gavel/ledger/journal"
 	"github.com/gavel/gavel/plugins/builtin"
@@ -71,6 +72,7 @@ type Server struct {
 	health    *health.Checker
 	metrics   *metrics
 	admission *admission.Controller
+	tracing   *tracing.Tracing
 	certs     *certs.Reloader // nil without TLS
 
 	// stopDrain stops the journal's drainer; drained is closed when it has.
@@ -87,8 +89,19 @@ type Server struct {
 // New opens the ledger, starts the detectors and loads the policy bundle. It
 // fails with an error naming the part that could not start.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, err error) {
-	s = &Server{cfg: cfg, log: log, started: time.Now(), metrics: newMetrics()}
+	return newServer(ctx, cfg, log, nil)
+}
+
+// newServer is New with tracing given (tests trace into memory); nil
+// starts it as configured.
+func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, tr *tracing.Tracing) (s *Server, err error) {
+	s = &Server{cfg: cfg, log: log, started: time.Now(), metrics: newMetrics(), tracing: tr}
 	s.admission = admission.New(admissionConfig(cfg), s.metrics.registry)
+	if s.tracing == nil {
+		if s.tracing, err = tracing.New(ctx, cfg.Tracing, Version); err != nil {
+			return nil, err
+		}
+	}
 	// A failed New returns a nil *Server: close what this one opened.
 	defer func(opened *Server) {
 		if err != nil {
@@ -152,13 +165,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, 
 	}
 
 	failure, _ := decision.ParseAction(cfg.Decision.FailureAction)
-	s.engine, err = decision.New(decision.Config{
+	s.engine, err = s.newEngine(decision.Config{
 		Checkpoints:   cfg.Decision.Checkpoints,
 		FailureAction: failure,
 		PolicyTimeout: cfg.Decision.PolicyTimeout,
 		SignalTimeout: cfg.Decision.SignalTimeout,
 		LedgerTimeout: cfg.Ledger.Timeout,
-	}, s.host, s.policy, s.ledger, log.With("part", "decision"))
+	}, s.traced())
 	if err != nil {
 		return nil, fmt.Errorf("decision engine: %w", err)
 	}
@@ -178,6 +191,30 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, 
 		return nil, fmt.Errorf("replay service: %w", err)
 	}
 	return s, nil
+}
+
+// newEngine builds the decision engine on the ledger, detectors and policy,
+// each traced when tracing is on (the engine itself knows no tracing).
+func (s *Server) newEngine(cfg decision.Config, deps engineDeps) (*decision.Engine, error) {
+	return decision.New(cfg, deps.signals, deps.policy, deps.ledger, s.log.With("part", "decision"))
+}
+
+type engineDeps struct {
+	signals decision.SignalSource
+	policy  decision.Evaluator
+	ledger  decision.Ledger
+}
+
+func (s *Server) traced() engineDeps {
+	if !s.tracing.Enabled() {
+		return engineDeps{signals: s.host, policy: s.policy, ledger: s.ledger}
+	}
+	tr := s.tracing.Tracer()
+	return engineDeps{
+		signals: tracing.Signals(s.host, tr),
+		policy:  tracing.Policy(s.policy, tr),
+		ledger:  tracing.Ledger(s.ledger, tr),
+	}
 }
 
 // drainEvery is how often the journal drainer tries the ledger while the
@@ -261,6 +298,9 @@ func (s *Server) startDetectors(ctx context.Context) (*host.Host, error) {
 		BreakerGrace:      s.cfg.Detectors.BreakerGrace,
 		OnFailure:         s.cfg.Detectors.OnFailure,
 	}
+	if s.tracing.Enabled() {
+		hc.Tracer = s.tracing.Tracer()
+	}
 	names := make([]string, 0, len(s.cfg.Detectors.Plugins))
 	for name, d := range s.cfg.Detectors.Plugins {
 		if d.Enabled {
@@ -331,7 +371,11 @@ func (s *Server) handlerOptions() []connect.HandlerOption {
 		connect.WithCompressMinBytes(1024),
 	}
 	opts = append(opts, codec.Options(decision.DefaultLimits().MaxAttributeDepth)...)
-	return opts
+	traced, err := s.tracing.HandlerOptions()
+	if err != nil {
+		s.log.Error("tracing off: cannot instrument the handlers", "error", err)
+	}
+	return append(opts, traced...)
 }
 
 // Handler returns everything gavel serves on its one port. Every request
@@ -568,6 +612,13 @@ func (s *Server) Close() {
 		}
 		if s.ledger != nil {
 			s.ledger.Close()
+		}
+		if s.tracing != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := s.tracing.Shutdown(ctx); err != nil {
+				s.log.Warn("flush traces", "error", err)
+			}
+			cancel()
 		}
 	})
 }

@@ -7,7 +7,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -108,6 +113,12 @@ func (h *Host) Collect(ctx context.Context, req *decision.Request, now time.Time
 func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.DetectRequest, r *decision.DetectorResult, probe bool) {
 	start := time.Now()
 	done := make(chan decision.DetectorResult, 1)
+	var span trace.Span
+	if d.tracer != nil {
+		ctx, span = d.tracer.Start(ctx, "detector "+d.cfg.Name, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("gavel.detector", d.cfg.Name), attribute.String("gavel.detector.version", inst.desc.version)))
+		ctx = withTraceContext(ctx)
+	}
 	d.inflight.Add(1) // the call ends on its own by its deadline, or when Close kills the process
 	go func() {
 		defer d.inflight.Add(-1)
@@ -115,6 +126,13 @@ func (d *detector) call(ctx context.Context, inst *instance, preq *detectorv1.De
 		resp, err := inst.rpc.Detect(cctx, preq)
 		cancel()
 		res := d.result(inst, resp, err, time.Since(start))
+		if span != nil { // the span ends with the call, which may outlive the decision's wait
+			span.SetAttributes(attribute.String("gavel.detector.status", string(res.Status)), attribute.Int("gavel.signals", len(res.Signals)))
+			if res.Error != "" {
+				span.SetStatus(otelcodes.Error, res.Error)
+			}
+			span.End()
+		}
 		d.lastLatency.Store(int64(res.Latency))
 		if res.Status == decision.StatusOK || res.Status == decision.StatusError {
 			d.lastHeard.Store(time.Now().UnixNano()) // the process answers
@@ -291,4 +309,15 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// withTraceContext puts ctx's span into the outgoing gRPC metadata as W3C
+// traceparent (and tracestate), the detector protocol's trace context.
+func withTraceContext(ctx context.Context) context.Context {
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	for k, v := range carrier {
+		ctx = metadata.AppendToOutgoingContext(ctx, k, v)
+	}
+	return ctx
 }

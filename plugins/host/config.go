@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"regexp"
 	"strings"
 	"time"
@@ -42,6 +43,10 @@ const (
 // Config is the detector host's part of gavel's configuration.
 type Config struct {
 	Detectors []DetectorConfig
+	// Tracer makes one span per detector call, child of the decision's, and
+	// the call carries its W3C trace context (gRPC metadata traceparent) so
+	// a detector's own spans join the trace. Nil traces nothing.
+	Tracer trace.Tracer
 	// DataDir is the parent of each detector's data folder (DataDir/<name>).
 	// Empty leaves detectors on the system's temporary folder.
 	DataDir string

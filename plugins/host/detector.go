@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -48,6 +49,7 @@ type detector struct {
 	log          *slog.Logger
 	hclog        hclog.Logger
 
+	tracer      trace.Tracer             // nil: no spans
 	inst        atomic.Pointer[instance] // nil unless running
 	status      atomic.Pointer[snapshot]
 	restarts    atomic.Int64
@@ -167,6 +169,7 @@ func newDetector(dc DetectorConfig, cfg Config, log *slog.Logger) (*detector, er
 		brk:          breaker{limit: int64(cfg.BreakerFailures), cooldown: cfg.BreakerCooldown},
 		grace:        cfg.BreakerGrace,
 		limits:       cfg.Limits,
+		tracer:       cfg.Tracer,
 		maxEvidence:  cfg.MaxEvidenceBytes,
 	}
 	if dc.SHA256 != "" {

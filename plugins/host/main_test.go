@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -111,6 +112,9 @@ func (testDetector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (
 			map[string]any{"checkpoint": req.GetCheckpoint()}, 0.9))
 	case "none":
 		return &detectorv1.DetectResponse{}, nil
+	case "trace": // the span the detector's own spans would join
+		sc := trace.SpanContextFromContext(ctx)
+		return one(sdk.NewSignal("test.score", 0.5, sc.TraceID().String()+"/"+sc.SpanID().String(), nil, 1))
 	case "slow": // answers after the request's "sleep" (a duration), whatever the deadline
 		d, err := time.ParseDuration(req.GetAttributes().GetFields()["sleep"].GetStringValue())
 		if err != nil {

@@ -16,7 +16,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/gavel/gavel/plugins"
@@ -105,7 +107,7 @@ func (s *server) Describe(ctx context.Context, _ *detectorv1.DescribeRequest) (r
 
 func (s *server) Detect(ctx context.Context, req *detectorv1.DetectRequest) (resp *detectorv1.DetectResponse, err error) {
 	defer recoverInto(&err, "Detect")
-	resp, err = s.d.Detect(ctx, req)
+	resp, err = s.d.Detect(TraceContext(ctx), req)
 	if err == nil && resp == nil {
 		resp = &detectorv1.DetectResponse{}
 	}
@@ -185,4 +187,22 @@ func slogLevel(s string) slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// TraceContext returns ctx carrying the caller's span, from the W3C
+// traceparent that gavel sends in the Detect call's gRPC metadata, so a
+// detector that traces with OpenTelemetry starts its spans as children of
+// the decision's. The SDK's server applies it before calling Detect.
+func TraceContext(ctx context.Context) context.Context {
+	md, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		return ctx
+	}
+	carrier := propagation.MapCarrier{}
+	for _, k := range []string{"traceparent", "tracestate"} {
+		if v := md.Get(k); len(v) > 0 {
+			carrier[k] = v[0]
+		}
+	}
+	return propagation.TraceContext{}.Extract(ctx, carrier)
 }

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"math"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -120,5 +123,19 @@ func TestLoggerSpeaksHCLogJSON(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), `"msg"`) {
 		t.Errorf("log line %s still has slog's keys", buf.String())
+	}
+}
+
+// TestTraceContextJoinsTheDecision: the traceparent gavel sends in a Detect
+// call's metadata becomes the parent of the detector's spans.
+func TestTraceContextJoinsTheDecision(t *testing.T) {
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("traceparent", parent))
+	sc := trace.SpanContextFromContext(TraceContext(ctx))
+	if !sc.IsRemote() || sc.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || sc.SpanID().String() != "00f067aa0ba902b7" || !sc.IsSampled() {
+		t.Errorf("TraceContext(traceparent %s) = %+v, want that remote, sampled span", parent, sc)
+	}
+	if sc := trace.SpanContextFromContext(TraceContext(context.Background())); sc.IsValid() {
+		t.Errorf("TraceContext(no metadata) = %+v, want no span", sc)
 	}
 }
