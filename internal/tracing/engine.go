@@ -44,10 +44,10 @@ func (l tracedLedger) ByRequestID(ctx context.Context, requestID string) (*decis
 	return rec, end(span, err)
 }
 
-func (l tracedLedger) Commit(ctx context.Context, rec *decision.Record) (*decision.Record, bool, error) {
+func (l tracedLedger) Commit(ctx context.Context, rec *decision.Record, basis *decision.Basis) (*decision.Record, bool, error) {
 	ctx, span := l.tr.Start(ctx, "ledger.commit", trace.WithAttributes(attribute.String("gavel.decision_id", rec.DecisionID)))
 	defer span.End()
-	stored, replayed, err := l.Ledger.Commit(ctx, rec)
+	stored, replayed, err := l.Ledger.Commit(ctx, rec, basis)
 	span.SetAttributes(attribute.Bool("gavel.replayed", replayed))
 	return stored, replayed, end(span, err)
 }
