@@ -110,10 +110,6 @@ func (d *Detector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (*
 	if req.GetNow().IsValid() && req.GetNow().AsTime().Unix() > 0 {
 		at = req.GetNow().AsTime()
 	}
-	linked, err := d.store.Link(ctx, account, keys, at, at.Add(-d.cfg.MaxAge), !req.GetDryRun())
-	if err != nil {
-		return nil, err
-	}
 	family := ""
 	if k := personname.FamilyKey(req.GetSubject().GetProfile().GetFamilyName()); k != "" {
 		family = d.hash("family", k)
@@ -123,9 +119,17 @@ func (d *Detector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (*
 		if c := req.GetSubject().GetCreatedAt(); c.IsValid() && c.AsTime().Unix() > 0 {
 			created = c.AsTime()
 		}
-		if err := d.store.RecordAccount(ctx, account, family, created); err != nil {
+		// Recorded whatever becomes of ctx, as the links are (sdk.Record):
+		// when ctx has ended the write carries on and so does Detect, to Link.
+		if _, err := sdk.Record(ctx, sdk.RecordTimeout, func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, d.store.RecordAccount(ctx, account, family, created)
+		}); err != nil && ctx.Err() == nil {
 			return nil, err
 		}
+	}
+	linked, err := d.store.Link(ctx, account, keys, at, at.Add(-d.cfg.MaxAge), !req.GetDryRun())
+	if err != nil {
+		return nil, err
 	}
 	resp := &detectorv1.DetectResponse{}
 	var (

@@ -367,20 +367,28 @@ func TestConcurrentDetectCountsExactly(t *testing.T) {
 func TestDetectRecordsWhenTheCallerHasLeft(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, open backend) {
-		d := NewDetector(open(t), Config{})
+		s := open(t)
+		d := NewDetector(s, Config{})
 		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
 		defer cancel()
-		if _, err := d.Detect(ctx, ev{account: "late", device: "dev-late"}.detect()); err == nil {
+		late := ev{account: "late", device: "dev-late"}.detect()
+		late.Subject.Profile = &detectorv1.Profile{FamilyName: "Laurent"}
+		if _, err := d.Detect(ctx, late); err == nil {
 			t.Logf("Detect(expired deadline) answered: the write was quicker than the check")
 		}
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			got := detect(t, d, ev{account: "probe", device: "dev-late", dryRun: true})
-			if got[SignalSharedDevice].Value == "1" && slices.Equal(got[SignalSharedDevice].Accounts, []string{"late"}) {
+			facts, err := s.Accounts(context.Background(), []string{"late"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got[SignalSharedDevice].Value == "1" && slices.Equal(got[SignalSharedDevice].Accounts, []string{"late"}) &&
+				facts["late"].FamilyHash != "" {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("dry run after a Detect whose caller left = %+v, want the late account linked", got[SignalSharedDevice])
+				t.Fatalf("dry run after a Detect whose caller left = %+v, want the late account linked (and its family name recorded)", got[SignalSharedDevice])
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
