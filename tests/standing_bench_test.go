@@ -47,7 +47,7 @@ func BenchmarkDecideStanding(b *testing.B) {
 					b.Fatalf("Decide fell back: %s", rec.Cause)
 				}
 				if withHistory && rec.Verdict.Action != decision.Restrict {
-					b.Fatalf("Decide with holds in force = %v, want restrict", rec.Verdict.Action)
+					b.Fatalf("Decide with holds in force = %v, want restrict; holds %v", rec.Verdict.Action, rec.Input["history"].(map[string]any)["holds"])
 				}
 			}
 			b.StopTimer()

@@ -265,6 +265,22 @@ func TestManualSuspendEveryCheckpoint(t *testing.T) {
 	if d := decideOK(t, c, at(s, "login")); d.GetAction() != decisionv1.Action_ACTION_ALLOW {
 		t.Errorf("login after Reinstate = %v %v, want allow", d.GetAction(), codes(d))
 	}
+
+	// A hold placed by hand binds the checkpoint that uses it until lifted by hand.
+	if _, err := g.enforcement(desk).Restrict(ctxT(t), connect.NewRequest(&enforcementv1.RestrictRequest{
+		SubjectId: s, ReasonCode: "POLICY_VIOLATION", Note: "withdrawals paused during a chargeback review", Reviewer: "k.ito", Capabilities: []string{"withdrawals"}})); err != nil {
+		t.Fatalf("Restrict(withdrawals) = %v", err)
+	}
+	if d := decideOK(t, c, at(s, "withdrawal")); d.GetAction() != decisionv1.Action_ACTION_RESTRICT || !slices.Contains(codes(d), "HOLD_ACTIVE") {
+		t.Errorf("withdrawal under a manual hold = %v %v, want restrict for HOLD_ACTIVE", d.GetAction(), codes(d))
+	}
+	if _, err := g.enforcement(desk).Lift(ctxT(t), connect.NewRequest(&enforcementv1.LiftRequest{
+		SubjectId: s, ReasonCode: "REINSTATED", Note: "chargeback resolved", Reviewer: "k.ito", Capabilities: []string{"withdrawals"}})); err != nil {
+		t.Fatalf("Lift(withdrawals) = %v", err)
+	}
+	if d := decideOK(t, c, at(s, "withdrawal")); d.GetAction() != decisionv1.Action_ACTION_ALLOW {
+		t.Errorf("withdrawal after the manual hold was lifted = %v %v, want allow", d.GetAction(), codes(d))
+	}
 	got, err = g.decisions(reader).GetDecision(ctxT(t), connect.NewRequest(&decisionv1.GetDecisionRequest{DecisionId: md.GetDecisionId()}))
 	if err != nil {
 		t.Fatal(err)

@@ -27,10 +27,12 @@ checkpoint_capabilities[cp] contains c if {
 applicable_holds contains h if {
 	some h in input.history.holds
 	h.capability in object.get(checkpoint_capabilities, input.checkpoint, set())
-	not remedy_checkpoint_of(h) == input.checkpoint
+	not remedied_here(h)
 }
 
-remedy_checkpoint_of(h) := data.gavel.catalog.remedies[h.remedy].checkpoint
+# remedied_here holds at the checkpoint where a hold's remedy is done. A hold
+# placed by hand has no remedy ("") and is remedied nowhere.
+remedied_here(h) if data.gavel.catalog.remedies[h.remedy].checkpoint == input.checkpoint
 
 standing_reasons contains {
 	"code": "HOLD_ACTIVE",

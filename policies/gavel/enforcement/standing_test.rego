@@ -44,6 +44,14 @@ test_hold_active_is_no_strike_and_no_new_hold if {
 	not "REPEAT_VIOLATION" in {r.code | some r in got.reasons}
 }
 
+test_hold_without_remedy_binds if {
+	# a hold a reviewer placed by hand has no remedy: it binds everywhere it applies
+	manual := object.union(withdrawal_hold, {"remedy": ""})
+	got := decide(with_holds(at_cp("withdrawal", honest_signals), [manual]))
+	got.action == "restrict"
+	[r.code | some r in got.reasons] == ["HOLD_ACTIVE"]
+}
+
 test_hold_on_other_capability_does_not_bind if {
 	payouts_hold := object.union(withdrawal_hold, {"capability": "payouts"})
 	decide(with_holds(at_cp("withdrawal", honest_signals), [payouts_hold])) == allow_decision
