@@ -62,6 +62,9 @@ var funcs = template.FuncMap{
 	"asset":    assetPath,
 	"short":    shortID,
 	"list":     func(v ...string) []string { return v },
+	"status": func(s decisionv1.DetectorStatus) string {
+		return strings.ToLower(strings.TrimPrefix(s.String(), "DETECTOR_STATUS_"))
+	},
 }
 
 // parsePages parses each page template with the layout.
