@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -114,7 +115,12 @@ func (c *Console) post(roles []string, h handler) http.HandlerFunc {
 			c.toSignIn(w, r)
 			return
 		}
-		if !sameOrigin(r) || !sameToken(r.Header.Get("X-CSRF-Token"), s.csrf) && !sameToken(c.csrfFromForm(r), s.csrf) {
+		token, tooLarge := c.csrfFromForm(r)
+		if tooLarge {
+			c.fail(w, r, s, http.StatusRequestEntityTooLarge, fmt.Sprintf("Not replayed, nothing activated: the upload is over the %.1f MiB limit.", float64(c.maxUpload)/(1<<20)))
+			return
+		}
+		if !sameOrigin(r) || !sameToken(r.Header.Get("X-CSRF-Token"), s.csrf) && !sameToken(token, s.csrf) {
 			c.log.Warn("console: request refused: missing or wrong CSRF token", "path", r.URL.Path)
 			c.fail(w, r, s, http.StatusForbidden, "This request was refused: it did not carry this page's security token. Reload the page and try again.")
 			return
@@ -128,20 +134,22 @@ func (c *Console) post(roles []string, h handler) http.HandlerFunc {
 }
 
 // csrfFromForm reads the CSRF field from a url-encoded or multipart form,
-// within the bounds the action set on the body.
-func (c *Console) csrfFromForm(r *http.Request) string {
+// within bounds on the body: an upload may be as large as the replay
+// service takes, other forms 64 KiB. tooLarge reports a body over them.
+func (c *Console) csrfFromForm(r *http.Request) (token string, tooLarge bool) {
+	var tooBig *http.MaxBytesError
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
 		r.Body = http.MaxBytesReader(nil, r.Body, c.maxUpload+64<<10)
 		if err := r.ParseMultipartForm(1 << 20); err != nil {
-			return ""
+			return "", errors.As(err, &tooBig)
 		}
-		return r.FormValue(csrfField)
+		return r.FormValue(csrfField), false
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		return ""
+		return "", errors.As(err, &tooBig)
 	}
-	return r.PostForm.Get(csrfField)
+	return r.PostForm.Get(csrfField), false
 }
 
 func (c *Console) toSignIn(w http.ResponseWriter, r *http.Request) {

@@ -469,3 +469,56 @@ func browserCookies(t *testing.T, ctx context.Context) []*http.Cookie {
 func jsString(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "\\'") + "'"
 }
+
+// TestConsoleReplayRefusals: where signing is required, an unsigned
+// candidate is refused and a signed one replayed; a file over the size
+// limit is refused by the console before it reaches the API. Nothing is
+// ever activated.
+func TestConsoleReplayRefusals(t *testing.T) {
+	priv, pub := keyPair(t, "release")
+	active := buildSigned(t, filepath.Join(repoRoot(t), "policies"), "active-1", priv, "release")
+	g := consoleGavel(t, append(signingEnv("release", pub), "GAVEL_POLICY__SOURCE=file://"+active, "GAVEL_REPLAY__MAX_BUNDLE_BYTES=1048576")...)
+	appealedRestriction(t, g, "fifth.appellant@mailinator.com", "Please look again.")
+
+	unsigned := filepath.Join(t.TempDir(), "unsigned.tar.gz")
+	if r := gavelCLI(t, "bundle", "build", filepath.Join(repoRoot(t), "policies"), "-r", "unsigned-1", "-o", unsigned); r.code != 0 {
+		t.Fatalf("gavel bundle build: %v", r)
+	}
+	signed := buildSigned(t, filepath.Join(repoRoot(t), "policies"), "signed-2", priv, "release")
+	big := filepath.Join(t.TempDir(), "big.tar.gz")
+	if err := os.WriteFile(big, append([]byte{0x1f, 0x8b}, make([]byte, 2<<20)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t)
+	ctx := b.user(t)
+	signIn(t, ctx, g.addr, consoleOpsToken, "")
+	upload := func(file string) {
+		t.Helper()
+		navigate(t, ctx, g.addr+"/console/policy")
+		step(t, ctx, chromedp.SetUploadFiles(chromedp.ID("bundle"), []string{file}))
+		submit(t, ctx, chromedp.Click(chromedp.ID("replay-submit")))
+	}
+	upload(unsigned)
+	if got := text(t, ctx, ".error"); !strings.Contains(got, "nothing activated") || !strings.Contains(strings.ToLower(got), "sign") {
+		t.Errorf("an unsigned candidate where signing is required says %q", got)
+	}
+	upload(big)
+	if got := text(t, ctx, ".error"); !strings.Contains(got, "limit") {
+		t.Errorf("a candidate over the size limit says %q", got)
+	}
+	upload(signed)
+	step(t, ctx, chromedp.WaitVisible(chromedp.ID("report")))
+	if got := text(t, ctx, "#report"); !strings.Contains(got, "signed-2") {
+		t.Errorf("the signed candidate's report = %q, want its revision", got)
+	}
+	st, err := g.admin(withToken(consoleOpsToken)).GetStatus(ctxT(t), connect.NewRequest(&adminv1.GetStatusRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bs := range st.Msg.GetBundles() {
+		if bs.GetRole() == "active" && bs.GetRevision() != "active-1" {
+			t.Errorf("the active bundle is %s after the replays, want active-1", bs.GetRevision())
+		}
+	}
+}
