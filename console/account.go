@@ -1,5 +1,3 @@
-//go:build standing
-
 package console
 
 import (

@@ -22,6 +22,7 @@ import (
 	"github.com/gavel/gavel/proto/gavel/admin/v1/adminv1connect"
 	"github.com/gavel/gavel/proto/gavel/appeal/v1/appealv1connect"
 	"github.com/gavel/gavel/proto/gavel/decision/v1/decisionv1connect"
+	"github.com/gavel/gavel/proto/gavel/enforcement/v1/enforcementv1connect"
 	"github.com/gavel/gavel/proto/gavel/replay/v1/replayv1connect"
 )
 
@@ -114,10 +115,11 @@ type Console struct {
 	assets    *assets
 	mux       *http.ServeMux
 
-	decisions decisionv1connect.DecisionServiceClient
-	appeals   appealv1connect.AppealServiceClient
-	admin     adminv1connect.AdminServiceClient
-	replays   replayv1connect.ReplayServiceClient
+	decisions   decisionv1connect.DecisionServiceClient
+	appeals     appealv1connect.AppealServiceClient
+	admin       adminv1connect.AdminServiceClient
+	replays     replayv1connect.ReplayServiceClient
+	enforcement enforcementv1connect.EnforcementServiceClient
 }
 
 // New builds the console over the API handler in d.
@@ -158,6 +160,7 @@ func New(cfg Config, d Deps) (*Console, error) {
 	c.appeals = appealv1connect.NewAppealServiceClient(hc, base, opts...)
 	c.admin = adminv1connect.NewAdminServiceClient(hc, base, opts...)
 	c.replays = replayv1connect.NewReplayServiceClient(hc, base, opts...)
+	c.enforcement = enforcementv1connect.NewEnforcementServiceClient(hc, base, opts...)
 	c.routes()
 	return c, nil
 }

@@ -2,17 +2,24 @@ package console
 
 import (
 	"net/http"
+	"strings"
 
 	"connectrpc.com/connect"
 
 	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
 )
 
-// holdRow is one restriction a decision placed and where it stands now.
+// holdRow is one effect of a decision on the account (a hold, the
+// suspension, the strike) and where it stands now.
 type holdRow struct {
-	Capability string
-	Until      string
-	State      string
+	Kind        string
+	Capability  string
+	Until       string
+	State       string
+	StateAt     string
+	Description string
+	By          string
+	Reviewer    string
 }
 
 // decisionData is the reviewer's view of one decision.
@@ -55,20 +62,16 @@ func (c *Console) decisionData(r *http.Request, s *session, id string, _ any) (*
 			break
 		}
 	}
-	dec := resp.Msg.GetDecision()
-	now := c.now()
-	for _, h := range dec.GetRestrictions() {
-		row := holdRow{Capability: h.GetCapability(), Until: "until lifted", State: "in force"}
-		if h.GetUntil() != nil {
-			row.Until = when(h.GetUntil())
+	// Each effect of the decision and its state now, as the API reports
+	// it (in force, expired, remedied, lifted by hand, overturned).
+	for _, e := range resp.Msg.GetDecision().GetEffects() {
+		row := holdRow{Kind: e.GetKind(), Capability: e.GetCapability(), Until: "until lifted", State: strings.ReplaceAll(e.GetState(), "_", " "),
+			Description: e.GetDescription(), By: e.GetBy(), Reviewer: e.GetReviewer()}
+		if e.GetUntil() != nil {
+			row.Until = "until " + when(e.GetUntil())
 		}
-		switch {
-		case dec.GetDryRun():
-			row.State = "never placed (dry run)"
-		case dec.GetOverturned():
-			row.State = "lifted: the decision was overturned"
-		case h.GetUntil() != nil && !now.Before(h.GetUntil().AsTime()):
-			row.State = "expired"
+		if e.GetStateAt() != nil {
+			row.StateAt = when(e.GetStateAt())
 		}
 		d.Holds = append(d.Holds, row)
 	}

@@ -20,6 +20,7 @@ import (
 	adminv1 "github.com/gavel/gavel/proto/gavel/admin/v1"
 	appealv1 "github.com/gavel/gavel/proto/gavel/appeal/v1"
 	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
+	enforcementv1 "github.com/gavel/gavel/proto/gavel/enforcement/v1"
 )
 
 const (
@@ -144,8 +145,8 @@ func TestConsoleReviewer(t *testing.T) {
 			t.Errorf("the appeal page does not show %s (%s)", what, css)
 		}
 	}
-	if got := text(t, ctx, "ul.holds"); !strings.Contains(got, "in force") {
-		t.Errorf("holds before the overturn = %q, want in force", got)
+	if got := text(t, ctx, "ul.holds"); !strings.Contains(got, "hold: payouts") || !strings.Contains(got, "in force") {
+		t.Errorf("effects before the overturn = %q, want the payouts hold in force", got)
 	}
 	b.check(t, ctx, "appeal")
 	appealTiming := pageTiming(t, ctx)
@@ -177,8 +178,8 @@ func TestConsoleReviewer(t *testing.T) {
 		t.Errorf("GetAppeal after the overturn = %v", a)
 	}
 	checkHoldsLifted(t, g, oldDecision)
-	if got := text(t, ctx, "ul.holds"); !strings.Contains(got, "lifted") || strings.Contains(got, "in force") {
-		t.Errorf("holds on the page after the overturn = %q, want lifted", got)
+	if got := text(t, ctx, "ul.holds"); !strings.Contains(got, "overturned") || strings.Contains(got, "in force") {
+		t.Errorf("effects on the page after the overturn = %q, want every one overturned", got)
 	}
 
 	// Resolving it again from the browser: the page says so, nothing changes.
@@ -315,7 +316,8 @@ func TestConsoleReviewer(t *testing.T) {
 }
 
 // checkHoldsLifted checks through the API that an overturned decision's
-// holds are no longer in force.
+// holds are no longer in force: the account's standing holds none of them,
+// and the decision reports each of its effects overturned.
 func checkHoldsLifted(t *testing.T, g *gavelProc, d *decisionv1.DecideResponse) {
 	t.Helper()
 	got, err := g.decisions(withToken(consoleDeskToken)).GetDecision(ctxT(t), connect.NewRequest(&decisionv1.GetDecisionRequest{
@@ -326,6 +328,20 @@ func checkHoldsLifted(t *testing.T, g *gavelProc, d *decisionv1.DecideResponse) 
 	}
 	if !got.Msg.GetDecision().GetOverturned() {
 		t.Errorf("GetDecision after the overturn: overturned = false")
+	}
+	for _, e := range got.Msg.GetDecision().GetEffects() {
+		if e.GetState() != "overturned" {
+			t.Errorf("after the overturn the decision's %s %s is %s", e.GetKind(), e.GetCapability(), e.GetState())
+		}
+	}
+	st, err := g.consoleEnforcement(consoleDeskToken).GetStanding(ctxT(t), connect.NewRequest(&enforcementv1.GetStandingRequest{SubjectId: d.GetSubjectId()}))
+	if err != nil {
+		t.Fatalf("GetStanding = %v", err)
+	}
+	for _, h := range st.Msg.GetStanding().GetHolds() {
+		if h.GetDecisionId() == d.GetDecisionId() {
+			t.Errorf("after the overturn GetStanding still holds %s for decision %s", h.GetCapability(), d.GetDecisionId())
+		}
 	}
 }
 
