@@ -118,6 +118,9 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 		}
 	}
 	now := e.cfg.Now()
+	if err := CheckEventTime(req, now, e.cfg.Limits); err != nil {
+		return nil, err
+	}
 	lctx, lcancel := context.WithTimeout(ctx, e.cfg.LedgerTimeout)
 	prev, err := e.ledger.ByRequestID(lctx, req.RequestID)
 	lcancel()
@@ -150,7 +153,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 		hist, histErr = e.ledger.History(sctx, req.Subject.ID, now)
 	}()
 	if e.signals != nil {
-		results = e.signals.Collect(sctx, req, now)
+		results = e.signals.Collect(sctx, req, req.EventTime(now))
 	}
 	wg.Wait()
 	cancel()

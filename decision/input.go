@@ -63,13 +63,14 @@ func Input(req *Request, detectors []DetectorResult, signals []Signal, hist Hist
 			"user_agent": req.Context.UserAgent,
 			"session_id": req.Context.SessionID,
 		},
-		"attributes": attrs,
-		"signals":    sig,
-		"detectors":  det,
-		"history":    historyDoc(&hist, now),
-		"now":        now.UTC().Format(time.RFC3339Nano),
-		"now_ns":     float64(now.UnixNano()),
-		"dry_run":    req.DryRun,
+		"attributes":  attrs,
+		"signals":     sig,
+		"detectors":   det,
+		"history":     historyDoc(&hist, now),
+		"now":         now.UTC().Format(time.RFC3339Nano),
+		"occurred_at": req.EventTime(now).UTC().Format(time.RFC3339Nano),
+		"now_ns":      float64(now.UnixNano()),
+		"dry_run":     req.DryRun,
 	}
 }
 

@@ -52,4 +52,18 @@ type Request struct {
 	Attributes map[string]any `json:"attributes,omitempty"`
 	Signals    []Signal       `json:"signals,omitempty"`
 	DryRun     bool           `json:"dry_run,omitempty"`
+	// OccurredAt is when the event happened, when the caller knows it
+	// (a history import, a backfill, an event queued while offline); zero
+	// means now. It must lie within Limits.MaxEventAge before and
+	// Limits.MaxEventSkew after the decision. Detectors see it as the
+	// request's time, so velocity windows and links count event time.
+	OccurredAt time.Time `json:"occurred_at,omitzero"`
+}
+
+// EventTime is when the request's event happened: OccurredAt, or now.
+func (r *Request) EventTime(now time.Time) time.Time {
+	if r.OccurredAt.IsZero() {
+		return now
+	}
+	return r.OccurredAt
 }

@@ -41,7 +41,18 @@ type Limits struct {
 	MaxFuture time.Duration
 	// Now is the clock timestamps are judged by; nil means time.Now.
 	Now func() time.Time
+	// MaxEventAge and MaxEventSkew bound a request's occurred_at: at most
+	// this long before, and this long after, the decision's time.
+	MaxEventAge  time.Duration
+	MaxEventSkew time.Duration
 }
+
+// Default bounds of occurred_at: a month of history imports and backfills;
+// a few minutes of clock skew ahead.
+const (
+	DefaultMaxEventAge  = 30 * 24 * time.Hour
+	DefaultMaxEventSkew = 5 * time.Minute
+)
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxSignals == 0 {
@@ -64,6 +75,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.Now == nil {
 		l.Now = time.Now
+	}
+	if l.MaxEventAge == 0 {
+		l.MaxEventAge = DefaultMaxEventAge
+	}
+	if l.MaxEventSkew == 0 {
+		l.MaxEventSkew = DefaultMaxEventSkew
 	}
 	return l
 }
@@ -153,6 +170,8 @@ func Validate(r *Request, checkpoints map[string]bool, lim Limits) error {
 		n := 0
 		if err := checkTree(r.Attributes, 1, lim, &n); err != "" {
 			bad("attributes", "%s", err)
+		} else {
+			checkVocabulary(r.Attributes, bad)
 		}
 	}
 
@@ -170,6 +189,24 @@ func Validate(r *Request, checkpoints map[string]bool, lim Limits) error {
 	}
 	if len(errs) > 0 {
 		return errs
+	}
+	return nil
+}
+
+// CheckEventTime reports a request whose occurred_at lies outside the
+// window around now that lim allows, as a ValidationError naming the field.
+func CheckEventTime(r *Request, now time.Time, lim Limits) error {
+	if r.OccurredAt.IsZero() {
+		return nil
+	}
+	lim = lim.withDefaults()
+	switch at := r.OccurredAt; {
+	case at.Before(now.Add(-lim.MaxEventAge)):
+		return ValidationError{{Field: "occurred_at", Reason: fmt.Sprintf("%s is more than %v before now (%s)",
+			at.UTC().Format(time.RFC3339), lim.MaxEventAge, now.UTC().Format(time.RFC3339))}}
+	case at.After(now.Add(lim.MaxEventSkew)):
+		return ValidationError{{Field: "occurred_at", Reason: fmt.Sprintf("%s is more than %v after now (%s)",
+			at.UTC().Format(time.RFC3339), lim.MaxEventSkew, now.UTC().Format(time.RFC3339))}}
 	}
 	return nil
 }

@@ -128,3 +128,50 @@ func TestValidateLimits(t *testing.T) {
 		t.Errorf("Validate(oversized) = %v, want display_name and signals named", err)
 	}
 }
+
+func TestValidateAttributeVocabulary(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		attrs  map[string]any
+		fields map[string]string // field → a word its reason must contain
+	}{
+		{"every known key", map[string]any{
+			"document": map[string]any{"type": "passport", "number": "X1", "country": "FR", "given_name": "A", "family_name": "B",
+				"date_of_birth": "1990-01-01", "expires": "2030-01-01", "vendor": "onfido", "vendor_verdict": "clear",
+				"extra": map[string]any{"report_id": "r-1"}},
+			"payout": map[string]any{"method": "bank_transfer", "account_hash": "h", "country": "FR", "holder_name": "A B",
+				"name_match": 0.9, "extra": map[string]any{}},
+			"campaign": map[string]any{"anything": true}, // other objects are free-form
+		}, nil},
+		{"misnamed document fields", map[string]any{"document": map[string]any{"expiry": "2030-01-01", "issuing_country": "FR"}},
+			map[string]string{"attributes.document.expiry": `did you mean "expires"`, "attributes.document.issuing_country": `did you mean "country"`}},
+		{"unknown payout field", map[string]any{"payout": map[string]any{"iban": "FR76..."}},
+			map[string]string{"attributes.payout.iban": "attributes.payout.extra"}},
+		{"document not an object", map[string]any{"document": "passport"}, map[string]string{"attributes.document": "object"}},
+		{"extra not an object", map[string]any{"payout": map[string]any{"extra": "x"}}, map[string]string{"attributes.payout.extra": "object"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := validRequest()
+			r.Attributes = tt.attrs
+			err := Validate(r, testCheckpoints, Limits{})
+			if len(tt.fields) == 0 {
+				if err != nil {
+					t.Fatalf("Validate(%v) = %v, want nil", tt.attrs, err)
+				}
+				return
+			}
+			verr, ok := err.(ValidationError)
+			if !ok || len(verr) != len(tt.fields) {
+				t.Fatalf("Validate(%v) = %v, want exactly %d fields named", tt.attrs, err, len(tt.fields))
+			}
+			for _, e := range verr {
+				if w, ok := tt.fields[e.Field]; !ok || !strings.Contains(e.Reason, w) {
+					t.Errorf("Validate(%v): %s: %s, want one of %v mentioning %q", tt.attrs, e.Field, e.Reason, tt.fields, w)
+				}
+			}
+		})
+	}
+}

@@ -45,6 +45,7 @@ func runDecide(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		attrs      = fs.StringArray("attr", nil, "attribute path=value, e.g. document.country=FR (repeatable; values parsed as JSON when they can be)")
 		signals    = fs.StringArray("signal", nil, "caller signal name=score[:value], e.g. geo.hosting_asn=1 (repeatable)")
 		dryRun     = fs.Bool("dry-run", false, "evaluate without recording enforcement")
+		occurredAt = fs.String("occurred-at", "", "when the event happened, RFC 3339 (imports, backfills; at most 30 days ago)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -108,6 +109,13 @@ func runDecide(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return usageError("--created-at: %v", err)
 		}
 		req.Subject.CreatedAt = timestamppb.New(t)
+	}
+	if *occurredAt != "" {
+		t, err := time.Parse(time.RFC3339, *occurredAt)
+		if err != nil {
+			return usageError("--occurred-at: %v", err)
+		}
+		req.OccurredAt = timestamppb.New(t)
 	}
 	if len(*attrs) > 0 {
 		m := map[string]any{}

@@ -44,6 +44,9 @@ func requestFromProto(m *decisionv1.DecideRequest) *decision.Request {
 	if a := m.GetAttributes(); a != nil {
 		r.Attributes = a.AsMap()
 	}
+	if t := m.GetOccurredAt(); t != nil {
+		r.OccurredAt = t.AsTime()
+	}
 	if len(m.GetSignals()) > 0 {
 		r.Signals = make([]decision.Signal, len(m.GetSignals()))
 		for i, s := range m.GetSignals() {

@@ -32,6 +32,7 @@ fixture_input := {
 		"overturned": 0,
 	},
 	"now": "2025-06-01T12:00:00Z",
+	"occurred_at": "2025-06-01T12:00:00Z",
 	"now_ns": 1748779200000000000,
 	"dry_run": false,
 }

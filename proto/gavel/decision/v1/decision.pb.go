@@ -517,7 +517,13 @@ type DecideRequest struct {
 	// Signals the caller already holds.
 	Signals []*Signal `protobuf:"bytes,6,rep,name=signals,proto3" json:"signals,omitempty"`
 	// Evaluate without recording enforcement state.
-	DryRun        bool `protobuf:"varint,7,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,7,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// When the event happened, if not now: a history import, a backfill, an
+	// event queued while offline. At most 30 days before and 5 minutes after
+	// the decision (invalid_argument otherwise). Detectors count it as the
+	// event's time (velocity windows, links); the policy sees it as
+	// input.occurred_at.
+	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -599,6 +605,13 @@ func (x *DecideRequest) GetDryRun() bool {
 		return x.DryRun
 	}
 	return false
+}
+
+func (x *DecideRequest) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
 }
 
 type Restriction struct {
@@ -2163,7 +2176,7 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"\bevidence\x18\x04 \x01(\v2\x17.google.protobuf.StructR\bevidence\x12\x1e\n" +
 	"\n" +
 	"confidence\x18\x05 \x01(\x01R\n" +
-	"confidence\"\xc8\x02\n" +
+	"confidence\"\x85\x03\n" +
 	"\rDecideRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x124\n" +
@@ -2176,7 +2189,9 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"attributes\x18\x05 \x01(\v2\x17.google.protobuf.StructR\n" +
 	"attributes\x123\n" +
 	"\asignals\x18\x06 \x03(\v2\x19.gavel.decision.v1.SignalR\asignals\x12\x17\n" +
-	"\adry_run\x18\a \x01(\bR\x06dryRun\"\x80\x01\n" +
+	"\adry_run\x18\a \x01(\bR\x06dryRun\x12;\n" +
+	"\voccurred_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\"\x80\x01\n" +
 	"\vRestriction\x12\x1e\n" +
 	"\n" +
 	"capability\x18\x01 \x01(\tR\n" +
@@ -2407,57 +2422,58 @@ var file_gavel_decision_v1_decision_proto_depIdxs = []int32{
 	5,  // 4: gavel.decision.v1.DecideRequest.context:type_name -> gavel.decision.v1.RequestContext
 	24, // 5: gavel.decision.v1.DecideRequest.attributes:type_name -> google.protobuf.Struct
 	6,  // 6: gavel.decision.v1.DecideRequest.signals:type_name -> gavel.decision.v1.Signal
-	23, // 7: gavel.decision.v1.Restriction.until:type_name -> google.protobuf.Timestamp
-	0,  // 8: gavel.decision.v1.Reason.action:type_name -> gavel.decision.v1.Action
-	24, // 9: gavel.decision.v1.Reason.evidence:type_name -> google.protobuf.Struct
-	2,  // 10: gavel.decision.v1.DetectorReport.status:type_name -> gavel.decision.v1.DetectorStatus
-	25, // 11: gavel.decision.v1.DetectorReport.latency:type_name -> google.protobuf.Duration
-	0,  // 12: gavel.decision.v1.DecideResponse.action:type_name -> gavel.decision.v1.Action
-	8,  // 13: gavel.decision.v1.DecideResponse.restrictions:type_name -> gavel.decision.v1.Restriction
-	9,  // 14: gavel.decision.v1.DecideResponse.reasons:type_name -> gavel.decision.v1.Reason
-	10, // 15: gavel.decision.v1.DecideResponse.remedy:type_name -> gavel.decision.v1.Remedy
-	25, // 16: gavel.decision.v1.DecideResponse.duration:type_name -> google.protobuf.Duration
-	11, // 17: gavel.decision.v1.DecideResponse.detectors:type_name -> gavel.decision.v1.DetectorReport
-	23, // 18: gavel.decision.v1.DecideResponse.decided_at:type_name -> google.protobuf.Timestamp
-	14, // 19: gavel.decision.v1.DecideResponse.statement:type_name -> gavel.decision.v1.StatementOfReasons
-	13, // 20: gavel.decision.v1.DecideResponse.effects:type_name -> gavel.decision.v1.Effect
-	23, // 21: gavel.decision.v1.Effect.since:type_name -> google.protobuf.Timestamp
-	23, // 22: gavel.decision.v1.Effect.until:type_name -> google.protobuf.Timestamp
-	23, // 23: gavel.decision.v1.Effect.state_at:type_name -> google.protobuf.Timestamp
-	23, // 24: gavel.decision.v1.StatementOfReasons.application_date:type_name -> google.protobuf.Timestamp
-	23, // 25: gavel.decision.v1.StatementOfReasons.end_date_account_restriction:type_name -> google.protobuf.Timestamp
-	23, // 26: gavel.decision.v1.StatementOfReasons.end_date_monetary_restriction:type_name -> google.protobuf.Timestamp
-	23, // 27: gavel.decision.v1.StatementOfReasons.end_date_service_restriction:type_name -> google.protobuf.Timestamp
-	15, // 28: gavel.decision.v1.StatementOfReasons.redress:type_name -> gavel.decision.v1.Redress
-	23, // 29: gavel.decision.v1.Redress.deadline:type_name -> google.protobuf.Timestamp
-	1,  // 30: gavel.decision.v1.GetDecisionRequest.view:type_name -> gavel.decision.v1.View
-	12, // 31: gavel.decision.v1.GetDecisionResponse.decision:type_name -> gavel.decision.v1.DecideResponse
-	1,  // 32: gavel.decision.v1.GetDecisionResponse.view:type_name -> gavel.decision.v1.View
-	6,  // 33: gavel.decision.v1.GetDecisionResponse.signals:type_name -> gavel.decision.v1.Signal
-	24, // 34: gavel.decision.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
-	25, // 35: gavel.decision.v1.GetDecisionResponse.latency:type_name -> google.protobuf.Duration
-	20, // 36: gavel.decision.v1.GetDecisionResponse.shadow:type_name -> gavel.decision.v1.ShadowVerdict
-	18, // 37: gavel.decision.v1.GetDecisionResponse.suppressed:type_name -> gavel.decision.v1.SuppressedReason
-	19, // 38: gavel.decision.v1.GetDecisionResponse.manual:type_name -> gavel.decision.v1.ManualAction
-	0,  // 39: gavel.decision.v1.SuppressedReason.action:type_name -> gavel.decision.v1.Action
-	24, // 40: gavel.decision.v1.SuppressedReason.evidence:type_name -> google.protobuf.Struct
-	23, // 41: gavel.decision.v1.SuppressedReason.until:type_name -> google.protobuf.Timestamp
-	25, // 42: gavel.decision.v1.ManualAction.duration:type_name -> google.protobuf.Duration
-	0,  // 43: gavel.decision.v1.ShadowVerdict.action:type_name -> gavel.decision.v1.Action
-	9,  // 44: gavel.decision.v1.ShadowVerdict.reasons:type_name -> gavel.decision.v1.Reason
-	23, // 45: gavel.decision.v1.ShadowVerdict.evaluated_at:type_name -> google.protobuf.Timestamp
-	12, // 46: gavel.decision.v1.ListDecisionsResponse.decisions:type_name -> gavel.decision.v1.DecideResponse
-	7,  // 47: gavel.decision.v1.DecisionService.Decide:input_type -> gavel.decision.v1.DecideRequest
-	16, // 48: gavel.decision.v1.DecisionService.GetDecision:input_type -> gavel.decision.v1.GetDecisionRequest
-	21, // 49: gavel.decision.v1.DecisionService.ListDecisions:input_type -> gavel.decision.v1.ListDecisionsRequest
-	12, // 50: gavel.decision.v1.DecisionService.Decide:output_type -> gavel.decision.v1.DecideResponse
-	17, // 51: gavel.decision.v1.DecisionService.GetDecision:output_type -> gavel.decision.v1.GetDecisionResponse
-	22, // 52: gavel.decision.v1.DecisionService.ListDecisions:output_type -> gavel.decision.v1.ListDecisionsResponse
-	50, // [50:53] is the sub-list for method output_type
-	47, // [47:50] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	23, // 7: gavel.decision.v1.DecideRequest.occurred_at:type_name -> google.protobuf.Timestamp
+	23, // 8: gavel.decision.v1.Restriction.until:type_name -> google.protobuf.Timestamp
+	0,  // 9: gavel.decision.v1.Reason.action:type_name -> gavel.decision.v1.Action
+	24, // 10: gavel.decision.v1.Reason.evidence:type_name -> google.protobuf.Struct
+	2,  // 11: gavel.decision.v1.DetectorReport.status:type_name -> gavel.decision.v1.DetectorStatus
+	25, // 12: gavel.decision.v1.DetectorReport.latency:type_name -> google.protobuf.Duration
+	0,  // 13: gavel.decision.v1.DecideResponse.action:type_name -> gavel.decision.v1.Action
+	8,  // 14: gavel.decision.v1.DecideResponse.restrictions:type_name -> gavel.decision.v1.Restriction
+	9,  // 15: gavel.decision.v1.DecideResponse.reasons:type_name -> gavel.decision.v1.Reason
+	10, // 16: gavel.decision.v1.DecideResponse.remedy:type_name -> gavel.decision.v1.Remedy
+	25, // 17: gavel.decision.v1.DecideResponse.duration:type_name -> google.protobuf.Duration
+	11, // 18: gavel.decision.v1.DecideResponse.detectors:type_name -> gavel.decision.v1.DetectorReport
+	23, // 19: gavel.decision.v1.DecideResponse.decided_at:type_name -> google.protobuf.Timestamp
+	14, // 20: gavel.decision.v1.DecideResponse.statement:type_name -> gavel.decision.v1.StatementOfReasons
+	13, // 21: gavel.decision.v1.DecideResponse.effects:type_name -> gavel.decision.v1.Effect
+	23, // 22: gavel.decision.v1.Effect.since:type_name -> google.protobuf.Timestamp
+	23, // 23: gavel.decision.v1.Effect.until:type_name -> google.protobuf.Timestamp
+	23, // 24: gavel.decision.v1.Effect.state_at:type_name -> google.protobuf.Timestamp
+	23, // 25: gavel.decision.v1.StatementOfReasons.application_date:type_name -> google.protobuf.Timestamp
+	23, // 26: gavel.decision.v1.StatementOfReasons.end_date_account_restriction:type_name -> google.protobuf.Timestamp
+	23, // 27: gavel.decision.v1.StatementOfReasons.end_date_monetary_restriction:type_name -> google.protobuf.Timestamp
+	23, // 28: gavel.decision.v1.StatementOfReasons.end_date_service_restriction:type_name -> google.protobuf.Timestamp
+	15, // 29: gavel.decision.v1.StatementOfReasons.redress:type_name -> gavel.decision.v1.Redress
+	23, // 30: gavel.decision.v1.Redress.deadline:type_name -> google.protobuf.Timestamp
+	1,  // 31: gavel.decision.v1.GetDecisionRequest.view:type_name -> gavel.decision.v1.View
+	12, // 32: gavel.decision.v1.GetDecisionResponse.decision:type_name -> gavel.decision.v1.DecideResponse
+	1,  // 33: gavel.decision.v1.GetDecisionResponse.view:type_name -> gavel.decision.v1.View
+	6,  // 34: gavel.decision.v1.GetDecisionResponse.signals:type_name -> gavel.decision.v1.Signal
+	24, // 35: gavel.decision.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
+	25, // 36: gavel.decision.v1.GetDecisionResponse.latency:type_name -> google.protobuf.Duration
+	20, // 37: gavel.decision.v1.GetDecisionResponse.shadow:type_name -> gavel.decision.v1.ShadowVerdict
+	18, // 38: gavel.decision.v1.GetDecisionResponse.suppressed:type_name -> gavel.decision.v1.SuppressedReason
+	19, // 39: gavel.decision.v1.GetDecisionResponse.manual:type_name -> gavel.decision.v1.ManualAction
+	0,  // 40: gavel.decision.v1.SuppressedReason.action:type_name -> gavel.decision.v1.Action
+	24, // 41: gavel.decision.v1.SuppressedReason.evidence:type_name -> google.protobuf.Struct
+	23, // 42: gavel.decision.v1.SuppressedReason.until:type_name -> google.protobuf.Timestamp
+	25, // 43: gavel.decision.v1.ManualAction.duration:type_name -> google.protobuf.Duration
+	0,  // 44: gavel.decision.v1.ShadowVerdict.action:type_name -> gavel.decision.v1.Action
+	9,  // 45: gavel.decision.v1.ShadowVerdict.reasons:type_name -> gavel.decision.v1.Reason
+	23, // 46: gavel.decision.v1.ShadowVerdict.evaluated_at:type_name -> google.protobuf.Timestamp
+	12, // 47: gavel.decision.v1.ListDecisionsResponse.decisions:type_name -> gavel.decision.v1.DecideResponse
+	7,  // 48: gavel.decision.v1.DecisionService.Decide:input_type -> gavel.decision.v1.DecideRequest
+	16, // 49: gavel.decision.v1.DecisionService.GetDecision:input_type -> gavel.decision.v1.GetDecisionRequest
+	21, // 50: gavel.decision.v1.DecisionService.ListDecisions:input_type -> gavel.decision.v1.ListDecisionsRequest
+	12, // 51: gavel.decision.v1.DecisionService.Decide:output_type -> gavel.decision.v1.DecideResponse
+	17, // 52: gavel.decision.v1.DecisionService.GetDecision:output_type -> gavel.decision.v1.GetDecisionResponse
+	22, // 53: gavel.decision.v1.DecisionService.ListDecisions:output_type -> gavel.decision.v1.ListDecisionsResponse
+	51, // [51:54] is the sub-list for method output_type
+	48, // [48:51] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_gavel_decision_v1_decision_proto_init() }
