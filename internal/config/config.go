@@ -282,6 +282,11 @@ type DetectorsConfig struct {
 	BreakerCooldown time.Duration             `koanf:"breaker_cooldown"`
 	BreakerGrace    time.Duration             `koanf:"breaker_grace"`
 	Plugins         map[string]DetectorConfig `koanf:"plugins"`
+	// Budgets bound each checkpoint's whole detector fan-out ("default" for
+	// checkpoints not listed; a budget of a checkpoint not configured is
+	// unused): detectors run in parallel and share their checkpoint's
+	// budget; a detector's timeout only caps its own part.
+	Budgets map[string]time.Duration `koanf:"budgets"`
 }
 
 // DetectorConfig is one detector plugin.
@@ -402,19 +407,20 @@ func Defaults() map[string]any {
 		"policy.shadow.polling.max":     "0s",
 		"detectors.on_failure":          "degrade",
 		"detectors.start_timeout":       "10s",
-		"detectors.default_timeout":     "50ms",
+		"detectors.default_timeout":     "250ms",
 		"detectors.restart_backoff_min": "200ms",
 		"detectors.restart_backoff_max": "30s",
 		"detectors.breaker_failures":    5,
 		"detectors.breaker_cooldown":    "10s",
 		"detectors.breaker_grace":       "1s",
-		"detectors.plugins.email":       map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
-		"detectors.plugins.velocity":    map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
-		"detectors.plugins.linkage":     map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
-		"detectors.plugins.document":    map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
-		"detectors.plugins.geo":         map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
-		"detectors.plugins.phone":       map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
-		"detectors.plugins.model":       map[string]any{"enabled": true, "timeout": "50ms", "mode": ModeInProcess},
+		"detectors.plugins.email":       map[string]any{"enabled": true, "mode": ModeInProcess},
+		"detectors.plugins.velocity":    map[string]any{"enabled": true, "mode": ModeInProcess},
+		"detectors.plugins.linkage":     map[string]any{"enabled": true, "mode": ModeInProcess},
+		"detectors.plugins.document":    map[string]any{"enabled": true, "mode": ModeInProcess},
+		"detectors.plugins.geo":         map[string]any{"enabled": true, "mode": ModeInProcess},
+		"detectors.plugins.phone":       map[string]any{"enabled": true, "mode": ModeInProcess},
+		"detectors.plugins.model":       map[string]any{"enabled": true, "mode": ModeInProcess},
+		"detectors.budgets":             map[string]any{"default": "150ms", "signup": "150ms", "login": "100ms", "identity_verification": "250ms", "payout_method_change": "250ms", "withdrawal": "250ms"},
 		"ledger.driver":                 "sqlite",
 		"ledger.max_conns":              8,
 		"ledger.strike_ttl":             "2160h",
@@ -684,6 +690,15 @@ func (c *Config) Validate() error {
 	}
 	positive("detectors.start_timeout", c.Detectors.StartTimeout)
 	positive("detectors.default_timeout", c.Detectors.DefaultTimeout)
+	for _, cp := range sortedKeys(c.Detectors.Budgets) {
+		b, key := c.Detectors.Budgets[cp], "detectors.budgets."+cp
+		switch {
+		case b <= 0:
+			bad(key, "must be a positive duration")
+		case c.Decision.SignalTimeout > 0 && b > c.Decision.SignalTimeout:
+			bad(key, "%v is more than decision.signal_timeout (%v), which bounds the whole fan-out", b, c.Decision.SignalTimeout)
+		}
+	}
 	positive("detectors.restart_backoff_min", c.Detectors.RestartBackoffMin)
 	positive("detectors.breaker_cooldown", c.Detectors.BreakerCooldown)
 	positive("detectors.breaker_grace", c.Detectors.BreakerGrace)

@@ -36,8 +36,14 @@ func TestDefaultsAreValid(t *testing.T) {
 	if cfg.Server.Listen != "127.0.0.1:8080" || cfg.Ledger.Driver != "sqlite" || cfg.Policy.Source != "embedded" {
 		t.Errorf("defaults = %+v", cfg)
 	}
-	if !cfg.Detectors.Plugins["email"].Enabled || cfg.Detectors.Plugins["email"].Timeout != 50*time.Millisecond {
-		t.Errorf("detectors.plugins.email = %+v, want enabled with 50ms timeout", cfg.Detectors.Plugins["email"])
+	if !cfg.Detectors.Plugins["email"].Enabled || cfg.DetectorTimeout("email") != 250*time.Millisecond {
+		t.Errorf("detectors.plugins.email = %+v, want enabled with the default 250ms timeout", cfg.Detectors.Plugins["email"])
+	}
+	for cp, want := range map[string]time.Duration{"default": 150 * time.Millisecond, "signup": 150 * time.Millisecond,
+		"login": 100 * time.Millisecond, "withdrawal": 250 * time.Millisecond} {
+		if got := cfg.Detectors.Budgets[cp]; got != want {
+			t.Errorf("detectors.budgets.%s = %v, want %v", cp, got, want)
+		}
 	}
 	if !cfg.AuthDisabled() {
 		t.Error("AuthDisabled() = false with no tokens")
@@ -152,11 +158,11 @@ func TestDetectorDefaultTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(detector with only enabled and path) error = %v", err)
 	}
-	if got := cfg.DetectorTimeout("ipreputation"); got != 50*time.Millisecond {
-		t.Errorf("DetectorTimeout(ipreputation) = %v, want detectors.default_timeout 50ms", got)
+	if got := cfg.DetectorTimeout("ipreputation"); got != 250*time.Millisecond {
+		t.Errorf("DetectorTimeout(ipreputation) = %v, want detectors.default_timeout 250ms", got)
 	}
-	if got := cfg.DetectorTimeout("email"); got != 50*time.Millisecond {
-		t.Errorf("DetectorTimeout(email) = %v, want its own 50ms", got)
+	if got := cfg.DetectorTimeout("email"); got != 250*time.Millisecond {
+		t.Errorf("DetectorTimeout(email) = %v, want detectors.default_timeout 250ms", got)
 	}
 	cfg, err = load(t, nil, []string{"GAVEL_DETECTORS__DEFAULT_TIMEOUT=120ms", "GAVEL_DETECTORS__PLUGINS__X__ENABLED=true"}, "")
 	if err != nil || cfg.DetectorTimeout("x") != 120*time.Millisecond {
@@ -227,5 +233,23 @@ func TestEdgeSettings(t *testing.T) {
 	out, err := cfg.Print()
 	if err != nil || !strings.Contains(out, "rate: 2.5") || strings.Contains(out, "squash") {
 		t.Errorf("Print() = %s, %v; want the token's rate among its keys", out, err)
+	}
+}
+
+// TestDetectorBudgets: per-checkpoint budgets merge over the defaults from
+// the environment, and each must be positive and within
+// decision.signal_timeout.
+func TestDetectorBudgets(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, nil, []string{"GAVEL_DETECTORS__BUDGETS__SIGNUP=200ms"}, "")
+	if err != nil {
+		t.Fatalf("Load(budgets.signup=200ms) error = %v", err)
+	}
+	if cfg.Detectors.Budgets["signup"] != 200*time.Millisecond || cfg.Detectors.Budgets["withdrawal"] != 250*time.Millisecond {
+		t.Errorf("budgets = %v, want signup 200ms over the defaults", cfg.Detectors.Budgets)
+	}
+	_, err = load(t, nil, []string{"GAVEL_DETECTORS__BUDGETS__SIGNUP=0s", "GAVEL_DETECTORS__BUDGETS__WITHDRAWAL=2s"}, "")
+	if err == nil || !strings.Contains(err.Error(), "detectors.budgets.signup") || !strings.Contains(err.Error(), "detectors.budgets.withdrawal") {
+		t.Errorf("Load(zero budget, budget over signal_timeout) = %v, want both keys named", err)
 	}
 }

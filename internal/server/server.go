@@ -297,6 +297,7 @@ func (s *Server) startDetectors(ctx context.Context) (*host.Host, error) {
 		BreakerCooldown:   s.cfg.Detectors.BreakerCooldown,
 		BreakerGrace:      s.cfg.Detectors.BreakerGrace,
 		OnFailure:         s.cfg.Detectors.OnFailure,
+		Budgets:           host.Budgets(s.cfg.Detectors.Budgets),
 	}
 	if s.tracing.Enabled() {
 		hc.Tracer = s.tracing.Tracer()

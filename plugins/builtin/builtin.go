@@ -29,8 +29,12 @@ import (
 )
 
 var openers = map[string]host.Opener{
-	"document": func(context.Context, func(string, string) string, string) (host.InProcess, io.Closer, error) {
-		return iddoc.Detector{}, nil, nil
+	"document": func(_ context.Context, env func(string, string) string, _ string) (host.InProcess, io.Closer, error) {
+		cfg, err := iddoc.LoadConfig(env)
+		if err != nil {
+			return nil, nil, err
+		}
+		return iddoc.New(cfg), nil, nil
 	},
 	"email": func(context.Context, func(string, string) string, string) (host.InProcess, io.Closer, error) {
 		return emailrisk.New(emailrisk.ParseLists(emaildata.Disposable, emaildata.DisposableWildcard, emaildata.Free)), nil, nil

@@ -24,12 +24,18 @@ import (
 
 // Collect asks, in parallel, every detector that wants req's checkpoint and
 // returns one result per such detector, in configuration order. Each answer is
-// awaited for the lesser of the detector's timeout, its declared budget and
-// ctx's deadline (the call itself may outlive that: see call). A detector that is not running, or whose circuit breaker is open
+// awaited for the lesser of the detector's timeout, the checkpoint's budget
+// (Config.Budgets, shared by the whole fan-out) and ctx's deadline (the call
+// itself may outlive that: see call). A detector that is not running, or whose circuit breaker is open
 // (too many consecutive failures), is reported unavailable without being
 // called; one that answers late is a timeout, one that answers with any
 // invalid signal an error. Collect never fails as a whole.
 func (h *Host) Collect(ctx context.Context, req *decision.Request, now time.Time) []decision.DetectorResult {
+	if b := h.cfg.Budgets.For(req.Checkpoint); b > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b)
+		defer cancel()
+	}
 	results := make([]decision.DetectorResult, 0, len(h.dets))
 	// insts[i] is the instance to call for results[i]; nil means unavailable.
 	var instsBuf [8]*instance

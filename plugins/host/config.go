@@ -21,7 +21,7 @@ type DetectorConfig struct {
 	// SHA256 pins the executable (hex). Empty means trust on first start: the
 	// host computes the digest, logs it, and refuses a different binary on restart.
 	SHA256 string
-	// Timeout bounds one Detect call; the detector's own latency budget and the
+	// Timeout bounds one Detect call; the checkpoint's budget and the
 	// decision's deadline may shorten it.
 	Timeout time.Duration
 	// Env is passed to the detector as GAVEL_DETECTOR_<KEY> (key upper-cased).
@@ -47,6 +47,9 @@ type Config struct {
 	// the call carries its W3C trace context (gRPC metadata traceparent) so
 	// a detector's own spans join the trace. Nil traces nothing.
 	Tracer trace.Tracer
+	// Budgets bound each checkpoint's whole fan-out (budget.go); a
+	// detector's own Timeout may only shorten its part of it.
+	Budgets Budgets
 	// DataDir is the parent of each detector's data folder (DataDir/<name>).
 	// Empty leaves detectors on the system's temporary folder.
 	DataDir string
@@ -156,6 +159,9 @@ func (c Config) Validate() error {
 	}
 	if c.BreakerGrace < 0 {
 		bad("detectors: breaker grace %v is negative", c.BreakerGrace)
+	}
+	if err := c.Budgets.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxEvidenceBytes < 0 {
 		bad("detectors: max evidence bytes %d is negative", c.MaxEvidenceBytes)

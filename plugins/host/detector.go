@@ -83,7 +83,7 @@ type instance struct {
 	local   io.Closer // in-process: released by kill; may be nil
 	rpc     detectorv1.DetectorServiceClient
 	desc    *description
-	timeout time.Duration // min(configured timeout, declared budget)
+	timeout time.Duration // the configured timeout
 	pid     int           // 0 in process
 	inProc  bool
 }
@@ -368,10 +368,7 @@ func (d *detector) startInProcess() (*instance, error) {
 		inst.kill(d.log)
 		return nil, fmt.Errorf("detector %q: Describe: %w", name, err)
 	}
-	inst.timeout = d.cfg.Timeout
-	if inst.desc.budget > 0 {
-		inst.timeout = min(inst.timeout, inst.desc.budget)
-	}
+	inst.timeout = d.cfg.Timeout // the declared budget is reported, not a deadline (see connect)
 	return inst, nil
 }
 
@@ -408,10 +405,10 @@ func (d *detector) connect(client *plugin.Client) (*instance, error) {
 	if resp.GetName() != "" && resp.GetName() != name {
 		d.log.Info("detector describes itself under another name", "described_name", resp.GetName())
 	}
+	// The declared latency budget is the detector's promise, reported in
+	// its health; it no longer shortens the deadline: the checkpoint's
+	// budget (Config.Budgets), shared by all detectors of a decision, does.
 	timeout := d.cfg.Timeout
-	if desc.budget > 0 {
-		timeout = min(timeout, desc.budget)
-	}
 	pid, _ := strconv.Atoi(client.ID())
 	return &instance{
 		client:  client,

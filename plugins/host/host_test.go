@@ -175,18 +175,19 @@ func TestCollectTimeout(t *testing.T) {
 	cases := []struct {
 		name     string
 		timeout  time.Duration // configured
-		budget   string        // declared by Describe
+		budgets  Budgets       // per checkpoint
 		deadline time.Duration // the decision's
 	}{
 		{name: "configured timeout", timeout: 200 * time.Millisecond, deadline: patience},
-		{name: "declared budget", timeout: patience, budget: "200ms", deadline: patience},
+		{name: "checkpoint budget", timeout: patience, budgets: Budgets{"login": 200 * time.Millisecond}, deadline: patience},
+		{name: "default budget", timeout: patience, budgets: Budgets{DefaultBudgetKey: 200 * time.Millisecond, "signup": patience}, deadline: patience},
 		{name: "decision deadline", timeout: patience, deadline: 200 * time.Millisecond},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dc := detectorConfig("slow", map[string]string{"budget": tc.budget})
+			dc := detectorConfig("slow", nil)
 			dc.Timeout = tc.timeout
-			h, _ := startHost(t, Config{Detectors: []DetectorConfig{dc}})
+			h, _ := startHost(t, Config{Detectors: []DetectorConfig{dc}, Budgets: tc.budgets})
 			start := time.Now()
 			got := collect(h, request("login", "hang"), tc.deadline)
 			elapsed := time.Since(start)
