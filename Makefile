@@ -117,8 +117,8 @@ bench-micro: ## Go benchmarks: Decide in-process (inline signals vs detectors; l
 
 # ---- data for detectors ----
 .PHONY: model
-model: ## retrain the fraud model on the synthetic data set (fixed seed): model.json and EVALUATION.md, byte for byte
-	$(GO) run ./plugins/detectors/model/train -out plugins/detectors/model
+model: ## retrain the fraud model on the synthetic data set (fixed seed), and on OUTCOMES=file (gavel outcomes export) when given: model.json and EVALUATION.md, byte for byte
+	$(GO) run ./plugins/detectors/model/train -out plugins/detectors/model $(if $(OUTCOMES),-outcomes $(OUTCOMES))
 
 .PHONY: data
 data: ## refresh the detectors' shipped data sets from the npm registry (pinned versions)

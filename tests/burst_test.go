@@ -57,14 +57,14 @@ func TestBurstKeepsDetectorStateOnSQLite(t *testing.T) {
 }
 
 func burstEnv() []string {
-	return []string{
+	return append([]string{
 		// neither the ledger (its history read is bounded by the signal
 		// timeout) nor the policy may fall back under the burst on a busy
 		// machine: this test reads every decision back
 		"GAVEL_LEDGER__TIMEOUT=20s", "GAVEL_DECISION__SIGNAL_TIMEOUT=20s", "GAVEL_DECISION__POLICY_TIMEOUT=20s",
 		"GAVEL_DETECTORS__PLUGINS__LINKAGE__TIMEOUT=" + burstTimeout,
 		"GAVEL_DETECTORS__PLUGINS__VELOCITY__TIMEOUT=" + burstTimeout,
-	}
+	}, budgetsEnv(burstTimeout)...)
 }
 
 func checkBurst(t *testing.T, replicas []*gavelProc) {

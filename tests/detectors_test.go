@@ -98,6 +98,7 @@ func TestEveryDetectorInOneDecision(t *testing.T) {
 		"GAVEL_DETECTORS__PLUGINS__IPREPUTATION__PATH=" + ipr,
 		"GAVEL_DETECTORS__PLUGINS__IPREPUTATION__TIMEOUT=2s",
 	}
+	env = append(env, budgetsEnv("2s")...)
 	for _, name := range builtins {
 		key := "GAVEL_DETECTORS__PLUGINS__" + strings.ToUpper(name)
 		env = append(env, key+"__ENABLED=true", key+"__TIMEOUT=2s")

@@ -99,6 +99,17 @@ func startGavel(t testing.TB, env ...string) *gavelProc {
 	return startGavelIn(t, "", env...)
 }
 
+// budgetsEnv sets every checkpoint's detector budget (detectors.budgets) to
+// d, for tests about behaviour rather than speed: a loaded machine must not
+// turn a slow answer into a timeout. d must not exceed the signal timeout.
+func budgetsEnv(d string) []string {
+	var env []string
+	for _, cp := range []string{"DEFAULT", "SIGNUP", "LOGIN", "IDENTITY_VERIFICATION", "PAYOUT_METHOD_CHANGE", "WITHDRAWAL"} {
+		env = append(env, "GAVEL_DETECTORS__BUDGETS__"+cp+"="+d)
+	}
+	return env
+}
+
 // startGavelIn is startGavel on the data folder dataDir ("" for a fresh
 // temporary one), so a test can restart gavel on the same data.
 func startGavelIn(t testing.TB, dataDir string, env ...string) *gavelProc {

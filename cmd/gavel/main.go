@@ -53,6 +53,7 @@ func commands() []command {
 		{"rules", "show each reason code's track record: fired, appealed, overturned", runRules},
 		{"sor", "export statements of reasons (DSA Transparency Database JSON lines)", runSOR},
 		{"replay", "re-evaluate stored decisions under a candidate bundle and report the changes", runReplay},
+		{"outcomes", "export decisions resolved on appeal as labelled examples for the fraud model (make model OUTCOMES=...)", runOutcomes},
 		{"bundle", "build, sign, verify and inspect policy bundles", runBundle},
 		{"policy", "run a policy folder's Rego tests with coverage, or check it", runPolicy},
 		{"version", "print gavel's version", runVersion},

@@ -47,6 +47,12 @@ type Training struct {
 	L2         float64 `json:"l2"`
 	Iterations int     `json:"iterations"`
 	TestAUC    float64 `json:"test_auc"`
+	// Outcomes are labelled decisions exported from a ledger (gavel
+	// outcomes export) added to the synthetic training set, each counted
+	// OutcomeWeight times; OutcomesTest were held out to evaluate on.
+	Outcomes      int `json:"outcomes,omitempty"`
+	OutcomesTest  int `json:"outcomes_test,omitempty"`
+	OutcomeWeight int `json:"outcome_weight,omitempty"`
 }
 
 // Load parses and validates a model file. Every problem is reported at once.

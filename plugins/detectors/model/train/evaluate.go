@@ -173,3 +173,41 @@ func markdown(cfg trainConfig, m modelSummary, e Evaluation) string {
 	w("byte for byte; `go test ./plugins/detectors/model/...` checks it.\n")
 	return b.String()
 }
+
+// outcomesMarkdown is EVALUATION.md's section on labelled outcomes.
+func outcomesMarkdown(cfg trainConfig, nTrain int, eo *Evaluation) string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	w("\n## Labelled outcomes from the ledger\n\n")
+	if len(cfg.Outcomes) == 0 {
+		w("None: this model learnt from the synthetic generator alone. To learn from what reviewers\n")
+		w("decided, export the decisions appeals resolved (upheld: fraud; overturned: honest) and retrain:\n\n")
+		w("```sh\ngavel outcomes export --out outcomes.jsonl     # feature vectors and labels, no personal data\n")
+		w("make model OUTCOMES=outcomes.jsonl\n```\n")
+		return b.String()
+	}
+	fraud := 0
+	for _, o := range cfg.Outcomes {
+		if o.IsFraud() {
+			fraud++
+		}
+	}
+	w("| | |\n|---|---|\n")
+	w("| file | `%s` |\n", cfg.OutcomesFile)
+	w("| outcomes | %d (fraud %d, honest %d) |\n", len(cfg.Outcomes), fraud, len(cfg.Outcomes)-fraud)
+	w("| trained on | %d, each counted %d times beside the synthetic set |\n", nTrain, max(cfg.OutcomeWeight, 1))
+	w("| held out | %d (a quarter, by a hash of the decision id) |\n\n", len(cfg.Outcomes)-nTrain)
+	w("Outcomes are decisions someone appealed: restrictive ones, a biased sample of traffic. They\n")
+	w("measure how the model ranks contested cases, not its error rates on all traffic.\n\n")
+	if eo == nil || eo.Positives == 0 || eo.Negatives == 0 {
+		w("Too few held-out outcomes of both labels to evaluate on.\n")
+		return b.String()
+	}
+	w("| held-out outcomes | AUC | precision at %.2f | recall at %.2f |\n|---:|---:|---:|---:|\n", eo.Threshold, eo.Threshold)
+	w("| %d (fraud %d) | %.4f | %.3f | %.3f |\n\n", eo.Positives+eo.Negatives, eo.Positives, eo.AUC, eo.At.Precision(), eo.At.Recall())
+	w("| score ≥ | flagged | precision | recall |\n|---:|---:|---:|---:|\n")
+	for _, c := range eo.Bands {
+		w("| %.1f | %d | %.3f | %.3f |\n", c.Threshold, c.Flagged(), c.Precision(), c.Recall())
+	}
+	return b.String()
+}

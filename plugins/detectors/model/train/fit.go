@@ -16,25 +16,33 @@ import (
 // interactions (a new account at a payout) are computed explicitly instead.
 
 // standardise returns each feature's mean and standard deviation over xs
-// (1 when a feature is constant, so it standardises to 0).
+// (1 when a feature is constant, so it standardises to 0). Unknown values
+// (NaN: a labelled outcome without an account age) are left out, and
+// standardise to 0, the mean, as the detector scores them.
 func standardise(xs [][]float64) (means, scales []float64) {
 	d := len(xs[0])
 	means, scales = make([]float64, d), make([]float64, d)
+	known := make([]float64, d)
 	for _, x := range xs {
 		for j, v := range x {
-			means[j] += v
+			if !math.IsNaN(v) {
+				means[j] += v
+				known[j]++
+			}
 		}
 	}
 	for j := range means {
-		means[j] /= float64(len(xs))
+		means[j] /= max(known[j], 1)
 	}
 	for _, x := range xs {
 		for j, v := range x {
-			scales[j] += (v - means[j]) * (v - means[j])
+			if !math.IsNaN(v) {
+				scales[j] += (v - means[j]) * (v - means[j])
+			}
 		}
 	}
 	for j := range scales {
-		scales[j] = math.Sqrt(scales[j] / float64(len(xs)))
+		scales[j] = math.Sqrt(scales[j] / max(known[j], 1))
 		if scales[j] < 1e-9 {
 			scales[j] = 1
 		}

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"os"
 	"path/filepath"
@@ -30,6 +31,13 @@ type trainConfig struct {
 	L2        float64
 	TestShare float64
 	Threshold float64
+	// Outcomes are labelled decisions exported from a ledger (gavel
+	// outcomes export), from OutcomesFile; a quarter (by a hash of the
+	// decision id) is held out, the rest trains beside the synthetic set,
+	// each counted OutcomeWeight times.
+	Outcomes      []fraudmodel.Outcome
+	OutcomesFile  string
+	OutcomeWeight int
 }
 
 func defaultConfig() trainConfig {
@@ -38,6 +46,8 @@ func defaultConfig() trainConfig {
 		L2:        1e-3,
 		TestShare: 0.25,
 		Threshold: 0.5,
+
+		OutcomeWeight: 5,
 	}
 }
 
@@ -51,7 +61,20 @@ func main() {
 	flag.Float64Var(&cfg.L2, "l2", cfg.L2, "L2 penalty on the standardised coefficients")
 	flag.Float64Var(&cfg.TestShare, "test-share", cfg.TestShare, "share held out for evaluation")
 	flag.Float64Var(&cfg.Threshold, "threshold", cfg.Threshold, "operating threshold the evaluation reports")
+	flag.StringVar(&cfg.OutcomesFile, "outcomes", "", "also train on labelled outcomes exported from a ledger (gavel outcomes export)")
+	flag.IntVar(&cfg.OutcomeWeight, "outcome-weight", cfg.OutcomeWeight, "how many synthetic examples one labelled outcome counts for")
 	flag.Parse()
+	if cfg.OutcomesFile != "" {
+		f, err := os.Open(cfg.OutcomesFile)
+		if err == nil {
+			cfg.Outcomes, err = fraudmodel.ReadOutcomes(f)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "train: -outcomes:", err)
+			os.Exit(2)
+		}
+	}
 	start := time.Now()
 	modelJSON, report, e, err := train(cfg)
 	if err != nil {
@@ -91,12 +114,24 @@ func train(cfg trainConfig) ([]byte, string, Evaluation, error) {
 	nTest := int(float64(len(data)) * cfg.TestShare)
 	trainSet, testSet := data[nTest:], data[:nTest] // generation order is already random
 	xs, ys := features(trainSet)
+	oTrain, oTest, err := splitOutcomes(cfg.Outcomes)
+	if err != nil {
+		return nil, "", Evaluation{}, err
+	}
+	for _, o := range oTrain {
+		for range max(cfg.OutcomeWeight, 1) {
+			xs = append(xs, o.x)
+			ys = append(ys, o.y)
+		}
+	}
 	means, scales := standardise(xs)
 	zs := make([][]float64, len(xs))
 	for i, x := range xs {
 		zs[i] = make([]float64, len(x))
 		for j, v := range x {
-			zs[i][j] = (v - means[j]) / scales[j]
+			if !math.IsNaN(v) {
+				zs[i][j] = (v - means[j]) / scales[j]
+			}
 		}
 	}
 	coefs, intercept, iters, err := fitLogistic(zs, ys, cfg.L2)
@@ -118,6 +153,15 @@ func train(cfg trainConfig) ([]byte, string, Evaluation, error) {
 		ps[i] = m.Score(x)
 	}
 	e := evaluate(ps, tys, cfg.Threshold, []float64{0.5, 0.7, 0.9})
+	var eo *Evaluation
+	if len(oTest) > 0 {
+		ops, oys := make([]float64, len(oTest)), make([]float64, len(oTest))
+		for i, o := range oTest {
+			ops[i], oys[i] = m.Score(o.x), o.y
+		}
+		ev := evaluate(ops, oys, cfg.Threshold, []float64{0.5, 0.7, 0.9})
+		eo = &ev
+	}
 	fraudTrain := 0.0
 	for _, y := range ys {
 		fraudTrain += y
@@ -133,6 +177,9 @@ func train(cfg trainConfig) ([]byte, string, Evaluation, error) {
 		L2:         cfg.L2,
 		Iterations: iters,
 		TestAUC:    math.Round(e.AUC*1e6) / 1e6,
+	}
+	if len(cfg.Outcomes) > 0 {
+		m.Training.Outcomes, m.Training.OutcomesTest, m.Training.OutcomeWeight = len(oTrain), len(oTest), max(cfg.OutcomeWeight, 1)
 	}
 	// The version names the content: a different model gets a different one.
 	body, err := json.Marshal(m)
@@ -158,7 +205,39 @@ func train(cfg trainConfig) ([]byte, string, Evaluation, error) {
 		s.coefs = append(s.coefs, namedCoef{name, m.Coefficients[i]})
 	}
 	slices.SortStableFunc(s.coefs, func(a, b namedCoef) int { return cmp.Compare(math.Abs(b.coef), math.Abs(a.coef)) })
-	return buf.Bytes(), markdown(cfg, s, e), e, nil
+	return buf.Bytes(), markdown(cfg, s, e) + outcomesMarkdown(cfg, len(oTrain), eo), e, nil
+}
+
+// labelled is one outcome's feature vector and label.
+type labelled struct {
+	x []float64
+	y float64
+}
+
+// splitOutcomes holds out the outcomes whose decision id hashes into the
+// last quarter, so the same export always splits the same way whatever its
+// order.
+func splitOutcomes(outs []fraudmodel.Outcome) (train, test []labelled, err error) {
+	sorted := slices.Clone(outs)
+	slices.SortFunc(sorted, func(a, b fraudmodel.Outcome) int { return cmp.Compare(a.DecisionID, b.DecisionID) })
+	for _, o := range sorted {
+		x, err := o.Vector()
+		if err != nil {
+			return nil, nil, err
+		}
+		l := labelled{x: x}
+		if o.IsFraud() {
+			l.y = 1
+		}
+		h := fnv.New32a()
+		h.Write([]byte(o.DecisionID))
+		if h.Sum32()%4 == 3 {
+			test = append(test, l)
+		} else {
+			train = append(train, l)
+		}
+	}
+	return train, test, nil
 }
 
 func features(exs []Example) (xs [][]float64, ys []float64) {
