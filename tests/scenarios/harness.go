@@ -17,25 +17,21 @@ import (
 	"github.com/gavel/gavel/bundles"
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/ledger"
-	"github.com/gavel/gavel/plugins/detectors/document/iddoc"
-	"github.com/gavel/gavel/plugins/detectors/email/emailrisk"
+	"github.com/gavel/gavel/plugins/builtin"
+	geodata "github.com/gavel/gavel/plugins/detectors/geo/data"
 	"github.com/gavel/gavel/plugins/detectors/geo/geoip"
-	"github.com/gavel/gavel/plugins/detectors/linkage/links"
-	"github.com/gavel/gavel/plugins/detectors/model/fraudmodel"
-	"github.com/gavel/gavel/plugins/detectors/phone/phonerisk"
-	"github.com/gavel/gavel/plugins/detectors/velocity/window"
 	"github.com/gavel/gavel/plugins/host"
-	"github.com/gavel/gavel/plugins/sdk"
 	"github.com/gavel/gavel/policies"
 	detectorv1 "github.com/gavel/gavel/proto/gavel/detector/v1"
 )
 
 // Harness is gavel's decision path, in one process: the real decision
 // engine, the repository's policies on the real bundle engine, the real
-// SQLite ledger, and every built-in detector's own Detect code with its
-// shipped data and real SQLite stores. Only go-plugin's transport is left
-// out (the end-to-end tests cover it); a detector the journey says timed
-// out is reported with the status the host gives a late answer.
+// SQLite ledger, and every built-in detector built as gavel's in-process
+// mode builds it (plugins/builtin), with its embedded data and real SQLite
+// stores. Only the host's scheduling and go-plugin's transport are left out
+// (the end-to-end tests cover them); a detector the journey says timed out
+// is reported with the status the host gives a late answer.
 type Harness struct {
 	Engine *decision.Engine
 	geo    *geoip.DB
@@ -46,8 +42,7 @@ type Harness struct {
 }
 
 // Open builds a harness whose state (ledger, detector stores) lives in dir.
-// root is the repository's root folder.
-func Open(ctx context.Context, root, dir string) (*Harness, error) {
+func Open(ctx context.Context, dir string) (*Harness, error) {
 	h := &Harness{}
 	ok := false
 	defer func() {
@@ -55,77 +50,43 @@ func Open(ctx context.Context, root, dir string) (*Harness, error) {
 			h.Close()
 		}
 	}()
-	read := func(rel string) ([]byte, error) { return os.ReadFile(filepath.Join(root, rel)) }
-
-	// Detectors, built as their main packages build them.
-	var files [3][]byte
-	for i, f := range []string{"disposable.txt", "disposable_wildcard.txt", "free.txt"} {
-		b, err := read("plugins/detectors/email/data/" + f)
-		if err != nil {
-			return nil, err
-		}
-		files[i] = b
-	}
-	email := emailrisk.New(emailrisk.ParseLists(string(files[0]), string(files[1]), string(files[2])))
-	gz, err := read("plugins/detectors/geo/data/geo.db.gz")
-	if err != nil {
-		return nil, err
-	}
-	if h.geo, err = geoip.Load(bytes.NewReader(gz)); err != nil {
-		return nil, err
-	}
-	ht, err := read("plugins/detectors/geo/data/hosting.txt")
-	if err != nil {
-		return nil, err
-	}
-	if h.hosts, err = geoip.ParseHosting(string(ht)); err != nil {
-		return nil, err
-	}
-	mj, err := read("plugins/detectors/model/model.json")
-	if err != nil {
-		return nil, err
-	}
-	model, err := fraudmodel.Load(mj)
-	if err != nil {
-		return nil, err
-	}
-	vcfg, err := window.LoadConfig(func(_, def string) string { return def })
-	if err != nil {
-		return nil, err
-	}
-	vstore, err := window.Open(filepath.Join(dir, "velocity.db"))
-	if err != nil {
-		return nil, err
-	}
-	h.closer = append(h.closer, func() { vstore.Close() })
-	lcfg, err := links.LoadConfig(func(_, def string) string { return def })
-	if err != nil {
-		return nil, err
-	}
-	lstore, err := links.OpenSQLite(ctx, filepath.Join(dir, "linkage.db"))
-	if err != nil {
-		return nil, err
-	}
-	h.closer = append(h.closer, func() { lstore.Close() })
-	linkage := links.NewDetector(lstore, lcfg)
-
+	// Detectors, built by the same constructors gavel's in-process mode
+	// uses (plugins/builtin: the binaries' own code and embedded data),
+	// with their default configuration and their state under dir.
 	h.source = &source{}
-	for _, d := range []struct {
-		name string
-		impl sdk.Detector
-	}{
-		{"email", email},
-		{"geo", geoip.New(h.geo, h.hosts, "shipped")},
-		{"phone", phonerisk.New()},
-		{"velocity", window.NewDetector(vstore, vcfg)},
-		{"linkage", linkage},
-		{"document", iddoc.New(iddoc.Config{Verdicts: iddoc.DefaultVerdicts()})},
-		{"model", fraudmodel.NewDetector(model)},
-	} {
-		if err := h.source.add(ctx, d.name, d.impl); err != nil {
+	var linkage inProcessObserver
+	for _, name := range builtin.Names() {
+		open, _ := builtin.Opener(name)
+		ddir := filepath.Join(dir, name)
+		if err := os.MkdirAll(ddir, 0o700); err != nil {
 			return nil, err
 		}
+		det, closer, err := open(ctx, func(_, def string) string { return def }, ddir)
+		if err != nil {
+			return nil, fmt.Errorf("detector %s: %w", name, err)
+		}
+		if closer != nil {
+			h.closer = append(h.closer, func() { closer.Close() })
+		}
+		if err := h.source.add(ctx, name, det); err != nil {
+			return nil, err
+		}
+		if o, ok := det.(inProcessObserver); ok && name == "linkage" {
+			linkage = o
+		}
 	}
+	if linkage == nil {
+		return nil, errors.New("no linkage detector among the built-ins")
+	}
+	// The IP pool draws addresses from the geo detector's own database.
+	db, err := geoip.Load(bytes.NewReader(geodata.Database))
+	if err != nil {
+		return nil, err
+	}
+	if h.hosts, err = geoip.ParseHosting(geodata.Hosting); err != nil {
+		return nil, err
+	}
+	h.geo = db
 
 	// Policy, ledger, engine: as gavel serve wires them.
 	bdir := filepath.Join(dir, "bundle")
@@ -182,13 +143,13 @@ type source struct {
 
 type inproc struct {
 	name        string
-	impl        sdk.Detector
+	impl        host.InProcess
 	version     string
 	checkpoints []string
 	signals     map[string]bool
 }
 
-func (s *source) add(ctx context.Context, name string, impl sdk.Detector) error {
+func (s *source) add(ctx context.Context, name string, impl host.InProcess) error {
 	d, err := impl.Describe(ctx)
 	if err != nil {
 		return fmt.Errorf("detector %s: Describe: %w", name, err)
@@ -246,9 +207,14 @@ func (s *source) Collect(ctx context.Context, req *decision.Request, now time.Ti
 	return out
 }
 
+// inProcessObserver is a detector that learns from committed decisions.
+type inProcessObserver interface {
+	Observe(ctx context.Context, req *detectorv1.ObserveRequest) error
+}
+
 // observer forwards committed decisions to the linkage detector, as the
 // host's Observe queue does.
-type observer struct{ d *links.Detector }
+type observer struct{ d inProcessObserver }
 
 func (o observer) Observe(rec *decision.Record) {
 	req := &detectorv1.ObserveRequest{

@@ -10,7 +10,6 @@ package scenarios
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -19,11 +18,7 @@ import (
 // (go test -v) and, when GAVEL_SCENARIO_REPORT names a file, written there
 // (make test prints it).
 func TestScenarios(t *testing.T) {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := Open(t.Context(), root, stateDir(t))
+	h, err := Open(t.Context(), stateDir(t))
 	if err != nil {
 		t.Fatalf("Open(harness) = %v", err)
 	}
