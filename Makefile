@@ -61,8 +61,13 @@ test: test-policies ## run every test: Rego policies, then Go (unit, SQLite and 
 		export GAVEL_TEST_POSTGRES_DSN="$$(tests/pg/start.sh $(PG_DIR) 55432)"; \
 	fi; \
 	echo "PostgreSQL for tests: $$GAVEL_TEST_POSTGRES_DSN"; \
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 20m -json ./... | $(GO) run ./tests/testreport
 	@$(MAKE) --no-print-directory scenarios
+	@echo "The test PostgreSQL at $(PG_DIR) is left running for the next run (shared); make test-pg-stop stops it."
+
+.PHONY: test-pg-stop
+test-pg-stop: ## stop the test PostgreSQL that make test started at $(PG_DIR)
+	@tests/pg/stop.sh $(PG_DIR)
 
 .PHONY: scenarios
 scenarios: ## the seeded scenario suite (honest and fraudulent journeys, real decision path): asserts the targets, prints the per-kind table
