@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,6 +41,24 @@ const appealUsage = `usage:
   gavel appeal resolve APPEAL_ID --outcome upheld|overturned --reviewer NAME [--note TEXT]
   gavel appeal claim APPEAL_ID --reviewer NAME [--release]`
 
+// appealFlags are each appeal subcommand's own flags, beside the client's.
+var appealFlags = map[string][]string{
+	"file":    {"statement", "filed-by"},
+	"list":    {"status", "checkpoint", "code", "page-size", "page-token"},
+	"show":    {},
+	"resolve": {"outcome", "reviewer", "note"},
+	"claim":   {"reviewer", "release"},
+}
+
+// clientFlag reports whether name is one of clientFlags' flags.
+func clientFlag(name string) bool {
+	switch name {
+	case "addr", "token", "ca", "cert", "key", "protocol", "timeout", "json":
+		return true
+	}
+	return false
+}
+
 func runAppeal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stderr, appealUsage)
@@ -66,11 +85,27 @@ func runAppeal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		note      = fs.String("note", "", "the reviewer's reasons (resolve)")
 		release   = fs.Bool("release", false, "give the reviewer's claim up (claim)")
 	)
+	// Each subcommand shows and accepts its own flags only.
+	own := appealFlags[sub]
+	fs.VisitAll(func(f *pflag.Flag) {
+		if own != nil && !slices.Contains(own, f.Name) && !clientFlag(f.Name) {
+			fs.MarkHidden(f.Name)
+		}
+	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
 		}
 		return usageError("%v", err)
+	}
+	var stray []string
+	fs.Visit(func(f *pflag.Flag) {
+		if f.Hidden {
+			stray = append(stray, "--"+f.Name)
+		}
+	})
+	if len(stray) > 0 {
+		return usageError("gavel appeal %s does not take %s\n%s", sub, strings.Join(stray, ", "), appealUsage)
 	}
 	client, err := cf.appealClient()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -76,12 +77,16 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
+		return exitUsage
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout) // asked for: stdout, exit 0
 		return exitOK
+	}
+	if slices.Contains(args[1:], "-h") || slices.Contains(args[1:], "--help") {
+		stderr = stdout // a command's help, asked for, goes to stdout too
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {
