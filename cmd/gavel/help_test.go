@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,44 @@ func TestHelpGoesToStdout(t *testing.T) {
 	}
 	if code := run(context.Background(), nil, &out, &errb); code != exitUsage {
 		t.Errorf("gavel (no command) exit = %d, want %d", code, exitUsage)
+	}
+}
+
+// TestCompletion: `gavel completion bash|zsh|fish` prints a script on
+// stdout; completing offers a command's subcommands, then that
+// subcommand's own flags.
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{"completion", shell}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "gavel") {
+			t.Errorf("gavel completion %s = exit %d, %d bytes on stdout; want a script", shell, code, out.Len())
+		}
+	}
+	complete := func(args ...string) []string {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), append([]string{"__complete"}, args...), &out, &errb); code != exitOK {
+			t.Fatalf("gavel __complete %v = exit %d: %s", args, code, errb.String())
+		}
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			if !strings.HasPrefix(l, ":") {
+				name, _, _ := strings.Cut(l, "\t") // a description may follow a tab
+				got = append(got, name)
+			}
+		}
+		return got
+	}
+	if got := complete("app"); !slices.Contains(got, "appeal") {
+		t.Errorf("completing gavel app = %v, want appeal", got)
+	}
+	if got := complete("appeal", ""); !slices.Equal(got, []string{"file", "list", "show", "resolve", "claim"}) {
+		t.Errorf("completing gavel appeal = %v, want its subcommands", got)
+	}
+	got := complete("appeal", "resolve", "--")
+	if !slices.Contains(got, "--outcome") || !slices.Contains(got, "--addr") || slices.Contains(got, "--statement") {
+		t.Errorf("completing gavel appeal resolve -- = %v, want its own flags and the client's, not file's", got)
+	}
+	if got := complete("serve", "--data"); !slices.Equal(got, []string{"--data-dir"}) {
+		t.Errorf("completing gavel serve --data = %v, want --data-dir", got)
 	}
 }

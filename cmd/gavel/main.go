@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"slices"
 	"syscall"
 )
 
@@ -66,6 +65,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w, "  completion bash|zsh|fish  print a shell completion script")
 	fmt.Fprintln(w, "\nRun 'gavel <command> --help' for a command's flags.")
 }
 
@@ -77,38 +77,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
-		return exitUsage
-	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout) // asked for: stdout, exit 0
-		return exitOK
-	}
-	if slices.Contains(args[1:], "-h") || slices.Contains(args[1:], "--help") {
-		stderr = stdout // a command's help, asked for, goes to stdout too
-	}
-	for _, c := range commands() {
-		if c.name != args[0] {
-			continue
-		}
-		err := c.run(ctx, args[1:], stdout, stderr)
-		if err == nil {
-			return exitOK
-		}
-		var ee *exitError
-		if errors.As(err, &ee) {
-			if ee.err != nil && !errors.Is(ee.err, errQuiet) {
-				fmt.Fprintln(stderr, "gavel "+c.name+":", ee.err)
-			}
-			return ee.code
-		}
-		fmt.Fprintln(stderr, "gavel "+c.name+":", err)
-		return exitFailure
-	}
-	fmt.Fprintf(stderr, "gavel: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return exitUsage
+	return execute(ctx, args, stdout, stderr)
 }
 
 // errQuiet marks an exit whose message was already printed.
