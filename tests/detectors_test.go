@@ -19,10 +19,10 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/plugins/builtin"
 	"github.com/gavel/gavel/plugins/host"
 	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
 	detectorv1 "github.com/gavel/gavel/proto/gavel/detector/v1"
-	"github.com/gavel/gavel/plugins/builtin"
 )
 
 // pythonDetector returns the Python IP reputation detector's executable. The
