@@ -50,6 +50,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"google.golang.org/protobuf/proto"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/gavel/gavel/bundles"
 	"github.com/gavel/gavel/internal/replay"
@@ -71,6 +72,7 @@ var (
 	rate      = flag.Float64("rate", 1000, "open-loop decisions per second")
 	only      = flag.String("only", "", "comma-separated row keys to run (opa,sqlite,proto,postgres,opa-open,open,inproc,plugin,replay); empty: all")
 	outFile   = flag.String("out", "", "also write the table (Markdown) to this file")
+	replayN   = flag.Int("replay-decisions", 0, "replay at least this many stored decisions: the run's decisions are copied under new ids until the ledger holds as many (0: only the run's)")
 )
 
 func main() {
@@ -735,6 +737,11 @@ func binary8() []byte {
 // under the repo's policies, and compares the rate with the limit: cores ÷
 // the median time to evaluate one of the same decisions, one at a time.
 func replayRow(ctx context.Context, path string) (row, error) {
+	if *replayN > 0 {
+		if err := topUp(ctx, path, *replayN); err != nil {
+			return row{}, err
+		}
+	}
 	cfg := ledger.DefaultConfig()
 	cfg.Path = path
 	l, err := ledger.Open(ctx, cfg, slog.New(slog.DiscardHandler))
@@ -800,6 +807,39 @@ func replayRow(ctx context.Context, path string) (row, error) {
 		replayRate: rate, replayLimit: limit, ref: "limit", ratio: rate / limit,
 		note: fmt.Sprintf("limit %.0f/s = %d cores ÷ median eval %v", limit, cores, median.Round(time.Microsecond)),
 	}, nil
+}
+
+// topUp copies the decisions stored in the SQLite ledger at path, under new
+// decision and request ids and the same input documents, until it holds n.
+func topUp(ctx context.Context, path string, n int) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var base int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM decisions").Scan(&base); err != nil {
+		return fmt.Errorf("count stored decisions: %w", err)
+	}
+	if base == 0 {
+		return errors.New("replay: no stored decisions to copy")
+	}
+	start := time.Now()
+	have := base
+	for round := 1; have < n; round++ {
+		res, err := db.ExecContext(ctx, `INSERT INTO decisions (decision_id, request_id, subject_id, checkpoint,
+			decided_at, action, codes, fallback, dry_run, bundle_revision, latency_ns, record)
+			SELECT decision_id || '-copy' || ?1, request_id || '-copy' || ?1, subject_id, checkpoint,
+			decided_at, action, codes, fallback, dry_run, bundle_revision, latency_ns, record
+			FROM decisions WHERE decision_id NOT LIKE '%-copy%' LIMIT ?2`, round, min(base, n-have))
+		if err != nil {
+			return fmt.Errorf("copy stored decisions: %w", err)
+		}
+		added, _ := res.RowsAffected()
+		have += int(added)
+	}
+	slog.Info("ledger topped up for replay", "stored", base, "now", have, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // sampleRSS samples the resident memory of pid and its children every
