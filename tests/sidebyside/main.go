@@ -72,6 +72,7 @@ var (
 	rate      = flag.Float64("rate", 1000, "open-loop decisions per second")
 	only      = flag.String("only", "", "comma-separated row keys to run (opa,sqlite,proto,postgres,opa-open,open,inproc,plugin,replay); empty: all")
 	outFile   = flag.String("out", "", "also write the table (Markdown) to this file")
+	defaultIs = flag.String("default-detectors", "in process", "how the gavel under test runs its built-in detectors by default, for the row's label")
 	replayN   = flag.Int("replay-decisions", 0, "replay at least this many stored decisions: the run's decisions are copied under new ids until the ledger holds as many (0: only the run's)")
 )
 
@@ -196,7 +197,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		r := openRow(ctx, "gavel, SQLite, 7 detectors in-process", g, gavelDoer(g.url, false, true, *openConns), true)
+		r := openRow(ctx, "gavel, SQLite, 7 detectors, default configuration ("+*defaultIs+")", g, gavelDoer(g.url, false, true, *openConns), true)
 		g.stop()
 		r.note = "p99 goal ≤ 10 ms, RSS goal ≤ 200 MB"
 		rows = append(rows, r)
