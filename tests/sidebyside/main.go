@@ -53,6 +53,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/gavel/gavel/bundles"
+	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/internal/replay"
 	"github.com/gavel/gavel/ledger"
 	"github.com/gavel/gavel/policies"
@@ -70,7 +71,7 @@ var (
 	conns     = flag.Int("conns", 16, "connections (and closed-loop workers) for every server")
 	openConns = flag.Int("open-conns", 64, "connections for open-loop runs")
 	rate      = flag.Float64("rate", 1000, "open-loop decisions per second")
-	only      = flag.String("only", "", "comma-separated row keys to run (opa,sqlite,proto,postgres,opa-open,open,inproc,plugin,replay); empty: all")
+	only      = flag.String("only", "", "comma-separated row keys to run (opa,sqlite,proto,postgres,opa-open,open,inproc,plugin,overhead,replay); empty: all")
 	outFile   = flag.String("out", "", "also write the table (Markdown) to this file")
 	defaultIs = flag.String("default-detectors", "in process", "how the gavel under test runs its built-in detectors by default, for the row's label")
 	replayN   = flag.Int("replay-decisions", 0, "replay at least this many stored decisions: the run's decisions are copied under new ids until the ledger holds as many (0: only the run's)")
@@ -108,6 +109,9 @@ type row struct {
 	note        string
 	replayRate  float64
 	replayLimit float64
+	overhead    time.Duration // p50 of Decide minus evaluation
+	overhead99  time.Duration
+	eval        time.Duration // p50 of evaluation
 }
 
 func run() error {
@@ -209,6 +213,13 @@ func run() error {
 		}
 		r := openRow(ctx, "gavel, SQLite, 7 detectors as go-plugin processes", g, gavelDoer(g.url, false, true, *openConns), true)
 		g.stop()
+		rows = append(rows, r)
+	}
+	if want("overhead") {
+		r, err := overheadRow(ctx)
+		if err != nil {
+			return err
+		}
 		rows = append(rows, r)
 	}
 	if want("replay") {
@@ -750,24 +761,11 @@ func replayRow(ctx context.Context, path string) (row, error) {
 		return row{}, err
 	}
 	defer l.Close()
-	dir, err := os.MkdirTemp("", "gavel-bench-bundle-")
+	eng, stop, err := policyEngine(ctx)
 	if err != nil {
 		return row{}, err
 	}
-	defer os.RemoveAll(dir)
-	if err := policies.WriteBundle(dir); err != nil {
-		return row{}, err
-	}
-	eng, err := bundles.New(ctx, bundles.Config{Source: dir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return row{}, err
-	}
-	defer eng.Stop(context.Background())
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := eng.WaitReady(wctx); err != nil {
-		return row{}, err
-	}
+	defer stop()
 	// The limit: evaluate a sample of the stored inputs one at a time.
 	var evals []time.Duration
 	for s, err := range l.Scan(ctx, ledger.Filter{}, 500) {
@@ -841,6 +839,127 @@ func topUp(ctx context.Context, path string, n int) error {
 	}
 	slog.Info("ledger topped up for replay", "stored", base, "now", have, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// policyEngine is the repo's policies in gavel's embedded engine, as
+// `policy.source: embedded`.
+func policyEngine(ctx context.Context) (*bundles.Engine, func(), error) {
+	dir, err := os.MkdirTemp("", "gavel-bench-bundle-")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := policies.WriteBundle(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	eng, err := bundles.New(ctx, bundles.Config{Source: dir}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	stop := func() { eng.Stop(context.Background()); os.RemoveAll(dir) }
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := eng.WaitReady(wctx); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return eng, stop, nil
+}
+
+// timedEvaluator times each evaluation of the policy, one Decide at a time.
+type timedEvaluator struct {
+	decision.Evaluator
+	last time.Duration
+}
+
+func (t *timedEvaluator) Evaluate(ctx context.Context, input map[string]any) (decision.Verdict, error) {
+	start := time.Now()
+	v, err := t.Evaluator.Evaluate(ctx, input)
+	t.last = time.Since(start)
+	return v, err
+}
+
+// discardLedger keeps nothing: Decide without a ledger, for the overhead row only.
+type discardLedger struct{}
+
+func (discardLedger) History(context.Context, string, time.Time) (decision.History, error) {
+	return decision.History{}, nil
+}
+func (discardLedger) Commit(_ context.Context, rec *decision.Record, _ *decision.Basis) (*decision.Record, bool, error) {
+	return rec, false, nil
+}
+func (discardLedger) Standing(context.Context, string, time.Time) (*decision.Standing, error) {
+	return nil, decision.ErrNotFound
+}
+func (discardLedger) ByRequestID(context.Context, string) (*decision.Record, error) {
+	return nil, decision.ErrNotFound
+}
+func (discardLedger) Get(context.Context, string) (*decision.Record, error) {
+	return nil, decision.ErrNotFound
+}
+func (discardLedger) List(context.Context, string, int, string) ([]*decision.Record, string, error) {
+	return nil, "", nil
+}
+
+// overheadRow is Decide in-process with the ledger off, one call at a time,
+// minus the policy's own evaluation of the same decision: what gavel adds
+// to OPA's evaluation (validation, input document, verdict, record).
+func overheadRow(ctx context.Context) (row, error) {
+	eng, stop, err := policyEngine(ctx)
+	if err != nil {
+		return row{}, err
+	}
+	defer stop()
+	te := &timedEvaluator{Evaluator: eng}
+	e, err := decision.New(decision.Config{
+		Checkpoints: []string{"signup"}, FailureAction: decision.Challenge,
+		PolicyTimeout: time.Second, SignalTimeout: time.Second,
+	}, nil, te, discardLedger{}, nil)
+	if err != nil {
+		return row{}, err
+	}
+	n := 5000
+	over := make([]time.Duration, 0, n)
+	evals := make([]time.Duration, 0, n)
+	for i := range n + 500 {
+		req := decisionFromProto(decideRequest(int64(i), false))
+		start := time.Now()
+		rec, err := e.Decide(ctx, req)
+		el := time.Since(start)
+		if err != nil {
+			return row{}, err
+		}
+		if rec.Fallback {
+			return row{}, fmt.Errorf("overhead: Decide fell back: %s", rec.Cause)
+		}
+		if i >= 500 { // warm-up
+			over = append(over, el-te.last)
+			evals = append(evals, te.last)
+		}
+	}
+	slices.Sort(over)
+	slices.Sort(evals)
+	return row{
+		name: "Decide in-process, ledger off: overhead over evaluation", load: fmt.Sprintf("%d sequential", n),
+		overhead: over[len(over)/2], overhead99: over[len(over)*99/100], eval: evals[len(evals)/2],
+	}, nil
+}
+
+// decisionFromProto is the domain request the edge would make of r.
+func decisionFromProto(r *decisionv1.DecideRequest) *decision.Request {
+	p := r.GetSubject().GetProfile()
+	req := &decision.Request{
+		RequestID: r.GetRequestId(), Checkpoint: r.GetCheckpoint(),
+		Subject: decision.Subject{ID: r.GetSubject().GetId(), Kind: r.GetSubject().GetKind(), Profile: decision.Profile{
+			GivenName: p.GetGivenName(), FamilyName: p.GetFamilyName(), Country: p.GetCountry(), Email: p.GetEmail(), Phone: p.GetPhone(),
+		}},
+		Context: decision.Context{IP: r.GetContext().GetIp(), DeviceID: r.GetContext().GetDeviceId(), UserAgent: r.GetContext().GetUserAgent()},
+	}
+	for _, s := range r.GetSignals() {
+		req.Signals = append(req.Signals, decision.Signal{Name: s.GetName(), Score: s.GetScore(), Value: s.GetValue(), Confidence: s.GetConfidence()})
+	}
+	return req
 }
 
 // sampleRSS samples the resident memory of pid and its children every
@@ -917,6 +1036,11 @@ func printTable(stamp time.Time, rows []row) error {
 	fmt.Fprintf(&md, "| | load | throughput | p50 | p99 | peak RSS | vs | whole | detectors skipped / late / failed | fallback | errors |\n")
 	fmt.Fprintf(&md, "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|\n")
 	for _, r := range rows {
+		if r.eval > 0 {
+			fmt.Fprintf(&md, "| %s | %s | | %s (p99 %s) | | | %.2f× goal | | | | policy eval p50 %s; goal ≤ 100 µs p50 |\n",
+				r.name, r.load, us(r.overhead), us(r.overhead99), float64(r.overhead)/float64(100*time.Microsecond), us(r.eval))
+			continue
+		}
 		if r.replayRate > 0 {
 			fmt.Fprintf(&md, "| %s | %s | %.0f/s | | | %s | %.2f× limit | | | | %s |\n",
 				r.name, r.load, r.replayRate, mb(r.rss, r.rssNote), r.ratio, r.note)
@@ -974,6 +1098,10 @@ func pct(f float64) string {
 		return "0 %"
 	}
 	return strconv.FormatFloat(100*f, 'f', 1, 64) + " %"
+}
+
+func us(d time.Duration) string {
+	return strconv.FormatInt(d.Microseconds(), 10) + " µs"
 }
 
 func ms(d time.Duration) string {
