@@ -47,8 +47,12 @@ type Ledger struct {
 
 	// hot are History's statements, prepared once on the read pool; put
 	// are Commit's, on the write pool.
-	hot struct{ holds, strikes, recent, standing, cleared *sql.Stmt }
-	put struct{ decision, reasonHit, hold, suspension, strike, lift *sql.Stmt }
+	hot       struct{ holds, strikes, recent, standing, cleared *sql.Stmt }
+	byRequest *sql.Stmt // ByRequestID's, on the read pool
+	put       struct {
+		decision, reasonHit, hold, suspension, strike, lift *sql.Stmt
+		versionCreate, versionLock, versionBump             *sql.Stmt
+	}
 
 	// redone counts decisions made again at commit because the subject's
 	// standing had changed since their history was read.
@@ -111,12 +115,16 @@ func (l *Ledger) prepare(ctx context.Context) error {
 		{l.r, &l.hot.recent, l.q.recent},
 		{l.r, &l.hot.standing, l.q.standing},
 		{l.r, &l.hot.cleared, l.q.cleared},
+		{l.r, &l.byRequest, l.q.recordByRequestID},
 		{l.w, &l.put.decision, l.q.insertDecision},
 		{l.w, &l.put.reasonHit, l.q.insertReasonHit},
 		{l.w, &l.put.hold, l.q.insertHold},
 		{l.w, &l.put.suspension, l.q.insertSuspension},
 		{l.w, &l.put.strike, l.q.insertStrike},
 		{l.w, &l.put.lift, l.q.liftRemedied},
+		{l.w, &l.put.versionCreate, l.q.subjectVersionCreate},
+		{l.w, &l.put.versionLock, l.q.subjectVersionLock},
+		{l.w, &l.put.versionBump, l.q.subjectVersionBump},
 	} {
 		st, err := s.db.PrepareContext(ctx, s.q)
 		if err != nil {
@@ -237,7 +245,8 @@ func (l *Ledger) Close() error {
 	l.closeOnce.Do(func() {
 		var errs []error
 		for _, st := range []*sql.Stmt{l.hot.holds, l.hot.strikes, l.hot.recent, l.hot.standing, l.hot.cleared,
-			l.put.decision, l.put.reasonHit, l.put.hold, l.put.suspension, l.put.strike, l.put.lift} {
+			l.put.decision, l.put.reasonHit, l.put.hold, l.put.suspension, l.put.strike, l.put.lift,
+			l.put.versionCreate, l.put.versionLock, l.put.versionBump, l.byRequest} {
 			if st != nil {
 				errs = append(errs, st.Close())
 			}

@@ -8,10 +8,17 @@ type queries struct {
 	recordByRequestID, recordByID, listFirst, listAfter                         string
 	activeHolds, activeStrikes, recent, standing, cleared                       string
 	overturnDecision, overturnStrike, liftHoldsOf, liftSuspensionOf             string
+	// The subject's standing version (standing.go): created, read under
+	// the lock, bumped.
+	subjectVersionCreate, subjectVersionLock, subjectVersionBump string
 }
 
 func newQueries(d *dialect) *queries {
 	r := d.rebind
+	forUpdate := "" // SQLite's one writer holds the lock already
+	if d.name == Postgres {
+		forUpdate = " FOR UPDATE"
+	}
 	return &queries{
 		// DO NOTHING without a conflict target: a retried request id, or the
 		// very same record committed twice, stores nothing.
@@ -33,7 +40,12 @@ func newQueries(d *dialect) *queries {
 			  AND since <= ? AND (until IS NULL OR until > ?)`),
 
 		recordByRequestID: r(`SELECT record FROM decisions WHERE request_id = ?`),
-		recordByID:        r(`SELECT record FROM decisions WHERE decision_id = ?`),
+		subjectVersionCreate: r(`INSERT INTO subject_versions (subject_id, version) VALUES (?, 0)
+		ON CONFLICT DO NOTHING`),
+		subjectVersionLock: r(`SELECT version FROM subject_versions WHERE subject_id = ?` + forUpdate),
+		subjectVersionBump: r(`INSERT INTO subject_versions (subject_id, version) VALUES (?, 1)
+		ON CONFLICT (subject_id) DO UPDATE SET version = subject_versions.version + 1`),
+		recordByID: r(`SELECT record FROM decisions WHERE decision_id = ?`),
 		listFirst: r(`SELECT record, decided_at, decision_id FROM decisions
 			WHERE subject_id = ?
 			ORDER BY decided_at DESC, decision_id DESC LIMIT ?`),

@@ -25,7 +25,7 @@ const (
 // ByRequestID returns the decision made for a request id, or
 // decision.ErrNotFound.
 func (l *Ledger) ByRequestID(ctx context.Context, requestID string) (*decision.Record, error) {
-	rec, err := l.scanRecord(l.r.QueryRowContext(ctx, l.q.recordByRequestID, requestID))
+	rec, err := l.scanRecord(l.byRequest.QueryRowContext(ctx, requestID))
 	if err != nil {
 		return nil, fmt.Errorf("decision for request %q: %w", requestID, err)
 	}

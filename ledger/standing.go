@@ -17,23 +17,17 @@ import (
 // holds every other transaction of the subject, on any replica, until tx
 // ends; on SQLite the single writer connection already does.
 func (l *Ledger) lockSubject(ctx context.Context, tx *sql.Tx, subjectID string) (int64, error) {
-	if _, err := tx.ExecContext(ctx, l.d.rebind(`INSERT INTO subject_versions (subject_id, version) VALUES (?, 0)
-		ON CONFLICT DO NOTHING`), subjectID); err != nil {
+	if _, err := tx.StmtContext(ctx, l.put.versionCreate).ExecContext(ctx, subjectID); err != nil {
 		return 0, err
 	}
-	q := `SELECT version FROM subject_versions WHERE subject_id = ?`
-	if l.d.name == Postgres {
-		q += ` FOR UPDATE`
-	}
 	var v int64
-	err := tx.QueryRowContext(ctx, l.d.rebind(q), subjectID).Scan(&v)
+	err := tx.StmtContext(ctx, l.put.versionLock).QueryRowContext(ctx, subjectID).Scan(&v)
 	return v, err
 }
 
 // bumpSubject records inside tx that the subject's standing changed.
 func (l *Ledger) bumpSubject(ctx context.Context, tx *sql.Tx, subjectID string) error {
-	if _, err := tx.ExecContext(ctx, l.d.rebind(`INSERT INTO subject_versions (subject_id, version) VALUES (?, 1)
-		ON CONFLICT (subject_id) DO UPDATE SET version = subject_versions.version + 1`), subjectID); err != nil {
+	if _, err := tx.StmtContext(ctx, l.put.versionBump).ExecContext(ctx, subjectID); err != nil {
 		return fmt.Errorf("bump standing version of %q: %w", subjectID, err)
 	}
 	return nil
