@@ -57,6 +57,7 @@ type Engine struct {
 	journal     Journal
 	catalog     Catalog
 	recent      *recentIndex
+	lists       ListMatcher // nil: no runtime lists
 }
 
 // New returns an engine. signals may be nil (no detectors).
@@ -144,6 +145,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 		hist    History
 		histErr error
 		results []DetectorResult
+		matches []ListMatch
 		wg      sync.WaitGroup
 	)
 	sctx, cancel := context.WithTimeout(ctx, e.cfg.SignalTimeout)
@@ -152,6 +154,9 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 		defer wg.Done()
 		hist, histErr = e.ledger.History(sctx, req.Subject.ID, now)
 	}()
+	if e.lists != nil {
+		wg.Go(func() { matches = e.lists.Match(sctx, req, now) })
+	}
 	if e.signals != nil {
 		results = e.signals.Collect(sctx, req, req.EventTime(now))
 	}
@@ -177,6 +182,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request) (*Record, error) {
 	decide := func(ctx context.Context, h History) error {
 		now := rec.DecidedAt
 		input := Input(req, results, signals, h, now)
+		input["lists"] = listsDoc(matches)
 		rec.Input = input
 		pctx, pcancel := context.WithTimeout(ctx, e.cfg.PolicyTimeout)
 		verdict, err := e.policy.Evaluate(pctx, input)
