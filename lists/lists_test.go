@@ -121,14 +121,14 @@ func TestListsEndToEnd(t *testing.T) {
 		}
 		got := keys(m.Match(ctx, request(), time.Now()))
 		want := map[matchKey]bool{
-			{"bad-ips", "context.ip", "203.0.113.0/24", "abuse range"}:         true,
-			{"bad-emails", "subject.profile.email", "hmac", "chargebacks"}:     true,
-			{"bad-domains", "subject.profile.email", "example.com", ""}:        true,
-			{"bad-phones", "subject.profile.phone", "hmac", ""}:                true,
-			{"bad-docs", "attributes.document.number", "hmac", ""}:             true,
-			{"bad-payouts", "attributes.payout.account_hash", "hmac", ""}:      true,
-			{"trusted-devices", "context.device_id", "dev-42", "office"}:       true,
-			{"vip", "subject.id", "acct-9", ""}:                                true,
+			{"bad-ips", "context.ip", "203.0.113.0/24", "abuse range"}:     true,
+			{"bad-emails", "subject.profile.email", "hmac", "chargebacks"}: true,
+			{"bad-domains", "subject.profile.email", "example.com", ""}:    true,
+			{"bad-phones", "subject.profile.phone", "hmac", ""}:            true,
+			{"bad-docs", "attributes.document.number", "hmac", ""}:         true,
+			{"bad-payouts", "attributes.payout.account_hash", "hmac", ""}:  true,
+			{"trusted-devices", "context.device_id", "dev-42", "office"}:   true,
+			{"vip", "subject.id", "acct-9", ""}:                            true,
 		}
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("Match (-want +got):\n%s", d)

@@ -23,7 +23,7 @@ type List struct {
 	// restrict, suspend); it comes
 	// from the operator, so the policy does not cap it as it caps caller
 	// signals.
-	Action     string
+	Action string
 	// Exempts are the reason codes a hit on an allow list exempts.
 	Exempts     []string
 	Description string
