@@ -98,6 +98,14 @@ emitted_codes contains code if {
 	some code in sweep_codes(x)
 }
 
+# A block-list hit (input.lists).
+emitted_codes contains code if {
+	some cp in checkpoints
+	some a in ["warn", "suspend"]
+	hit := {"list": "l", "kind": "ip", "purpose": "block", "field": "context.ip", "action": a, "exempts": [], "entry": "192.0.2.0/24", "note": ""}
+	some code in sweep_codes(object.union(sweep_input(cp, {}, {}, 0, false), {"lists": [hit]}))
+}
+
 # Codes gavel itself emits, outside the policy.
 engine_codes := {"POLICY_UNAVAILABLE", "LEDGER_UNAVAILABLE"}
 
@@ -119,7 +127,7 @@ test_catalog_matches_the_codes_rules_emit if {
 	count(dead) == 0
 
 	# guards the sweep itself: if it stopped exercising rules, the checks above would pass vacuously
-	count(codes) == 26
+	count(codes) == 27
 
 	every c in codes {
 		want := {true: false, false: true}[c in not_appealable]

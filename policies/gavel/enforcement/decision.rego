@@ -47,11 +47,13 @@ caller_only(r) if {
 
 effective_reasons contains r if {
 	some r in live_reasons
+	not r.code in list_exempt # lists.rego: allow lists exempt the reasons they name
 	not capped(r)
 }
 
 effective_reasons contains object.union(r, {"action": caller_cap}) if {
 	some r in live_reasons
+	not r.code in list_exempt # lists.rego: allow lists exempt the reasons they name
 	capped(r)
 }
 
