@@ -20,7 +20,7 @@ const (
 	MaxNoteChars      = 1000
 	MaxDescChars      = 1000
 	MaxValuesPerCall  = 1000    // add and remove
-	MaxImportRows     = 2000000 // one import
+	MaxImportRows     = 1000000 // one import
 	MaxEntriesPage    = 1000
 	defaultEntryPage  = 100
 	maxReportedErrors = 1000

@@ -56,6 +56,21 @@ type Config struct {
 	Replay replay.ServiceConfig `koanf:"replay"`
 	// Tracing exports OpenTelemetry traces over OTLP; off by default.
 	Tracing tracing.Config `koanf:"tracing"`
+	// Lists are the runtime block and allow lists.
+	Lists ListsConfig `koanf:"lists"`
+}
+
+// ListsConfig is the runtime lists' part.
+type ListsConfig struct {
+	// HashKey keys the hashes of personal list values (HMAC-SHA-256, as the
+	// linkage detector's HASH_KEY). Empty: the linkage detector's
+	// env.hash_key; when that is empty too, a random key kept in
+	// <data_dir>/lists.key. Replicas sharing a PostgreSQL ledger must set
+	// the same key; changing it makes hashed entries unmatchable.
+	HashKey Secret `koanf:"hash_key"`
+	// SyncInterval is how often each replica reads list changes from the
+	// ledger: a change is matched everywhere within about this long.
+	SyncInterval time.Duration `koanf:"sync_interval"`
 }
 
 // ServerConfig is the Connect/gRPC/gRPC-Web listener.
@@ -445,6 +460,8 @@ func Defaults() map[string]any {
 		"decision_logs.max_delay":       "30s",
 		"decision_logs.console":         false,
 		"decision_logs.token":           "",
+		"lists.hash_key":                "",
+		"lists.sync_interval":           "250ms",
 	}
 }
 
@@ -769,6 +786,12 @@ func (c *Config) Validate() error {
 	}
 	c.validateDecisionLogs(bad)
 	c.Tracing.Validate(bad)
+	if c.Lists.SyncInterval <= 0 || c.Lists.SyncInterval > time.Second {
+		bad("lists.sync_interval", "must be a positive duration of at most 1s (replicas see list changes within a second), got %v", c.Lists.SyncInterval)
+	}
+	if c.Lists.HashKey != "" && len(c.Lists.HashKey) < 16 {
+		bad("lists.hash_key", "must be at least 16 characters")
+	}
 	if len(p) > 0 {
 		return p
 	}

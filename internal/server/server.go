@@ -37,6 +37,7 @@ import (
 	"github.com/gavel/gavel/ledger"
 	"github.com/gavel/gavel/ledger/journal"
 	"github.com/gavel/gavel/plugins/builtin"
+	"github.com/gavel/gavel/lists"
 	"github.com/gavel/gavel/plugins/host"
 	"github.com/gavel/gavel/policies"
 	"github.com/gavel/gavel/proto/gavel/admin/v1/adminv1connect"
@@ -44,6 +45,7 @@ import (
 	"github.com/gavel/gavel/proto/gavel/decision/v1/decisionv1connect"
 	"github.com/gavel/gavel/proto/gavel/enforcement/v1/enforcementv1connect"
 	"github.com/gavel/gavel/proto/gavel/replay/v1/replayv1connect"
+	"github.com/gavel/gavel/proto/gavel/lists/v1/listsv1connect"
 )
 
 // Version is stamped at build time.
@@ -74,6 +76,13 @@ type Server struct {
 	admission *admission.Controller
 	tracing   *tracing.Tracing
 	certs     *certs.Reloader // nil without TLS
+
+	// lists are the runtime lists; listMatcher follows their changes until
+	// stopLists, then closes listsStopped.
+	lists        *lists.Service
+	listMatcher  *lists.Matcher
+	stopLists    context.CancelFunc
+	listsStopped chan struct{}
 
 	// stopDrain stops the journal's drainer; drained is closed when it has.
 	stopDrain context.CancelFunc
@@ -182,6 +191,9 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, tr *tr
 		s.metrics.decisionLogs(s.policy.DecisionLogStats)
 	}
 	if err := s.startJournal(); err != nil {
+		return nil, err
+	}
+	if err := s.startLists(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.startShadow(ctx); err != nil {
@@ -361,6 +373,15 @@ func procedureRoles() map[string][]string {
 		enforcementv1connect.EnforcementServiceRestrictProcedure:    {roleReview, roleAdmin},
 		enforcementv1connect.EnforcementServiceLiftProcedure:        {roleReview, roleAdmin},
 		enforcementv1connect.EnforcementServiceReinstateProcedure:   {roleReview, roleAdmin},
+		// Lists are operator-curated: changes need admin or review.
+		listsv1connect.ListServiceCreateListProcedure:    {roleAdmin, roleReview},
+		listsv1connect.ListServiceAddEntriesProcedure:    {roleAdmin, roleReview},
+		listsv1connect.ListServiceRemoveEntriesProcedure: {roleAdmin, roleReview},
+		listsv1connect.ListServiceImportEntriesProcedure: {roleAdmin, roleReview},
+		listsv1connect.ListServiceGetListProcedure:       {roleAdmin, roleReview, roleRead},
+		listsv1connect.ListServiceListListsProcedure:     {roleAdmin, roleReview, roleRead},
+		listsv1connect.ListServiceListEntriesProcedure:   {roleAdmin, roleReview, roleRead},
+		listsv1connect.ListServiceListChangesProcedure:   {roleAdmin, roleReview, roleRead},
 	}
 }
 
@@ -388,12 +409,13 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, shadows: s.ledger, log: s.log, metrics: s.metrics, appealWindow: s.cfg.Appeals.Window}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminHandler{s: s}, opts...))
+	mux.Handle(listsv1connect.NewListServiceHandler(&listsHandler{svc: s.lists, log: s.log}, opts...))
 	mux.Handle(appealv1connect.NewAppealServiceHandler(&appealHandler{ledger: s.ledger, observer: s.host, window: s.cfg.Appeals.Window, claimTTL: s.cfg.Appeals.ClaimTTL, clearFor: s.cfg.Appeals.ClearFor, log: s.log, now: time.Now}, opts...))
 	// Candidate bundles are bigger than requests: their own limit.
 	replayOpts := append(slices.Clone(opts), connect.WithReadMaxBytes(int(s.cfg.Replay.MaxBundleBytes)+64<<10))
 	mux.Handle(replayv1connect.NewReplayServiceHandler(&replayHandler{svc: s.replays, checkpoints: checkpointSet(s.engine.Checkpoints()), log: s.log}, replayOpts...))
 
-	services := []string{decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName, replayv1connect.ReplayServiceName, enforcementv1connect.EnforcementServiceName}
+	services := []string{decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName, replayv1connect.ReplayServiceName, enforcementv1connect.EnforcementServiceName, listsv1connect.ListServiceName}
 	mux.Handle(enforcementv1connect.NewEnforcementServiceHandler(&enforcementHandler{engine: s.engine, log: s.log, appealWindow: s.cfg.Appeals.Window}, opts...))
 	s.health = health.New(services, s.readinessProbes()...)
 	mux.Handle(grpchealth.NewHandler(s.health))
@@ -586,6 +608,10 @@ func (s *Server) Close() {
 		if s.stopDrain != nil {
 			s.stopDrain()
 			<-s.drained
+		}
+		if s.stopLists != nil {
+			s.stopLists()
+			<-s.listsStopped
 		}
 		if s.engine != nil {
 			s.engine.Close() // queued shadow verdicts reach the ledger before it closes

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gavel/gavel/lists"
+)
+
+// startLists loads the runtime lists into the matcher, has the engine match
+// every request against them, and follows the ledger's list changes every
+// lists.sync_interval.
+func (s *Server) startLists(ctx context.Context) error {
+	key, err := s.listsHashKey()
+	if err != nil {
+		return err
+	}
+	h := lists.NewHasher(key)
+	s.lists = lists.NewService(s.ledger, h)
+	s.listMatcher = lists.NewMatcher(s.ledger, h, s.log.With("part", "lists"))
+	if err := s.listMatcher.Load(ctx); err != nil {
+		return fmt.Errorf("load runtime lists: %w", err)
+	}
+	s.engine.SetLists(s.listMatcher)
+	sctx, cancel := context.WithCancel(context.Background())
+	s.stopLists, s.listsStopped = cancel, make(chan struct{})
+	go func() {
+		defer close(s.listsStopped)
+		s.listMatcher.Run(sctx, s.cfg.Lists.SyncInterval)
+	}()
+	return nil
+}
+
+// listsHashKey is lists.hash_key; else the linkage detector's hash key, the
+// same key handling for the same kind of identifiers; else a random key
+// kept in <data_dir>/lists.key (one machine; replicas on PostgreSQL must
+// configure a shared key).
+func (s *Server) listsHashKey() (string, error) {
+	if k := string(s.cfg.Lists.HashKey); k != "" {
+		return k, nil
+	}
+	if d, ok := s.cfg.Detectors.Plugins["linkage"]; ok && d.Env["hash_key"] != "" {
+		return d.Env["hash_key"], nil
+	}
+	path := filepath.Join(s.cfg.DataDir, "lists.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if k := strings.TrimSpace(string(b)); len(k) >= 16 {
+			return k, nil
+		}
+		return "", fmt.Errorf("lists hash key file %s is shorter than 16 characters", path)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read lists hash key: %w", err)
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	k := hex.EncodeToString(raw)
+	if err := os.MkdirAll(s.cfg.DataDir, 0o750); err != nil {
+		return "", fmt.Errorf("create data folder: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("write lists hash key: %w", err)
+	}
+	if _, err := f.WriteString(k + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("write lists hash key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("write lists hash key: %w", err)
+	}
+	if s.ledger.Backend() != "sqlite" {
+		s.log.Warn("lists.hash_key is not set: personal list values are hashed with a key of this replica only; set the same lists.hash_key on every replica", "key_file", path)
+	}
+	return k, nil
+}
