@@ -229,9 +229,13 @@ func ParseRange(v string) (netip.Prefix, error) {
 			}
 			p = netip.PrefixFrom(p.Addr().Unmap(), bits)
 		}
+		if err := checkWidth(v, p); err != nil {
+			return p, err
+		}
 		if p.Masked() != p {
 			return p, fmt.Errorf("%q has host bits set; the range is %s", v, p.Masked())
 		}
+		return p, nil
 	} else {
 		a, err := netip.ParseAddr(v)
 		if err != nil || a.Zone() != "" {
@@ -240,11 +244,15 @@ func ParseRange(v string) (netip.Prefix, error) {
 		a = a.Unmap()
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
+	return p, nil
+}
+
+func checkWidth(v string, p netip.Prefix) error {
 	if p.Addr().Is4() && p.Bits() < MinPrefixV4 {
-		return p, fmt.Errorf("%q is wider than /%d", v, MinPrefixV4)
+		return fmt.Errorf("%q is wider than /%d", v, MinPrefixV4)
 	}
 	if p.Addr().Is6() && p.Bits() < MinPrefixV6 {
-		return p, fmt.Errorf("%q is wider than /%d", v, MinPrefixV6)
+		return fmt.Errorf("%q is wider than /%d", v, MinPrefixV6)
 	}
-	return p, nil
+	return nil
 }
