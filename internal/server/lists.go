@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gavel/gavel/lists"
 )
@@ -29,6 +32,7 @@ func (s *Server) startLists(ctx context.Context) error {
 		return fmt.Errorf("load runtime lists: %w", err)
 	}
 	s.engine.SetLists(s.listMatcher)
+	s.metrics.lists(s.listMatcher.Status)
 	sctx, cancel := context.WithCancel(context.Background())
 	s.stopLists, s.listsStopped = cancel, make(chan struct{})
 	go func() {
@@ -81,4 +85,23 @@ func (s *Server) listsHashKey() (string, error) {
 		s.log.Warn("lists.hash_key is not set: personal list values are hashed with a key of this replica only; set the same lists.hash_key on every replica", "key_file", path)
 	}
 	return k, nil
+}
+
+// lists registers the runtime lists' series: entries held in memory and
+// how long ago this replica last read the ledger's list changes.
+func (m *metrics) lists(status func() lists.Status) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gavel_lists_entries", Help: "Runtime-list entries this replica matches against.",
+		}, func() float64 { return float64(status().Entries) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gavel_lists_sync_age_seconds", Help: "Seconds since this replica last read the list changes from the ledger successfully.",
+		}, func() float64 {
+			st := status()
+			if st.LastSync.IsZero() {
+				return -1
+			}
+			return time.Since(st.LastSync).Seconds()
+		}),
+	)
 }

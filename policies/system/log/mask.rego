@@ -23,6 +23,10 @@ mask contains "/input/context/user_agent"
 # Caller attributes: document and payout details.
 mask contains "/input/attributes"
 
+# Runtime-list matches repeat the matched values (IP ranges, device ids,
+# domains) and the operators' notes.
+mask contains "/input/lists"
+
 # Detector evidence may name other accounts.
 mask contains sprintf("/input/signals/%s/evidence", [name]) if {
 	some name, _ in input.input.signals

@@ -8,6 +8,7 @@ fixed := {
 	"/input/context/device_id",
 	"/input/context/user_agent",
 	"/input/attributes",
+	"/input/lists",
 }
 
 test_mask_covers_personal_data if {
