@@ -95,7 +95,7 @@ type AppealResolution struct {
 
 // AppealFilter selects appeals for the review queue.
 type AppealFilter struct {
-	Status     AppealStatus // default AppealOpen
+	Status     AppealStatus // default AppealOpen; AppealAny: every appeal
 	Checkpoint string
 	ReasonCode string
 	PageSize   int
@@ -259,7 +259,7 @@ func (l *Ledger) ListAppeals(ctx context.Context, f AppealFilter) ([]*Appeal, st
 		f.Status = AppealOpen
 	}
 	switch f.Status {
-	case AppealOpen, AppealUpheld, AppealOverturned:
+	case AppealOpen, AppealUpheld, AppealOverturned, AppealAny:
 	default:
 		return nil, "", fmt.Errorf("list appeals: unknown status %q", f.Status)
 	}
@@ -270,8 +270,13 @@ func (l *Ledger) ListAppeals(ctx context.Context, f AppealFilter) ([]*Appeal, st
 	size = min(size, MaxPageSize)
 	key := "appeals\x00" + string(f.Status) + "\x00" + f.Checkpoint + "\x00" + f.ReasonCode
 	var b strings.Builder
-	b.WriteString(`SELECT ` + appealColumns + appealFrom + ` WHERE a.status = ?`)
-	args := []any{string(f.Status)}
+	var args []any
+	if f.Status == AppealAny {
+		b.WriteString(`SELECT ` + appealColumns + appealFrom + ` WHERE 1 = 1`)
+	} else {
+		b.WriteString(`SELECT ` + appealColumns + appealFrom + ` WHERE a.status = ?`)
+		args = append(args, string(f.Status))
+	}
 	if f.Checkpoint != "" {
 		b.WriteString(` AND d.checkpoint = ?`)
 		args = append(args, f.Checkpoint)

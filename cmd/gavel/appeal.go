@@ -36,7 +36,7 @@ func (c *clientFlags) appealClient() (appealv1connect.AppealServiceClient, error
 
 const appealUsage = `usage:
   gavel appeal file DECISION_ID --statement TEXT [--filed-by NAME]
-  gavel appeal list [--status open|upheld|overturned] [--checkpoint CP] [--code REASON]
+  gavel appeal list [--status open|upheld|overturned|all] [--checkpoint CP] [--code REASON]
   gavel appeal show APPEAL_ID
   gavel appeal resolve APPEAL_ID --outcome upheld|overturned --reviewer NAME [--note TEXT]
   gavel appeal claim APPEAL_ID --reviewer NAME [--release]`
@@ -75,7 +75,7 @@ func runAppeal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var (
 		statement = fs.String("statement", "", "the account holder's statement (file)")
 		filedBy   = fs.String("filed-by", "", "who files on the account holder's behalf (file)")
-		status    = fs.String("status", "open", "open, upheld or overturned (list)")
+		status    = fs.String("status", "open", "open, upheld, overturned or all (list)")
 		cp        = fs.String("checkpoint", "", "only appeals of decisions at this checkpoint (list)")
 		code      = fs.String("code", "", "only appeals of decisions where this reason code fired (list)")
 		pageSize  = fs.Int32("page-size", 0, "appeals per page, at most 100 (list)")
@@ -137,12 +137,13 @@ func runAppeal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if fs.NArg() != 0 {
 			return usageError("usage: gavel appeal list [flags]")
 		}
+		all := strings.EqualFold(*status, "all")
 		st, ok := appealv1.AppealStatus_value["APPEAL_STATUS_"+strings.ToUpper(*status)]
-		if !ok || *status == "" || strings.EqualFold(*status, "unspecified") {
-			return usageError("--status must be open, upheld or overturned, got %q", *status)
+		if !all && (!ok || *status == "" || strings.EqualFold(*status, "unspecified")) {
+			return usageError("--status must be open, upheld, overturned or all, got %q", *status)
 		}
 		resp, err := client.ListAppeals(cctx, connect.NewRequest(&appealv1.ListAppealsRequest{
-			Status: appealv1.AppealStatus(st), Checkpoint: *cp, ReasonCode: *code, PageSize: *pageSize, PageToken: *pageToken,
+			Status: appealv1.AppealStatus(st), AllStatuses: all, Checkpoint: *cp, ReasonCode: *code, PageSize: *pageSize, PageToken: *pageToken,
 		}))
 		if err != nil {
 			return rpcError(err)

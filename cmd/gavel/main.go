@@ -47,6 +47,7 @@ func commands() []command {
 		{"get", "show a stored decision (user or reviewer view)", runGet},
 		{"detectors", "list the detectors of a running gavel and their health", runDetectors},
 		{"status", "show a running gavel's bundles, detectors and ledger", runStatus},
+		{"search", "find decisions across subjects: time, checkpoint, action, reason, appeal, shadow", runSearch},
 		{"appeal", "file, list, show and resolve appeals of decisions", runAppeal},
 		{"standing", "show an account's standing now: holds, suspension, strikes, appeals", runStanding},
 		{"enforce", "suspend, restrict, lift or reinstate an account by hand (review role)", runEnforce},

@@ -109,6 +109,9 @@ func (h *appealHandler) ListAppeals(ctx context.Context, req *connect.Request[ap
 	m := req.Msg
 	var verr decision.ValidationError
 	status, ok := statusFromProto[m.GetStatus()]
+	if m.GetAllStatuses() {
+		status, ok = ledger.AppealAny, true
+	}
 	if !ok {
 		verr = append(verr, decision.FieldError{Field: "status", Reason: "must be open, upheld or overturned"})
 	}

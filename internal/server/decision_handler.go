@@ -17,6 +17,7 @@ import (
 type decisionHandler struct {
 	engine  *decision.Engine
 	shadows shadowReader
+	search  searcher
 	log     *slog.Logger
 	metrics *metrics
 	// appealWindow dates the appeal deadline in statements of reasons.

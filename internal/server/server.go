@@ -352,12 +352,13 @@ func (s *Server) startDetectors(ctx context.Context) (*host.Host, error) {
 // internal/auth), so a new service only adds its entries here.
 func procedureRoles() map[string][]string {
 	return map[string][]string{
-		decisionv1connect.DecisionServiceDecideProcedure:        {roleDecide},
-		decisionv1connect.DecisionServiceGetDecisionProcedure:   {roleRead, roleReview, roleAdmin},
-		decisionv1connect.DecisionServiceListDecisionsProcedure: {roleRead, roleReview, roleAdmin},
-		adminv1connect.AdminServiceGetStatusProcedure:           {roleAdmin},
-		adminv1connect.AdminServiceGetRuleStatsProcedure:        {roleAdmin, roleReview, roleRead},
-		adminv1connect.AdminServiceExportStatementsProcedure:    {roleAdmin},
+		decisionv1connect.DecisionServiceDecideProcedure:          {roleDecide},
+		decisionv1connect.DecisionServiceGetDecisionProcedure:     {roleRead, roleReview, roleAdmin},
+		decisionv1connect.DecisionServiceListDecisionsProcedure:   {roleRead, roleReview, roleAdmin},
+		decisionv1connect.DecisionServiceSearchDecisionsProcedure: {roleRead, roleReview, roleAdmin},
+		adminv1connect.AdminServiceGetStatusProcedure:             {roleAdmin},
+		adminv1connect.AdminServiceGetRuleStatsProcedure:          {roleAdmin, roleReview, roleRead},
+		adminv1connect.AdminServiceExportStatementsProcedure:      {roleAdmin},
 		// The marketplace files on the account holder's behalf; only a
 		// human reviewer's desk resolves (DSA Art. 20(6)).
 		appealv1connect.AppealServiceFileAppealProcedure:    {roleDecide, roleReview},
@@ -407,7 +408,7 @@ func (s *Server) handlerOptions() []connect.HandlerOption {
 func (s *Server) Handler() http.Handler {
 	opts := s.handlerOptions()
 	mux := http.NewServeMux()
-	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, shadows: s.ledger, log: s.log, metrics: s.metrics, appealWindow: s.cfg.Appeals.Window}, opts...))
+	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, shadows: s.ledger, search: s.ledger, log: s.log, metrics: s.metrics, appealWindow: s.cfg.Appeals.Window}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminHandler{s: s}, opts...))
 	mux.Handle(listsv1connect.NewListServiceHandler(&listsHandler{svc: s.lists, log: s.log}, opts...))
 	mux.Handle(appealv1connect.NewAppealServiceHandler(&appealHandler{ledger: s.ledger, observer: s.host, window: s.cfg.Appeals.Window, claimTTL: s.cfg.Appeals.ClaimTTL, clearFor: s.cfg.Appeals.ClearFor, log: s.log, now: time.Now}, opts...))

@@ -79,6 +79,9 @@ func Run(t *testing.T, open Opener) {
 		{"ManualActions", testManualActions},
 		{"SerialisedCommits", testSerialisedCommits},
 		{"Supersede", testSupersede},
+		{"Search", testSearch},
+		{"SearchPaging", testSearchPaging},
+		{"ListAppealsAll", testListAppealsAll},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

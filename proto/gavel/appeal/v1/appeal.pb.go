@@ -512,8 +512,10 @@ type ListAppealsRequest struct {
 	// Only appeals of decisions where this reason code fired.
 	ReasonCode string `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	// At most 100; default 20.
-	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageSize  int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Every appeal whatever its status, oldest first; status is ignored.
+	AllStatuses   bool `protobuf:"varint,6,opt,name=all_statuses,json=allStatuses,proto3" json:"all_statuses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -581,6 +583,13 @@ func (x *ListAppealsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListAppealsRequest) GetAllStatuses() bool {
+	if x != nil {
+		return x.AllStatuses
+	}
+	return false
 }
 
 type ListAppealsResponse struct {
@@ -899,7 +908,7 @@ const file_gavel_appeal_v1_appeal_proto_rawDesc = "" +
 	"\tappeal_id\x18\x01 \x01(\tR\bappealId\"\x88\x01\n" +
 	"\x11GetAppealResponse\x12/\n" +
 	"\x06appeal\x18\x01 \x01(\v2\x17.gavel.appeal.v1.AppealR\x06appeal\x12B\n" +
-	"\bdecision\x18\x02 \x01(\v2&.gavel.decision.v1.GetDecisionResponseR\bdecision\"\xc8\x01\n" +
+	"\bdecision\x18\x02 \x01(\v2&.gavel.decision.v1.GetDecisionResponseR\bdecision\"\xeb\x01\n" +
 	"\x12ListAppealsRequest\x125\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1d.gavel.appeal.v1.AppealStatusR\x06status\x12\x1e\n" +
 	"\n" +
@@ -909,7 +918,8 @@ const file_gavel_appeal_v1_appeal_proto_rawDesc = "" +
 	"reasonCode\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x05 \x01(\tR\tpageToken\"p\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\x12!\n" +
+	"\fall_statuses\x18\x06 \x01(\bR\vallStatuses\"p\n" +
 	"\x13ListAppealsResponse\x121\n" +
 	"\aappeals\x18\x01 \x03(\v2\x17.gavel.appeal.v1.AppealR\aappeals\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x97\x01\n" +

@@ -2141,6 +2141,200 @@ func (x *ListDecisionsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// SearchDecisionsRequest: every field set narrows the search; unset fields
+// do not filter.
+type SearchDecisionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// since <= decided_at < until.
+	Since      *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	Until      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	Checkpoint string                 `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Action     Action                 `protobuf:"varint,4,opt,name=action,proto3,enum=gavel.decision.v1.Action" json:"action,omitempty"`
+	// A reason code that fired in the decision.
+	ReasonCode string `protobuf:"bytes,5,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	SubjectId  string `protobuf:"bytes,6,opt,name=subject_id,json=subjectId,proto3" json:"subject_id,omitempty"`
+	// Decisions where the failure action applied (true) or the policy
+	// decided (false).
+	Fallback       *bool  `protobuf:"varint,7,opt,name=fallback,proto3,oneof" json:"fallback,omitempty"`
+	BundleRevision string `protobuf:"bytes,8,opt,name=bundle_revision,json=bundleRevision,proto3" json:"bundle_revision,omitempty"`
+	// open, upheld, overturned (an appeal in that state), any (appealed) or
+	// none (never appealed).
+	AppealStatus string `protobuf:"bytes,9,opt,name=appeal_status,json=appealStatus,proto3" json:"appeal_status,omitempty"`
+	// Only decisions the shadow bundle decided otherwise.
+	ShadowDisagrees bool `protobuf:"varint,10,opt,name=shadow_disagrees,json=shadowDisagrees,proto3" json:"shadow_disagrees,omitempty"`
+	// At most 1000; default 20.
+	PageSize      int32  `protobuf:"varint,11,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,12,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchDecisionsRequest) Reset() {
+	*x = SearchDecisionsRequest{}
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchDecisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchDecisionsRequest) ProtoMessage() {}
+
+func (x *SearchDecisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchDecisionsRequest.ProtoReflect.Descriptor instead.
+func (*SearchDecisionsRequest) Descriptor() ([]byte, []int) {
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SearchDecisionsRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *SearchDecisionsRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *SearchDecisionsRequest) GetCheckpoint() string {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return ""
+}
+
+func (x *SearchDecisionsRequest) GetAction() Action {
+	if x != nil {
+		return x.Action
+	}
+	return Action_ACTION_UNSPECIFIED
+}
+
+func (x *SearchDecisionsRequest) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *SearchDecisionsRequest) GetSubjectId() string {
+	if x != nil {
+		return x.SubjectId
+	}
+	return ""
+}
+
+func (x *SearchDecisionsRequest) GetFallback() bool {
+	if x != nil && x.Fallback != nil {
+		return *x.Fallback
+	}
+	return false
+}
+
+func (x *SearchDecisionsRequest) GetBundleRevision() string {
+	if x != nil {
+		return x.BundleRevision
+	}
+	return ""
+}
+
+func (x *SearchDecisionsRequest) GetAppealStatus() string {
+	if x != nil {
+		return x.AppealStatus
+	}
+	return ""
+}
+
+func (x *SearchDecisionsRequest) GetShadowDisagrees() bool {
+	if x != nil {
+		return x.ShadowDisagrees
+	}
+	return false
+}
+
+func (x *SearchDecisionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchDecisionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type SearchDecisionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decisions     []*DecideResponse      `protobuf:"bytes,1,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchDecisionsResponse) Reset() {
+	*x = SearchDecisionsResponse{}
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchDecisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchDecisionsResponse) ProtoMessage() {}
+
+func (x *SearchDecisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_decision_v1_decision_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchDecisionsResponse.ProtoReflect.Descriptor instead.
+func (*SearchDecisionsResponse) Descriptor() ([]byte, []int) {
+	return file_gavel_decision_v1_decision_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SearchDecisionsResponse) GetDecisions() []*DecideResponse {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+func (x *SearchDecisionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_gavel_decision_v1_decision_proto protoreflect.FileDescriptor
 
 const file_gavel_decision_v1_decision_proto_rawDesc = "" +
@@ -2349,6 +2543,29 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x80\x01\n" +
 	"\x15ListDecisionsResponse\x12?\n" +
 	"\tdecisions\x18\x01 \x03(\v2!.gavel.decision.v1.DecideResponseR\tdecisions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf2\x03\n" +
+	"\x16SearchDecisionsRequest\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x03 \x01(\tR\n" +
+	"checkpoint\x121\n" +
+	"\x06action\x18\x04 \x01(\x0e2\x19.gavel.decision.v1.ActionR\x06action\x12\x1f\n" +
+	"\vreason_code\x18\x05 \x01(\tR\n" +
+	"reasonCode\x12\x1d\n" +
+	"\n" +
+	"subject_id\x18\x06 \x01(\tR\tsubjectId\x12\x1f\n" +
+	"\bfallback\x18\a \x01(\bH\x00R\bfallback\x88\x01\x01\x12'\n" +
+	"\x0fbundle_revision\x18\b \x01(\tR\x0ebundleRevision\x12#\n" +
+	"\rappeal_status\x18\t \x01(\tR\fappealStatus\x12)\n" +
+	"\x10shadow_disagrees\x18\n" +
+	" \x01(\bR\x0fshadowDisagrees\x12\x1b\n" +
+	"\tpage_size\x18\v \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\f \x01(\tR\tpageTokenB\v\n" +
+	"\t_fallback\"\x82\x01\n" +
+	"\x17SearchDecisionsResponse\x12?\n" +
+	"\tdecisions\x18\x01 \x03(\v2!.gavel.decision.v1.DecideResponseR\tdecisions\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x82\x01\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x10\n" +
@@ -2366,11 +2583,12 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"\x12DETECTOR_STATUS_OK\x10\x01\x12\x1b\n" +
 	"\x17DETECTOR_STATUS_TIMEOUT\x10\x02\x12\x19\n" +
 	"\x15DETECTOR_STATUS_ERROR\x10\x03\x12\x1f\n" +
-	"\x1bDETECTOR_STATUS_UNAVAILABLE\x10\x042\xae\x02\n" +
+	"\x1bDETECTOR_STATUS_UNAVAILABLE\x10\x042\x9d\x03\n" +
 	"\x0fDecisionService\x12O\n" +
 	"\x06Decide\x12 .gavel.decision.v1.DecideRequest\x1a!.gavel.decision.v1.DecideResponse\"\x00\x12a\n" +
 	"\vGetDecision\x12%.gavel.decision.v1.GetDecisionRequest\x1a&.gavel.decision.v1.GetDecisionResponse\"\x03\x90\x02\x01\x12g\n" +
-	"\rListDecisions\x12'.gavel.decision.v1.ListDecisionsRequest\x1a(.gavel.decision.v1.ListDecisionsResponse\"\x03\x90\x02\x01B;Z9github.com/gavel/gavel/proto/gavel/decision/v1;decisionv1b\x06proto3"
+	"\rListDecisions\x12'.gavel.decision.v1.ListDecisionsRequest\x1a(.gavel.decision.v1.ListDecisionsResponse\"\x03\x90\x02\x01\x12m\n" +
+	"\x0fSearchDecisions\x12).gavel.decision.v1.SearchDecisionsRequest\x1a*.gavel.decision.v1.SearchDecisionsResponse\"\x03\x90\x02\x01B;Z9github.com/gavel/gavel/proto/gavel/decision/v1;decisionv1b\x06proto3"
 
 var (
 	file_gavel_decision_v1_decision_proto_rawDescOnce sync.Once
@@ -2385,95 +2603,103 @@ func file_gavel_decision_v1_decision_proto_rawDescGZIP() []byte {
 }
 
 var file_gavel_decision_v1_decision_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_gavel_decision_v1_decision_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_gavel_decision_v1_decision_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_gavel_decision_v1_decision_proto_goTypes = []any{
-	(Action)(0),                   // 0: gavel.decision.v1.Action
-	(View)(0),                     // 1: gavel.decision.v1.View
-	(DetectorStatus)(0),           // 2: gavel.decision.v1.DetectorStatus
-	(*Profile)(nil),               // 3: gavel.decision.v1.Profile
-	(*Subject)(nil),               // 4: gavel.decision.v1.Subject
-	(*RequestContext)(nil),        // 5: gavel.decision.v1.RequestContext
-	(*Signal)(nil),                // 6: gavel.decision.v1.Signal
-	(*DecideRequest)(nil),         // 7: gavel.decision.v1.DecideRequest
-	(*Restriction)(nil),           // 8: gavel.decision.v1.Restriction
-	(*Reason)(nil),                // 9: gavel.decision.v1.Reason
-	(*Remedy)(nil),                // 10: gavel.decision.v1.Remedy
-	(*DetectorReport)(nil),        // 11: gavel.decision.v1.DetectorReport
-	(*DecideResponse)(nil),        // 12: gavel.decision.v1.DecideResponse
-	(*Effect)(nil),                // 13: gavel.decision.v1.Effect
-	(*StatementOfReasons)(nil),    // 14: gavel.decision.v1.StatementOfReasons
-	(*Redress)(nil),               // 15: gavel.decision.v1.Redress
-	(*GetDecisionRequest)(nil),    // 16: gavel.decision.v1.GetDecisionRequest
-	(*GetDecisionResponse)(nil),   // 17: gavel.decision.v1.GetDecisionResponse
-	(*SuppressedReason)(nil),      // 18: gavel.decision.v1.SuppressedReason
-	(*ManualAction)(nil),          // 19: gavel.decision.v1.ManualAction
-	(*ShadowVerdict)(nil),         // 20: gavel.decision.v1.ShadowVerdict
-	(*ListDecisionsRequest)(nil),  // 21: gavel.decision.v1.ListDecisionsRequest
-	(*ListDecisionsResponse)(nil), // 22: gavel.decision.v1.ListDecisionsResponse
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 24: google.protobuf.Struct
-	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
+	(Action)(0),                     // 0: gavel.decision.v1.Action
+	(View)(0),                       // 1: gavel.decision.v1.View
+	(DetectorStatus)(0),             // 2: gavel.decision.v1.DetectorStatus
+	(*Profile)(nil),                 // 3: gavel.decision.v1.Profile
+	(*Subject)(nil),                 // 4: gavel.decision.v1.Subject
+	(*RequestContext)(nil),          // 5: gavel.decision.v1.RequestContext
+	(*Signal)(nil),                  // 6: gavel.decision.v1.Signal
+	(*DecideRequest)(nil),           // 7: gavel.decision.v1.DecideRequest
+	(*Restriction)(nil),             // 8: gavel.decision.v1.Restriction
+	(*Reason)(nil),                  // 9: gavel.decision.v1.Reason
+	(*Remedy)(nil),                  // 10: gavel.decision.v1.Remedy
+	(*DetectorReport)(nil),          // 11: gavel.decision.v1.DetectorReport
+	(*DecideResponse)(nil),          // 12: gavel.decision.v1.DecideResponse
+	(*Effect)(nil),                  // 13: gavel.decision.v1.Effect
+	(*StatementOfReasons)(nil),      // 14: gavel.decision.v1.StatementOfReasons
+	(*Redress)(nil),                 // 15: gavel.decision.v1.Redress
+	(*GetDecisionRequest)(nil),      // 16: gavel.decision.v1.GetDecisionRequest
+	(*GetDecisionResponse)(nil),     // 17: gavel.decision.v1.GetDecisionResponse
+	(*SuppressedReason)(nil),        // 18: gavel.decision.v1.SuppressedReason
+	(*ManualAction)(nil),            // 19: gavel.decision.v1.ManualAction
+	(*ShadowVerdict)(nil),           // 20: gavel.decision.v1.ShadowVerdict
+	(*ListDecisionsRequest)(nil),    // 21: gavel.decision.v1.ListDecisionsRequest
+	(*ListDecisionsResponse)(nil),   // 22: gavel.decision.v1.ListDecisionsResponse
+	(*SearchDecisionsRequest)(nil),  // 23: gavel.decision.v1.SearchDecisionsRequest
+	(*SearchDecisionsResponse)(nil), // 24: gavel.decision.v1.SearchDecisionsResponse
+	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),         // 26: google.protobuf.Struct
+	(*durationpb.Duration)(nil),     // 27: google.protobuf.Duration
 }
 var file_gavel_decision_v1_decision_proto_depIdxs = []int32{
-	23, // 0: gavel.decision.v1.Subject.created_at:type_name -> google.protobuf.Timestamp
+	25, // 0: gavel.decision.v1.Subject.created_at:type_name -> google.protobuf.Timestamp
 	3,  // 1: gavel.decision.v1.Subject.profile:type_name -> gavel.decision.v1.Profile
-	24, // 2: gavel.decision.v1.Signal.evidence:type_name -> google.protobuf.Struct
+	26, // 2: gavel.decision.v1.Signal.evidence:type_name -> google.protobuf.Struct
 	4,  // 3: gavel.decision.v1.DecideRequest.subject:type_name -> gavel.decision.v1.Subject
 	5,  // 4: gavel.decision.v1.DecideRequest.context:type_name -> gavel.decision.v1.RequestContext
-	24, // 5: gavel.decision.v1.DecideRequest.attributes:type_name -> google.protobuf.Struct
+	26, // 5: gavel.decision.v1.DecideRequest.attributes:type_name -> google.protobuf.Struct
 	6,  // 6: gavel.decision.v1.DecideRequest.signals:type_name -> gavel.decision.v1.Signal
-	23, // 7: gavel.decision.v1.DecideRequest.occurred_at:type_name -> google.protobuf.Timestamp
-	23, // 8: gavel.decision.v1.Restriction.until:type_name -> google.protobuf.Timestamp
+	25, // 7: gavel.decision.v1.DecideRequest.occurred_at:type_name -> google.protobuf.Timestamp
+	25, // 8: gavel.decision.v1.Restriction.until:type_name -> google.protobuf.Timestamp
 	0,  // 9: gavel.decision.v1.Reason.action:type_name -> gavel.decision.v1.Action
-	24, // 10: gavel.decision.v1.Reason.evidence:type_name -> google.protobuf.Struct
+	26, // 10: gavel.decision.v1.Reason.evidence:type_name -> google.protobuf.Struct
 	2,  // 11: gavel.decision.v1.DetectorReport.status:type_name -> gavel.decision.v1.DetectorStatus
-	25, // 12: gavel.decision.v1.DetectorReport.latency:type_name -> google.protobuf.Duration
+	27, // 12: gavel.decision.v1.DetectorReport.latency:type_name -> google.protobuf.Duration
 	0,  // 13: gavel.decision.v1.DecideResponse.action:type_name -> gavel.decision.v1.Action
 	8,  // 14: gavel.decision.v1.DecideResponse.restrictions:type_name -> gavel.decision.v1.Restriction
 	9,  // 15: gavel.decision.v1.DecideResponse.reasons:type_name -> gavel.decision.v1.Reason
 	10, // 16: gavel.decision.v1.DecideResponse.remedy:type_name -> gavel.decision.v1.Remedy
-	25, // 17: gavel.decision.v1.DecideResponse.duration:type_name -> google.protobuf.Duration
+	27, // 17: gavel.decision.v1.DecideResponse.duration:type_name -> google.protobuf.Duration
 	11, // 18: gavel.decision.v1.DecideResponse.detectors:type_name -> gavel.decision.v1.DetectorReport
-	23, // 19: gavel.decision.v1.DecideResponse.decided_at:type_name -> google.protobuf.Timestamp
+	25, // 19: gavel.decision.v1.DecideResponse.decided_at:type_name -> google.protobuf.Timestamp
 	14, // 20: gavel.decision.v1.DecideResponse.statement:type_name -> gavel.decision.v1.StatementOfReasons
 	13, // 21: gavel.decision.v1.DecideResponse.effects:type_name -> gavel.decision.v1.Effect
-	23, // 22: gavel.decision.v1.Effect.since:type_name -> google.protobuf.Timestamp
-	23, // 23: gavel.decision.v1.Effect.until:type_name -> google.protobuf.Timestamp
-	23, // 24: gavel.decision.v1.Effect.state_at:type_name -> google.protobuf.Timestamp
-	23, // 25: gavel.decision.v1.StatementOfReasons.application_date:type_name -> google.protobuf.Timestamp
-	23, // 26: gavel.decision.v1.StatementOfReasons.end_date_account_restriction:type_name -> google.protobuf.Timestamp
-	23, // 27: gavel.decision.v1.StatementOfReasons.end_date_monetary_restriction:type_name -> google.protobuf.Timestamp
-	23, // 28: gavel.decision.v1.StatementOfReasons.end_date_service_restriction:type_name -> google.protobuf.Timestamp
+	25, // 22: gavel.decision.v1.Effect.since:type_name -> google.protobuf.Timestamp
+	25, // 23: gavel.decision.v1.Effect.until:type_name -> google.protobuf.Timestamp
+	25, // 24: gavel.decision.v1.Effect.state_at:type_name -> google.protobuf.Timestamp
+	25, // 25: gavel.decision.v1.StatementOfReasons.application_date:type_name -> google.protobuf.Timestamp
+	25, // 26: gavel.decision.v1.StatementOfReasons.end_date_account_restriction:type_name -> google.protobuf.Timestamp
+	25, // 27: gavel.decision.v1.StatementOfReasons.end_date_monetary_restriction:type_name -> google.protobuf.Timestamp
+	25, // 28: gavel.decision.v1.StatementOfReasons.end_date_service_restriction:type_name -> google.protobuf.Timestamp
 	15, // 29: gavel.decision.v1.StatementOfReasons.redress:type_name -> gavel.decision.v1.Redress
-	23, // 30: gavel.decision.v1.Redress.deadline:type_name -> google.protobuf.Timestamp
+	25, // 30: gavel.decision.v1.Redress.deadline:type_name -> google.protobuf.Timestamp
 	1,  // 31: gavel.decision.v1.GetDecisionRequest.view:type_name -> gavel.decision.v1.View
 	12, // 32: gavel.decision.v1.GetDecisionResponse.decision:type_name -> gavel.decision.v1.DecideResponse
 	1,  // 33: gavel.decision.v1.GetDecisionResponse.view:type_name -> gavel.decision.v1.View
 	6,  // 34: gavel.decision.v1.GetDecisionResponse.signals:type_name -> gavel.decision.v1.Signal
-	24, // 35: gavel.decision.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
-	25, // 36: gavel.decision.v1.GetDecisionResponse.latency:type_name -> google.protobuf.Duration
+	26, // 35: gavel.decision.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
+	27, // 36: gavel.decision.v1.GetDecisionResponse.latency:type_name -> google.protobuf.Duration
 	20, // 37: gavel.decision.v1.GetDecisionResponse.shadow:type_name -> gavel.decision.v1.ShadowVerdict
 	18, // 38: gavel.decision.v1.GetDecisionResponse.suppressed:type_name -> gavel.decision.v1.SuppressedReason
 	19, // 39: gavel.decision.v1.GetDecisionResponse.manual:type_name -> gavel.decision.v1.ManualAction
 	0,  // 40: gavel.decision.v1.SuppressedReason.action:type_name -> gavel.decision.v1.Action
-	24, // 41: gavel.decision.v1.SuppressedReason.evidence:type_name -> google.protobuf.Struct
-	23, // 42: gavel.decision.v1.SuppressedReason.until:type_name -> google.protobuf.Timestamp
-	25, // 43: gavel.decision.v1.ManualAction.duration:type_name -> google.protobuf.Duration
+	26, // 41: gavel.decision.v1.SuppressedReason.evidence:type_name -> google.protobuf.Struct
+	25, // 42: gavel.decision.v1.SuppressedReason.until:type_name -> google.protobuf.Timestamp
+	27, // 43: gavel.decision.v1.ManualAction.duration:type_name -> google.protobuf.Duration
 	0,  // 44: gavel.decision.v1.ShadowVerdict.action:type_name -> gavel.decision.v1.Action
 	9,  // 45: gavel.decision.v1.ShadowVerdict.reasons:type_name -> gavel.decision.v1.Reason
-	23, // 46: gavel.decision.v1.ShadowVerdict.evaluated_at:type_name -> google.protobuf.Timestamp
+	25, // 46: gavel.decision.v1.ShadowVerdict.evaluated_at:type_name -> google.protobuf.Timestamp
 	12, // 47: gavel.decision.v1.ListDecisionsResponse.decisions:type_name -> gavel.decision.v1.DecideResponse
-	7,  // 48: gavel.decision.v1.DecisionService.Decide:input_type -> gavel.decision.v1.DecideRequest
-	16, // 49: gavel.decision.v1.DecisionService.GetDecision:input_type -> gavel.decision.v1.GetDecisionRequest
-	21, // 50: gavel.decision.v1.DecisionService.ListDecisions:input_type -> gavel.decision.v1.ListDecisionsRequest
-	12, // 51: gavel.decision.v1.DecisionService.Decide:output_type -> gavel.decision.v1.DecideResponse
-	17, // 52: gavel.decision.v1.DecisionService.GetDecision:output_type -> gavel.decision.v1.GetDecisionResponse
-	22, // 53: gavel.decision.v1.DecisionService.ListDecisions:output_type -> gavel.decision.v1.ListDecisionsResponse
-	51, // [51:54] is the sub-list for method output_type
-	48, // [48:51] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	25, // 48: gavel.decision.v1.SearchDecisionsRequest.since:type_name -> google.protobuf.Timestamp
+	25, // 49: gavel.decision.v1.SearchDecisionsRequest.until:type_name -> google.protobuf.Timestamp
+	0,  // 50: gavel.decision.v1.SearchDecisionsRequest.action:type_name -> gavel.decision.v1.Action
+	12, // 51: gavel.decision.v1.SearchDecisionsResponse.decisions:type_name -> gavel.decision.v1.DecideResponse
+	7,  // 52: gavel.decision.v1.DecisionService.Decide:input_type -> gavel.decision.v1.DecideRequest
+	16, // 53: gavel.decision.v1.DecisionService.GetDecision:input_type -> gavel.decision.v1.GetDecisionRequest
+	21, // 54: gavel.decision.v1.DecisionService.ListDecisions:input_type -> gavel.decision.v1.ListDecisionsRequest
+	23, // 55: gavel.decision.v1.DecisionService.SearchDecisions:input_type -> gavel.decision.v1.SearchDecisionsRequest
+	12, // 56: gavel.decision.v1.DecisionService.Decide:output_type -> gavel.decision.v1.DecideResponse
+	17, // 57: gavel.decision.v1.DecisionService.GetDecision:output_type -> gavel.decision.v1.GetDecisionResponse
+	22, // 58: gavel.decision.v1.DecisionService.ListDecisions:output_type -> gavel.decision.v1.ListDecisionsResponse
+	24, // 59: gavel.decision.v1.DecisionService.SearchDecisions:output_type -> gavel.decision.v1.SearchDecisionsResponse
+	56, // [56:60] is the sub-list for method output_type
+	52, // [52:56] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_gavel_decision_v1_decision_proto_init() }
@@ -2481,13 +2707,14 @@ func file_gavel_decision_v1_decision_proto_init() {
 	if File_gavel_decision_v1_decision_proto != nil {
 		return
 	}
+	file_gavel_decision_v1_decision_proto_msgTypes[20].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gavel_decision_v1_decision_proto_rawDesc), len(file_gavel_decision_v1_decision_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -41,6 +41,9 @@ const (
 	// DecisionServiceListDecisionsProcedure is the fully-qualified name of the DecisionService's
 	// ListDecisions RPC.
 	DecisionServiceListDecisionsProcedure = "/gavel.decision.v1.DecisionService/ListDecisions"
+	// DecisionServiceSearchDecisionsProcedure is the fully-qualified name of the DecisionService's
+	// SearchDecisions RPC.
+	DecisionServiceSearchDecisionsProcedure = "/gavel.decision.v1.DecisionService/SearchDecisions"
 )
 
 // DecisionServiceClient is a client for the gavel.decision.v1.DecisionService service.
@@ -52,6 +55,10 @@ type DecisionServiceClient interface {
 	GetDecision(context.Context, *connect.Request[v1.GetDecisionRequest]) (*connect.Response[v1.GetDecisionResponse], error)
 	// ListDecisions returns a subject's enforcement history, newest first.
 	ListDecisions(context.Context, *connect.Request[v1.ListDecisionsRequest]) (*connect.Response[v1.ListDecisionsResponse], error)
+	// SearchDecisions finds decisions across subjects, newest first, with
+	// cursor pagination ("every suspend at signup since Monday that fired
+	// MODEL_RISK"). Read, review or admin role.
+	SearchDecisions(context.Context, *connect.Request[v1.SearchDecisionsRequest]) (*connect.Response[v1.SearchDecisionsResponse], error)
 }
 
 // NewDecisionServiceClient constructs a client for the gavel.decision.v1.DecisionService service.
@@ -85,14 +92,22 @@ func NewDecisionServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		searchDecisions: connect.NewClient[v1.SearchDecisionsRequest, v1.SearchDecisionsResponse](
+			httpClient,
+			baseURL+DecisionServiceSearchDecisionsProcedure,
+			connect.WithSchema(decisionServiceMethods.ByName("SearchDecisions")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // decisionServiceClient implements DecisionServiceClient.
 type decisionServiceClient struct {
-	decide        *connect.Client[v1.DecideRequest, v1.DecideResponse]
-	getDecision   *connect.Client[v1.GetDecisionRequest, v1.GetDecisionResponse]
-	listDecisions *connect.Client[v1.ListDecisionsRequest, v1.ListDecisionsResponse]
+	decide          *connect.Client[v1.DecideRequest, v1.DecideResponse]
+	getDecision     *connect.Client[v1.GetDecisionRequest, v1.GetDecisionResponse]
+	listDecisions   *connect.Client[v1.ListDecisionsRequest, v1.ListDecisionsResponse]
+	searchDecisions *connect.Client[v1.SearchDecisionsRequest, v1.SearchDecisionsResponse]
 }
 
 // Decide calls gavel.decision.v1.DecisionService.Decide.
@@ -110,6 +125,11 @@ func (c *decisionServiceClient) ListDecisions(ctx context.Context, req *connect.
 	return c.listDecisions.CallUnary(ctx, req)
 }
 
+// SearchDecisions calls gavel.decision.v1.DecisionService.SearchDecisions.
+func (c *decisionServiceClient) SearchDecisions(ctx context.Context, req *connect.Request[v1.SearchDecisionsRequest]) (*connect.Response[v1.SearchDecisionsResponse], error) {
+	return c.searchDecisions.CallUnary(ctx, req)
+}
+
 // DecisionServiceHandler is an implementation of the gavel.decision.v1.DecisionService service.
 type DecisionServiceHandler interface {
 	// Decide evaluates the enforcement policy for one account at one
@@ -119,6 +139,10 @@ type DecisionServiceHandler interface {
 	GetDecision(context.Context, *connect.Request[v1.GetDecisionRequest]) (*connect.Response[v1.GetDecisionResponse], error)
 	// ListDecisions returns a subject's enforcement history, newest first.
 	ListDecisions(context.Context, *connect.Request[v1.ListDecisionsRequest]) (*connect.Response[v1.ListDecisionsResponse], error)
+	// SearchDecisions finds decisions across subjects, newest first, with
+	// cursor pagination ("every suspend at signup since Monday that fired
+	// MODEL_RISK"). Read, review or admin role.
+	SearchDecisions(context.Context, *connect.Request[v1.SearchDecisionsRequest]) (*connect.Response[v1.SearchDecisionsResponse], error)
 }
 
 // NewDecisionServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -148,6 +172,13 @@ func NewDecisionServiceHandler(svc DecisionServiceHandler, opts ...connect.Handl
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	decisionServiceSearchDecisionsHandler := connect.NewUnaryHandler(
+		DecisionServiceSearchDecisionsProcedure,
+		svc.SearchDecisions,
+		connect.WithSchema(decisionServiceMethods.ByName("SearchDecisions")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/gavel.decision.v1.DecisionService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case DecisionServiceDecideProcedure:
@@ -156,6 +187,8 @@ func NewDecisionServiceHandler(svc DecisionServiceHandler, opts ...connect.Handl
 			decisionServiceGetDecisionHandler.ServeHTTP(w, r)
 		case DecisionServiceListDecisionsProcedure:
 			decisionServiceListDecisionsHandler.ServeHTTP(w, r)
+		case DecisionServiceSearchDecisionsProcedure:
+			decisionServiceSearchDecisionsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -175,4 +208,8 @@ func (UnimplementedDecisionServiceHandler) GetDecision(context.Context, *connect
 
 func (UnimplementedDecisionServiceHandler) ListDecisions(context.Context, *connect.Request[v1.ListDecisionsRequest]) (*connect.Response[v1.ListDecisionsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("gavel.decision.v1.DecisionService.ListDecisions is not implemented"))
+}
+
+func (UnimplementedDecisionServiceHandler) SearchDecisions(context.Context, *connect.Request[v1.SearchDecisionsRequest]) (*connect.Response[v1.SearchDecisionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("gavel.decision.v1.DecisionService.SearchDecisions is not implemented"))
 }
