@@ -27,14 +27,6 @@ func (p *gavelProc) lists(opts ...connect.ClientOption) listsv1connect.ListServi
 	return listsv1connect.NewListServiceClient(h2cClient(), p.addr, opts...)
 }
 
-func detectorsOff(tb testing.TB) []string {
-	var off []string
-	for _, d := range builtinDetectors(tb) {
-		off = append(off, fmt.Sprintf("GAVEL_DETECTORS__PLUGINS__%s__ENABLED=false", upper(d)))
-	}
-	return off
-}
-
 // TestListsAcrossReplicas runs two gavel replicas on one ledger (PostgreSQL
 // when the test server is configured, else one SQLite file): a list changed
 // through one reaches the other's decisions, a block-list hit suspends, an
