@@ -36,16 +36,16 @@ import (
 	"github.com/gavel/gavel/internal/tracing"
 	"github.com/gavel/gavel/ledger"
 	"github.com/gavel/gavel/ledger/journal"
-	"github.com/gavel/gavel/plugins/builtin"
 	"github.com/gavel/gavel/lists"
+	"github.com/gavel/gavel/plugins/builtin"
 	"github.com/gavel/gavel/plugins/host"
 	"github.com/gavel/gavel/policies"
 	"github.com/gavel/gavel/proto/gavel/admin/v1/adminv1connect"
 	"github.com/gavel/gavel/proto/gavel/appeal/v1/appealv1connect"
 	"github.com/gavel/gavel/proto/gavel/decision/v1/decisionv1connect"
 	"github.com/gavel/gavel/proto/gavel/enforcement/v1/enforcementv1connect"
-	"github.com/gavel/gavel/proto/gavel/replay/v1/replayv1connect"
 	"github.com/gavel/gavel/proto/gavel/lists/v1/listsv1connect"
+	"github.com/gavel/gavel/proto/gavel/replay/v1/replayv1connect"
 )
 
 // Version is stamped at build time.
