@@ -247,6 +247,9 @@ func (l *Ledger) GetAppeal(ctx context.Context, appealID string) (*Appeal, *deci
 	// of the same decision does not change what this one says.
 	rec.Overturned = overturned.Valid
 	rec.AppealID, rec.AppealStatus = a.AppealID, string(a.Status)
+	if err := l.effects(ctx, rec, time.Now()); err != nil {
+		return nil, nil, fmt.Errorf("appeal %s: decision %s: %w", appealID, a.DecisionID, err)
+	}
 	return &a, rec, nil
 }
 

@@ -119,6 +119,14 @@ func testOverturnClearsRules(t *testing.T, open Opener) {
 	if r, _ := l.Get(ctxOf(t), rec.DecisionID); r.OverturnedBy != a.AppealID {
 		t.Errorf("OverturnedBy = %q, want %s", r.OverturnedBy, a.AppealID)
 	}
+	// The appeal's view of the decision says what is true now too.
+	_, appealed, err := l.GetAppeal(ctxOf(t), a.AppealID)
+	if err != nil {
+		t.Fatalf("GetAppeal = %v", err)
+	}
+	if i := slices.IndexFunc(appealed.Effects, func(e decision.Effect) bool { return e.Kind == decision.EffectHold }); i < 0 || appealed.Effects[i].State != decision.StateOverturned {
+		t.Errorf("GetAppeal decision effects = %+v, want the hold overturned", appealed.Effects)
+	}
 }
 
 func cmpString(a, b string) int {
