@@ -10,6 +10,7 @@ package scenarios
 
 import (
 	"os"
+	"strconv"
 	"testing"
 )
 
@@ -24,6 +25,15 @@ func TestScenarios(t *testing.T) {
 	}
 	defer h.Close()
 	cfg := DefaultConfig()
+	if v := os.Getenv("GAVEL_SCENARIO_SEED"); v != "" {
+		// Another draw of the same population, to see the targets are not
+		// an accident of one seed: GAVEL_SCENARIO_SEED=7 make scenarios.
+		seed, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("GAVEL_SCENARIO_SEED=%q: %v", v, err)
+		}
+		cfg.Seed = seed
+	}
 	out, err := h.Suite(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("Suite(seed %d) = %v", cfg.Seed, err)
