@@ -107,10 +107,7 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session) {
 	if reviewer == "" {
 		reviewer = reviewerOf(s)
 	}
-	var caps []string
-	for _, c := range strings.FieldsFunc(f("capabilities"), func(r rune) bool { return r == ',' || r == ' ' }) {
-		caps = append(caps, c)
-	}
+	caps := strings.FieldsFunc(f("capabilities"), func(r rune) bool { return r == ',' || r == ' ' })
 	var dur *durationpb.Duration
 	if v := f("duration"); v != "" {
 		d, err := time.ParseDuration(v)
