@@ -23,6 +23,7 @@ import (
 	"github.com/gavel/gavel/proto/gavel/appeal/v1/appealv1connect"
 	"github.com/gavel/gavel/proto/gavel/decision/v1/decisionv1connect"
 	"github.com/gavel/gavel/proto/gavel/enforcement/v1/enforcementv1connect"
+	"github.com/gavel/gavel/proto/gavel/lists/v1/listsv1connect"
 	"github.com/gavel/gavel/proto/gavel/replay/v1/replayv1connect"
 )
 
@@ -120,6 +121,7 @@ type Console struct {
 	admin       adminv1connect.AdminServiceClient
 	replays     replayv1connect.ReplayServiceClient
 	enforcement enforcementv1connect.EnforcementServiceClient
+	lists       listsv1connect.ListServiceClient
 }
 
 // New builds the console over the API handler in d.
@@ -161,6 +163,7 @@ func New(cfg Config, d Deps) (*Console, error) {
 	c.admin = adminv1connect.NewAdminServiceClient(hc, base, opts...)
 	c.replays = replayv1connect.NewReplayServiceClient(hc, base, opts...)
 	c.enforcement = enforcementv1connect.NewEnforcementServiceClient(hc, base, opts...)
+	c.lists = listsv1connect.NewListServiceClient(hc, base, opts...)
 	c.routes()
 	return c, nil
 }

@@ -1,5 +1,3 @@
-//go:build lists
-
 package console
 
 import (
@@ -42,16 +40,13 @@ func (c *Console) showList(w http.ResponseWriter, r *http.Request, s *session, c
 		c.failAPI(w, r, s, err)
 		return
 	}
-	ch, err := c.lists.ListChanges(r.Context(), connect.NewRequest(&listsv1.ListChangesRequest{List: name}))
+	ch, err := c.lists.ListChanges(r.Context(), connect.NewRequest(&listsv1.ListChangesRequest{List: name, PageSize: 20}))
 	if err != nil {
 		c.failAPI(w, r, s, err)
 		return
 	}
 	d := &listsData{List: resp.Msg.GetList(), Entries: resp.Msg.GetEntries(), Next: resp.Msg.GetNextPageToken(),
 		Changes: ch.Msg.GetChanges(), CanEdit: s.who.Has(RoleReview, RoleAdmin)}
-	if len(d.Changes) > 20 {
-		d.Changes = d.Changes[len(d.Changes)-20:]
-	}
 	v := &view{Title: "List " + name, Page: "lists", Data: d, Notice: notice, Error: problem}
 	c.fill(v, s)
 	c.render(w, r, code, "list", v)

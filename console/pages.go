@@ -62,6 +62,7 @@ var funcs = template.FuncMap{
 	"asset":    assetPath,
 	"short":    shortID,
 	"list":     func(v ...string) []string { return v },
+	"purpose":  func(p fmt.Stringer) string { return strings.ToLower(strings.TrimPrefix(p.String(), "PURPOSE_")) },
 	"status": func(s decisionv1.DetectorStatus) string {
 		return strings.ToLower(strings.TrimPrefix(s.String(), "DETECTOR_STATUS_"))
 	},

@@ -29,6 +29,10 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/accounts", c.post([]string{RoleRead, RoleReview, RoleAdmin}, c.findAccount))
 	m.HandleFunc("GET /console/accounts/{ref}", c.get([]string{RoleRead, RoleReview, RoleAdmin}, c.accountPage))
 	m.HandleFunc("POST /console/accounts/{ref}/{action}", c.post([]string{RoleReview, RoleAdmin}, c.act))
+	m.HandleFunc("GET /console/search", c.get([]string{RoleRead, RoleReview, RoleAdmin}, c.searchPage))
+	m.HandleFunc("GET /console/lists", c.get([]string{RoleRead, RoleReview, RoleAdmin}, c.listsPage))
+	m.HandleFunc("GET /console/lists/{name}", c.get([]string{RoleRead, RoleReview, RoleAdmin}, c.listPage))
+	m.HandleFunc("POST /console/lists/{name}/{op}", c.post([]string{RoleReview, RoleAdmin}, c.editList))
 	m.HandleFunc("GET /console/rules", c.get([]string{RoleAdmin, RoleReview, RoleRead}, c.rulesPage))
 	m.HandleFunc("GET /console/policy", c.get([]string{RoleAdmin}, c.policyPage))
 	m.HandleFunc("POST /console/policy/replays", c.post([]string{RoleAdmin}, c.startReplay))
@@ -49,8 +53,10 @@ type navItem struct {
 
 var nav = []navItem{
 	{"queue", "Queue", "/console/queue", []string{RoleReview, RoleRead}},
+	{"search", "Search", "/console/search", []string{RoleAdmin, RoleReview, RoleRead}},
 	{"rules", "Rules", "/console/rules", []string{RoleAdmin, RoleReview, RoleRead}},
 	{"policy", "Policy", "/console/policy", []string{RoleAdmin}},
+	{"lists", "Lists", "/console/lists", []string{RoleAdmin, RoleReview, RoleRead}},
 	{"system", "System", "/console/system", []string{RoleAdmin}},
 }
 

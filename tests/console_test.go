@@ -21,6 +21,8 @@ import (
 	appealv1 "github.com/gavel/gavel/proto/gavel/appeal/v1"
 	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
 	enforcementv1 "github.com/gavel/gavel/proto/gavel/enforcement/v1"
+	listsv1 "github.com/gavel/gavel/proto/gavel/lists/v1"
+	"github.com/gavel/gavel/proto/gavel/lists/v1/listsv1connect"
 )
 
 const (
@@ -537,4 +539,85 @@ func TestConsoleReplayRefusals(t *testing.T) {
 			t.Errorf("the active bundle is %s after the replays, want active-1", bs.GetRevision())
 		}
 	}
+}
+
+// TestConsoleSearchAndLists: find decisions by action and reason on the
+// Search page and open one; open an account by its id; add and remove a
+// runtime list's entries on the Lists page and find the change through the
+// API and in the list's audit trail.
+func TestConsoleSearchAndLists(t *testing.T) {
+	g := consoleGavel(t)
+	dec, _ := appealedRestriction(t, g, "sixth.appellant@mailinator.com", "Please look again.")
+	lists := listsv1connect.NewListServiceClient(h2cClient(), g.addr, withToken(consoleOpsToken))
+	if _, err := lists.CreateList(ctxT(t), connect.NewRequest(&listsv1.CreateListRequest{
+		Name: "abuse-ranges", Kind: "ip", Purpose: listsv1.Purpose_PURPOSE_BLOCK, Action: "suspend", Description: "abuse desk",
+	})); err != nil {
+		t.Fatalf("CreateList = %v", err)
+	}
+
+	b := newBrowser(t)
+	ctx := b.user(t)
+	signIn(t, ctx, g.addr, consoleDeskToken, "Rita Okafor")
+
+	navigate(t, ctx, g.addr+"/console/search")
+	b.check(t, ctx, "search")
+	step(t, ctx, chromedp.SetValue(chromedp.ID("action"), "restrict"), chromedp.SendKeys(chromedp.ID("reason"), "PAYOUT_ACCOUNT_SHARED"))
+	submit(t, ctx, chromedp.Click(chromedp.CSS(`form.search-form button[type=submit]`)))
+	if got := location(t, ctx); strings.Contains(got, dec.GetSubjectId()) || strings.Contains(got, "mailinator") {
+		t.Errorf("the search URL %s carries the account", got)
+	}
+	hits := eval[[]string](t, ctx, `[...document.querySelectorAll("main table tbody a")].map(a => a.pathname)`)
+	if !slices.Contains(hits, "/console/decisions/"+dec.GetDecisionId()) {
+		t.Fatalf("search for restrict + PAYOUT_ACCOUNT_SHARED found %v, want decision %s", hits, dec.GetDecisionId())
+	}
+	b.check(t, ctx, "search-results")
+	navigate(t, ctx, g.addr+"/console/search?action=allow&reason=PAYOUT_ACCOUNT_SHARED")
+	if got := text(t, ctx, "main"); !strings.Contains(got, "No decision matches") {
+		t.Errorf("a search with no match says %q", got)
+	}
+
+	// An account by its id, by POST: the page it lands on names a decision, not the account.
+	step(t, ctx, chromedp.SendKeys(chromedp.ID("account"), dec.GetSubjectId()))
+	submit(t, ctx, chromedp.Click(chromedp.CSS(`form.account-find button`)))
+	if got := location(t, ctx); got != "/console/accounts/"+dec.GetDecisionId() {
+		t.Errorf("opening the account went to %s, want /console/accounts/%s", got, dec.GetDecisionId())
+	}
+
+	navigate(t, ctx, g.addr+"/console/lists")
+	if got := text(t, ctx, "main table"); !strings.Contains(got, "abuse-ranges") {
+		t.Fatalf("the lists page = %q, want abuse-ranges", got)
+	}
+	b.check(t, ctx, "lists")
+	navigate(t, ctx, g.addr+"/console/lists/abuse-ranges")
+	step(t, ctx, chromedp.SendKeys(chromedp.ID("add-values"), "203.0.113.0/24\n198.51.100.7"), chromedp.SendKeys(chromedp.ID("add-note"), "ticket 4411"))
+	submit(t, ctx, chromedp.Click(chromedp.CSS(`form[action$="/add"] button`)))
+	if got := text(t, ctx, ".notice"); !strings.Contains(got, "2 added") {
+		t.Errorf("adding two entries says %q", got)
+	}
+	entries := func() []string {
+		resp, err := lists.ListEntries(ctxT(t), connect.NewRequest(&listsv1.ListEntriesRequest{List: "abuse-ranges"}))
+		if err != nil {
+			t.Fatalf("ListEntries = %v", err)
+		}
+		var out []string
+		for _, e := range resp.Msg.GetEntries() {
+			out = append(out, e.GetValue())
+		}
+		return out
+	}
+	if got := entries(); len(got) != 2 {
+		t.Errorf("ListEntries after adding = %v, want two entries", got)
+	}
+	step(t, ctx, chromedp.SendKeys(chromedp.ID("rm-values"), "198.51.100.7"))
+	submit(t, ctx, chromedp.Click(chromedp.CSS(`form[action$="/remove"] button`)))
+	if got := text(t, ctx, ".notice"); !strings.Contains(got, "1 removed") {
+		t.Errorf("removing an entry says %q", got)
+	}
+	if got := entries(); len(got) != 1 {
+		t.Errorf("ListEntries after removing = %v, want one entry", got)
+	}
+	if got := text(t, ctx, "#ch-h ~ div table tbody"); !strings.Contains(got, "desk") {
+		t.Errorf("the list's audit trail = %q, want the desk's changes", got)
+	}
+	b.check(t, ctx, "list")
 }
