@@ -127,10 +127,11 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 		"GAVEL_AUTH__TOKENS__SIGNUP__SECRET="+edgeDecideToken,
 		"GAVEL_AUTH__TOKENS__SIGNUP__ROLES=decide",
 	)...)
-	m := metricsLine.FindStringSubmatch(g.Logs())
-	if m == nil {
-		t.Fatalf("no \"metrics serving\" line in the log:\n%s", g.Logs())
-	}
+	var m []string // the metrics listener is logged just after "gavel serving"
+	eventually(t, 30*time.Second, "the \"metrics serving\" log line", func() (bool, string) {
+		m = metricsLine.FindStringSubmatch(g.Logs())
+		return m != nil, g.Logs()
+	})
 	if code, body := httpGet(t, h2cClient(), "http://"+m[1]+"/metrics", ""); code != 200 || !strings.Contains(body, "gavel_requests_in_flight_limit 256") {
 		t.Errorf("GET metrics listener /metrics = %d, want 200 with gavel's series", code)
 	}
