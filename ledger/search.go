@@ -26,6 +26,9 @@ type SearchFilter struct {
 	ReasonCode     string          // a reason that fired in the decision
 	SubjectID      string
 	BundleRevision string
+	// Source keeps decisions of the policy (decision.SourcePolicy, the
+	// automated ones) or reviewers' manual actions (decision.SourceManual).
+	Source string
 	// Fallback, when set, keeps only decisions where the failure action
 	// applied (true) or the policy decided (false).
 	Fallback *bool
@@ -44,7 +47,7 @@ func (f *SearchFilter) key() string {
 		fb = fmt.Sprint(*f.Fallback)
 	}
 	return strings.Join([]string{"search", f.Since.UTC().Format(time.RFC3339Nano), f.Until.UTC().Format(time.RFC3339Nano),
-		f.Checkpoint, f.Action.String(), f.ReasonCode, f.SubjectID, f.BundleRevision, fb, string(f.Appeal),
+		f.Checkpoint, f.Action.String(), f.ReasonCode, f.SubjectID, f.BundleRevision, f.Source, fb, string(f.Appeal),
 		fmt.Sprint(f.ShadowDisagrees)}, "\x00")
 }
 
@@ -103,6 +106,13 @@ func (l *Ledger) SearchDecisions(ctx context.Context, f SearchFilter, pageSize i
 	if f.BundleRevision != "" {
 		eq("d.bundle_revision", f.BundleRevision)
 	}
+	switch f.Source {
+	case "":
+	case decision.SourcePolicy, decision.SourceManual:
+		eq("d.source", f.Source)
+	default:
+		return nil, "", fmt.Errorf("search decisions: %w: source %q", ErrBadFilter, f.Source)
+	}
 	if f.Fallback != nil {
 		eq("d.fallback", *f.Fallback)
 	}
@@ -119,8 +129,11 @@ func (l *Ledger) SearchDecisions(ctx context.Context, f SearchFilter, pageSize i
 		return nil, "", fmt.Errorf("search decisions: %w: appeal status %q", ErrBadFilter, f.Appeal)
 	}
 	if f.ShadowDisagrees {
-		b.WriteString(` AND d.decision_id IN (SELECT s.decision_id FROM shadow_verdicts s
-			JOIN decisions x ON x.decision_id = s.decision_id WHERE s.action <> '' AND s.action <> x.action)`)
+		// Correlated: the page walks decisions by time and probes each
+		// one's shadow verdict by key, instead of materialising every
+		// disagreement first.
+		b.WriteString(` AND EXISTS (SELECT 1 FROM shadow_verdicts s
+			WHERE s.decision_id = d.decision_id AND s.action <> '' AND s.action <> d.action)`)
 	}
 	if pageToken != "" {
 		c, err := decodeCursor(pageToken, key)

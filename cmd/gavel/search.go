@@ -18,7 +18,7 @@ import (
 )
 
 const searchUsage = `usage: gavel search [--since D|TIME] [--until D|TIME] [--checkpoint C] [--action A] [--reason CODE]
-                    [--subject S] [--revision R] [--fallback true|false] [--appeal open|upheld|overturned|any|none]
+                    [--subject S] [--revision R] [--source automated|manual] [--fallback true|false] [--appeal open|upheld|overturned|any|none]
                     [--shadow-disagrees] [--page-size N] [--page-token T] [--all] [--json]
 
 Decisions across subjects, newest first. --since and --until take a duration back from now
@@ -40,6 +40,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		reason    = fs.String("reason", "", "a reason code that fired")
 		subject   = fs.String("subject", "", "subject id")
 		revision  = fs.String("revision", "", "bundle revision")
+		source    = fs.String("source", "", "automated (the policy's) or manual (reviewers' actions)")
 		fallback  = fs.String("fallback", "", "true: only failure-action decisions; false: only the policy's")
 		appeal    = fs.String("appeal", "", "open, upheld, overturned, any or none")
 		shadow    = fs.Bool("shadow-disagrees", false, "only decisions the shadow bundle decided otherwise")
@@ -59,7 +60,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	now := time.Now()
 	req := &decisionv1.SearchDecisionsRequest{
 		Checkpoint: *cp, ReasonCode: *reason, SubjectId: *subject, BundleRevision: *revision,
-		AppealStatus: *appeal, ShadowDisagrees: *shadow, PageSize: *pageSize, PageToken: *pageToken,
+		AppealStatus: *appeal, ShadowDisagrees: *shadow, Source: *source, PageSize: *pageSize, PageToken: *pageToken,
 	}
 	for _, w := range []struct {
 		flag, v string

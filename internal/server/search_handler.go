@@ -72,6 +72,15 @@ func (h *decisionHandler) SearchDecisions(ctx context.Context, req *connect.Requ
 	}
 	f.Appeal = appeal
 	f.ShadowDisagrees = m.GetShadowDisagrees()
+	switch m.GetSource() {
+	case "":
+	case "automated", decision.SourcePolicy:
+		f.Source = decision.SourcePolicy
+	case decision.SourceManual:
+		f.Source = decision.SourceManual
+	default:
+		bad("source", "must be automated or manual")
+	}
 	if n := m.GetPageSize(); n < 0 || n > maxSearchPage {
 		bad("page_size", "must be between 0 and %d", maxSearchPage)
 	}

@@ -42,6 +42,7 @@ func testSearch(t *testing.T, open Opener) {
 	s2 := add("s-1", login, T0.Add(6*time.Hour), decision.Suspend, "ACCOUNT_SUSPENDED")
 	a1 := add("s-5", signup, T0.Add(7*time.Hour), decision.Allow)
 	r2 := add("s-6", signup, T0.Add(8*time.Hour), decision.Restrict, "MODEL_RISK")
+	m1 := commit(t, l, manual("s-7", T0.Add(8*time.Hour+time.Minute), decision.ManualSuspend, decision.Suspend, decision.Manual{})).DecisionID
 
 	// Appeals: r1 open, r2 overturned.
 	fileAppeal(t, l, r1, T0.Add(9*time.Hour))
@@ -64,12 +65,12 @@ func testSearch(t *testing.T, open Opener) {
 		f    ledger.SearchFilter
 		want []string
 	}{
-		{"everything", ledger.SearchFilter{}, []string{r2, a1, s2, fb, r1, w1, s1}},
-		{"since", ledger.SearchFilter{Since: T0.Add(2 * time.Hour)}, []string{r2, a1, s2, fb, r1}},
+		{"everything", ledger.SearchFilter{}, []string{m1, r2, a1, s2, fb, r1, w1, s1}},
+		{"since", ledger.SearchFilter{Since: T0.Add(2 * time.Hour)}, []string{m1, r2, a1, s2, fb, r1}},
 		{"until", ledger.SearchFilter{Until: T0.Add(2 * time.Hour)}, []string{w1, s1}},
 		{"range", ledger.SearchFilter{Since: T0.Add(time.Hour), Until: T0.Add(7 * time.Hour)}, []string{s2, fb, r1, w1}},
 		{"checkpoint", ledger.SearchFilter{Checkpoint: signup}, []string{r2, a1, fb, s1}},
-		{"action", ledger.SearchFilter{Action: decision.Suspend}, []string{s2, s1}},
+		{"action", ledger.SearchFilter{Action: decision.Suspend}, []string{m1, s2, s1}},
 		{"reason", ledger.SearchFilter{ReasonCode: "MODEL_RISK"}, []string{r2, r1, s1}},
 		{"reason and action", ledger.SearchFilter{ReasonCode: "MODEL_RISK", Action: decision.Suspend}, []string{s1}},
 		{"suspend at signup since", ledger.SearchFilter{Action: decision.Suspend, Checkpoint: signup, Since: T0.Add(-time.Hour)}, []string{s1}},
@@ -83,6 +84,8 @@ func testSearch(t *testing.T, open Opener) {
 		{"never appealed restricts", ledger.SearchFilter{Appeal: ledger.AppealNone, Action: decision.Restrict}, nil},
 		{"shadow disagrees", ledger.SearchFilter{ShadowDisagrees: true}, []string{a1}},
 		{"nothing", ledger.SearchFilter{Checkpoint: "withdrawal"}, nil},
+		{"automated", ledger.SearchFilter{Source: decision.SourcePolicy, Action: decision.Suspend}, []string{s2, s1}},
+		{"manual", ledger.SearchFilter{Source: decision.SourceManual}, []string{m1}},
 	}
 	for _, c := range cases {
 		recs, next, err := l.SearchDecisions(ctx, c.f, 50, "")

@@ -2163,8 +2163,10 @@ type SearchDecisionsRequest struct {
 	// Only decisions the shadow bundle decided otherwise.
 	ShadowDisagrees bool `protobuf:"varint,10,opt,name=shadow_disagrees,json=shadowDisagrees,proto3" json:"shadow_disagrees,omitempty"`
 	// At most 1000; default 20.
-	PageSize      int32  `protobuf:"varint,11,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,12,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageSize  int32  `protobuf:"varint,11,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,12,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// automated (the policy's decisions) or manual (reviewers' actions).
+	Source        string `protobuf:"bytes,13,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2279,6 +2281,13 @@ func (x *SearchDecisionsRequest) GetPageSize() int32 {
 func (x *SearchDecisionsRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *SearchDecisionsRequest) GetSource() string {
+	if x != nil {
+		return x.Source
 	}
 	return ""
 }
@@ -2543,7 +2552,7 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x80\x01\n" +
 	"\x15ListDecisionsResponse\x12?\n" +
 	"\tdecisions\x18\x01 \x03(\v2!.gavel.decision.v1.DecideResponseR\tdecisions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf2\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8a\x04\n" +
 	"\x16SearchDecisionsRequest\x120\n" +
 	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
 	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x1e\n" +
@@ -2562,7 +2571,8 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	" \x01(\bR\x0fshadowDisagrees\x12\x1b\n" +
 	"\tpage_size\x18\v \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\f \x01(\tR\tpageTokenB\v\n" +
+	"page_token\x18\f \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06source\x18\r \x01(\tR\x06sourceB\v\n" +
 	"\t_fallback\"\x82\x01\n" +
 	"\x17SearchDecisionsResponse\x12?\n" +
 	"\tdecisions\x18\x01 \x03(\v2!.gavel.decision.v1.DecideResponseR\tdecisions\x12&\n" +
