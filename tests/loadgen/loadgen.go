@@ -168,7 +168,6 @@ func Open(ctx context.Context, rate float64, d time.Duration, maxInFlight int, d
 		if wait := time.Until(at); wait > 0 {
 			select {
 			case <-ctx.Done():
-				total = i
 			case <-time.After(wait):
 			}
 			if ctx.Err() != nil {

@@ -648,7 +648,7 @@ func captureInput(base string) (json.RawMessage, string, error) {
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, "", fmt.Errorf("Decide: HTTP %d: %s", resp.StatusCode, raw)
+		return nil, "", fmt.Errorf("decide: HTTP %d: %s", resp.StatusCode, raw)
 	}
 	var a gavelAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
