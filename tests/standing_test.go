@@ -324,3 +324,51 @@ func TestSuspensionSeenByNextDecision(t *testing.T) {
 		t.Errorf("signup on the suspended account's device right after the suspension = %v %v, want LINKED_TO_SUSPENDED_ACCOUNT", d.GetAction(), codes(d))
 	}
 }
+
+// TestStandingCLI is issue 8's sequence as a new user types it: a restrict,
+// a held withdrawal, the account's standing, a manual suspension and a
+// reinstatement, and the text views of get and status.
+func TestStandingCLI(t *testing.T) {
+	g := startGavel(t, detectorsOff(t)...)
+	run := func(args ...string) string {
+		t.Helper()
+		r := gavelCLI(t, append(args, "--addr", g.addr)...)
+		if r.code != 0 {
+			t.Fatalf("gavel %v: %v", args, r)
+		}
+		return r.stdout
+	}
+	first := run("decide", "--checkpoint", "payout_method_change", "--subject", "acct-cli", "--signal", "model.fraud_score=0.95")
+	if !strings.Contains(first, "RESTRICT") || !strings.Contains(first, "restricted withdrawals until") {
+		t.Fatalf("gavel decide (restrict) printed:\n%s", first)
+	}
+	id := strings.Fields(strings.SplitN(first, "\n", 2)[0])[1]
+	held := run("decide", "--checkpoint", "withdrawal", "--subject", "acct-cli")
+	if !strings.Contains(held, "HOLD_ACTIVE") || !strings.Contains(held, "held since decision "+id) {
+		t.Errorf("gavel decide (withdrawal while held) printed:\n%s", held)
+	}
+	standing := run("standing", "acct-cli")
+	if !strings.Contains(standing, "hold       withdrawals") || !strings.Contains(standing, "placed by decision "+id) || !strings.Contains(standing, "strikes    1") {
+		t.Errorf("gavel standing printed:\n%s", standing)
+	}
+	susp := run("enforce", "suspend", "acct-cli", "--reason", "IDENTITY_FRAUD", "--note", "selfie does not match", "--reviewer", "k.ito")
+	if !strings.Contains(susp, "SUSPEND") || !strings.Contains(susp, "source     manual") || !strings.Contains(susp, "by manual decision") {
+		t.Errorf("gavel enforce suspend printed:\n%s", susp)
+	}
+	if r := gavelCLI(t, "enforce", "suspend", "acct-cli", "--reason", "IDENTITY_FRAUD", "--reviewer", "k.ito", "--addr", g.addr); r.code == 0 || !strings.Contains(r.stderr, "note") {
+		t.Errorf("gavel enforce suspend without --note: %v; want a failure naming note", r)
+	}
+	re := run("enforce", "reinstate", "acct-cli", "--reason", "REINSTATED", "--note", "confirmed on a video call", "--reviewer", "k.ito")
+	if !strings.Contains(re, "suspended  no") || !strings.Contains(re, "holds      none") {
+		t.Errorf("gavel enforce reinstate printed:\n%s", re)
+	}
+	got := run("get", "--reviewer", id)
+	for _, want := range []string{"effects now", "hold withdrawals", "lifted", "input (the document the policy evaluated)", `"checkpoint": "payout_method_change"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("gavel get --reviewer lacks %q:\n%s", want, got)
+		}
+	}
+	if st := run("status"); !strings.Contains(st, "ledger ok, journal: 0 decisions") {
+		t.Errorf("gavel status printed:\n%s", st)
+	}
+}

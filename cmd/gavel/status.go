@@ -12,6 +12,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/spf13/pflag"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	adminv1 "github.com/gavel/gavel/proto/gavel/admin/v1"
 	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
@@ -103,12 +104,13 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return printJSON(stdout, st)
 	}
 	fmt.Fprintf(stdout, "gavel %s, up since %s, ledger %s\n", st.GetVersion(), st.GetStartedAt().AsTime().Format(time.RFC3339), st.GetLedgerBackend())
-	if !st.GetLedgerOk() || st.GetJournalPending() > 0 {
-		fmt.Fprintf(stdout, "ledger ok %v, %d journaled decisions not yet in it", st.GetLedgerOk(), st.GetJournalPending())
-		if st.GetLedgerError() != "" {
-			fmt.Fprintf(stdout, "\n  ledger error: %s", st.GetLedgerError())
-		}
-		fmt.Fprintln(stdout)
+	health := "ok"
+	if !st.GetLedgerOk() {
+		health = "UNREACHABLE"
+	}
+	fmt.Fprintf(stdout, "ledger %s, journal: %d decisions made while it was unreachable not yet in it\n", health, st.GetJournalPending())
+	if st.GetLedgerError() != "" {
+		fmt.Fprintf(stdout, "  ledger error: %s\n", st.GetLedgerError())
 	}
 	if dl := st.GetDecisionLogs(); dl != nil {
 		fmt.Fprintf(stdout, "decision logs: %d logged, %d buffered, %d uploads ok, %d failed; dropped %d (queue) + %d (buffer)\n",
@@ -169,6 +171,14 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stdout, "signals")
 		for _, s := range resp.Msg.GetSignals() {
 			fmt.Fprintf(stdout, "  %s = %.3f %s\n", s.GetName(), s.GetScore(), s.GetValue())
+			if ev := s.GetEvidence(); len(ev.GetFields()) > 0 {
+				b, _ := protojson.Marshal(ev)
+				fmt.Fprintf(stdout, "    evidence: %s\n", b)
+			}
+		}
+		if in := resp.Msg.GetInput(); in != nil {
+			b, _ := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(in)
+			fmt.Fprintf(stdout, "input (the document the policy evaluated)\n%s\n", b)
 		}
 		fmt.Fprintf(stdout, "latency    %s\n", resp.Msg.GetLatency().AsDuration())
 		if sh := resp.Msg.GetShadow(); sh != nil {
