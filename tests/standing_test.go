@@ -330,9 +330,10 @@ func TestSuspensionSeenByNextDecision(t *testing.T) {
 // reinstatement, and the text views of get and status.
 func TestStandingCLI(t *testing.T) {
 	g := startGavel(t, detectorsOff(t)...)
+	addr := strings.TrimPrefix(g.addr, "http://") // host:port, as GAVEL_ADDR is often given
 	run := func(args ...string) string {
 		t.Helper()
-		r := gavelCLI(t, append(args, "--addr", g.addr)...)
+		r := gavelCLI(t, append(args, "--addr", addr)...)
 		if r.code != 0 {
 			t.Fatalf("gavel %v: %v", args, r)
 		}
@@ -355,7 +356,7 @@ func TestStandingCLI(t *testing.T) {
 	if !strings.Contains(susp, "SUSPEND") || !strings.Contains(susp, "source     manual") || !strings.Contains(susp, "by manual decision") {
 		t.Errorf("gavel enforce suspend printed:\n%s", susp)
 	}
-	if r := gavelCLI(t, "enforce", "suspend", "acct-cli", "--reason", "IDENTITY_FRAUD", "--reviewer", "k.ito", "--addr", g.addr); r.code == 0 || !strings.Contains(r.stderr, "note") {
+	if r := gavelCLI(t, "enforce", "suspend", "acct-cli", "--reason", "IDENTITY_FRAUD", "--reviewer", "k.ito", "--addr", addr); r.code == 0 || !strings.Contains(r.stderr, "note") {
 		t.Errorf("gavel enforce suspend without --note: %v; want a failure naming note", r)
 	}
 	re := run("enforce", "reinstate", "acct-cli", "--reason", "REINSTATED", "--note", "confirmed on a video call", "--reviewer", "k.ito")

@@ -23,7 +23,11 @@ func (c *clientFlags) enforcementClient() (enforcementv1connect.EnforcementServi
 	if err != nil {
 		return nil, err
 	}
-	return enforcementv1connect.NewEnforcementServiceClient(httpClient(), strings.TrimRight(c.addr, "/"), opts...), nil
+	hc, base, err := c.connection()
+	if err != nil {
+		return nil, err
+	}
+	return enforcementv1connect.NewEnforcementServiceClient(hc, base, opts...), nil
 }
 
 // runStanding prints an account's standing now.

@@ -41,7 +41,11 @@ func (c *clientFlags) listsClient() (listsv1connect.ListServiceClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return listsv1connect.NewListServiceClient(httpClient(), strings.TrimRight(c.addr, "/"), opts...), nil
+	hc, base, err := c.connection()
+	if err != nil {
+		return nil, err
+	}
+	return listsv1connect.NewListServiceClient(hc, base, opts...), nil
 }
 
 func runLists(ctx context.Context, args []string, stdout, stderr io.Writer) error {
