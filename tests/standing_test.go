@@ -160,6 +160,9 @@ func TestOverturnSticks(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := got.Msg.GetDecision()
+	if d.GetAppealable() {
+		t.Errorf("GetDecision(overturned) appealable = true, want false: there is nothing left to appeal")
+	}
 	if !d.GetOverturned() || effectState(d, "hold", "withdrawals") != "overturned" || effectState(d, "strike", "") != "overturned" {
 		t.Errorf("GetDecision(overturned) = overturned %v effects %v, want every effect overturned", d.GetOverturned(), d.GetEffects())
 	}

@@ -232,6 +232,12 @@ func printDecision(w io.Writer, d *decisionv1.DecideResponse) {
 	if d.GetSupersededId() != "" {
 		fmt.Fprintf(w, "superseded %s was a fallback for a request already decided; this is that decision\n", d.GetSupersededId())
 	}
+	now := map[string]string{} // what became of each hold the decision placed
+	for _, e := range d.GetEffects() {
+		if e.GetKind() == "hold" && e.GetState() != "in_force" {
+			now[e.GetCapability()] = strings.ReplaceAll(e.GetState(), "_", " ")
+		}
+	}
 	for _, r := range d.GetRestrictions() {
 		until := "until lifted"
 		if r.GetUntil() != nil {
@@ -239,6 +245,8 @@ func printDecision(w io.Writer, d *decisionv1.DecideResponse) {
 		}
 		if r.GetDecisionId() != "" {
 			until += ", held since decision " + r.GetDecisionId()
+		} else if st := now[r.GetCapability()]; st != "" {
+			until += " (now " + st + ")"
 		}
 		fmt.Fprintf(w, "restricted %s %s\n", r.GetCapability(), until)
 	}

@@ -90,7 +90,7 @@ func responseFromRecord(rec *decision.Record, view decisionv1.View) *decisionv1.
 		SubjectId:      rec.SubjectID,
 		Checkpoint:     rec.Checkpoint,
 		Action:         actionToProto[v.Action],
-		Appealable:     v.Appealable() && !rec.DryRun,
+		Appealable:     v.Appealable() && !rec.DryRun && !rec.Overturned,
 		Strike:         v.Strike,
 		BundleRevision: v.BundleRevision,
 		DecidedAt:      timestamppb.New(rec.DecidedAt),
