@@ -467,16 +467,6 @@ func (e *Engine) Reason(code string) (decision.Reason, bool) {
 	return r, ok
 }
 
-// Remedy returns the active bundle's catalog entry for a remedy code.
-func (e *Engine) Remedy(code string) (decision.Remedy, bool) {
-	a := e.active.Load()
-	if a == nil {
-		return decision.Remedy{}, false
-	}
-	r, ok := a.catalog.remedies[code]
-	return r, ok
-}
-
 // Capabilities returns the capabilities the active bundle's catalog lists.
 func (e *Engine) Capabilities() []string {
 	a := e.active.Load()

@@ -175,6 +175,4 @@ type Catalog interface {
 	Reason(code string) (Reason, bool)
 	// Capabilities returns the capabilities a hold can name.
 	Capabilities() []string
-	// Remedy returns the catalog entry of a remedy code.
-	Remedy(code string) (Remedy, bool)
 }

@@ -176,11 +176,13 @@ func (l *Ledger) enforce(ctx context.Context, tx *sql.Tx, st *decision.Record, c
 		// later suspend (the policy re-asserting it, or another offence)
 		// adds no second one, so overturning the decision that suspended
 		// the account lifts it. The later decision's strike still counts.
-		h, err := l.history(ctx, source{tx: tx}, st.SubjectID, st.DecidedAt)
-		if err != nil {
+		var suspended bool
+		if err := tx.QueryRowContext(ctx, l.d.rebind(`SELECT EXISTS (SELECT 1 FROM suspensions
+			WHERE subject_id = ? AND lifted_at IS NULL AND since <= ? AND (until IS NULL OR until > ?))`),
+			st.SubjectID, at, at).Scan(&suspended); err != nil {
 			return 0, fmt.Errorf("suspend: read standing: %w", err)
 		}
-		if !h.Suspended {
+		if !suspended {
 			src := decision.SourcePolicy
 			if st.IsManual() {
 				src = decision.SourceManual
