@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/events"
 )
 
 // Appeal errors, each a refusal the caller can act on.
@@ -179,6 +180,10 @@ func (l *Ledger) FileAppeal(ctx context.Context, f AppealFiling) (*Appeal, error
 	if deadline := rec.DecidedAt.Add(f.Window); at.After(deadline) {
 		return nil, fmt.Errorf("%w: appeals of decision %s closed at %s", ErrAppealWindowClosed, f.DecisionID, deadline.Format(time.RFC3339))
 	}
+	// The subject's lock first, as every writer of its events takes it.
+	if _, err := l.lockSubject(ctx, tx, rec.SubjectID); err != nil {
+		return nil, fmt.Errorf("file appeal of %s: lock subject: %w", f.DecisionID, err)
+	}
 	id := uuid.Must(uuid.NewV7()).String()
 	// DO NOTHING without a target: the one-open-appeal index refuses a
 	// second open appeal, also against a concurrent filing.
@@ -202,9 +207,13 @@ func (l *Ledger) FileAppeal(ctx context.Context, f AppealFiling) (*Appeal, error
 	if err != nil {
 		return nil, fmt.Errorf("file appeal of %s: read back: %w", f.DecisionID, err)
 	}
+	if err := l.emit(ctx, tx, appealEvent(events.TypeAppealFiled, a)); err != nil {
+		return nil, fmt.Errorf("file appeal of %s: %w", f.DecisionID, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("file appeal of %s: %w", f.DecisionID, err)
 	}
+	l.eventsCommitted(1)
 	l.log.Info("appeal filed", "appeal_id", id, "decision_id", f.DecisionID, "subject_id", rec.SubjectID)
 	return a, nil
 }
@@ -339,6 +348,15 @@ func (l *Ledger) ResolveAppeal(ctx context.Context, r AppealResolution) (*Appeal
 	}
 	defer tx.Rollback()
 	at := l.d.ts(r.At)
+	// The subject's lock first, as every writer of its events takes it.
+	var subject string
+	if err := tx.QueryRowContext(ctx, l.d.rebind(`SELECT subject_id FROM appeals WHERE appeal_id = ?`), r.AppealID).Scan(&subject); err == nil {
+		if _, err := l.lockSubject(ctx, tx, subject); err != nil {
+			return nil, fmt.Errorf("resolve appeal %s: lock subject: %w", r.AppealID, err)
+		}
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("resolve appeal %s: %w", r.AppealID, err)
+	}
 	var decisionID string
 	err = tx.QueryRowContext(ctx, l.d.rebind(`UPDATE appeals
 		SET status = ?, resolved_at = ?, reviewer = ?, resolved_by = ?, note = ?
@@ -372,9 +390,13 @@ func (l *Ledger) ResolveAppeal(ctx context.Context, r AppealResolution) (*Appeal
 	if err != nil {
 		return nil, fmt.Errorf("resolve appeal %s: read back: %w", r.AppealID, err)
 	}
+	if err := l.emit(ctx, tx, appealEvent(events.TypeAppealResolved, a)); err != nil {
+		return nil, fmt.Errorf("resolve appeal %s: %w", r.AppealID, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("resolve appeal %s: %w", r.AppealID, err)
 	}
+	l.eventsCommitted(1)
 	l.log.Info("appeal resolved", "appeal_id", r.AppealID, "decision_id", decisionID,
 		"outcome", string(r.Outcome), "reviewer", r.Reviewer)
 	return a, nil
@@ -388,6 +410,15 @@ func (l *Ledger) ResolveAppeal(ctx context.Context, r AppealResolution) (*Appeal
 // already overturned.
 func (l *Ledger) overturn(ctx context.Context, tx *sql.Tx, decisionID, reason, by string, at time.Time, clearFor time.Duration) error {
 	t := l.d.ts(at)
+	// The subject's lock first, as every writer of its events takes it.
+	var subjectID string
+	if err := tx.QueryRowContext(ctx, l.d.rebind(`SELECT subject_id FROM decisions WHERE decision_id = ?`), decisionID).Scan(&subjectID); err == nil {
+		if _, err := l.lockSubject(ctx, tx, subjectID); err != nil {
+			return fmt.Errorf("overturn decision %s: lock subject: %w", decisionID, err)
+		}
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
+	}
 	res, err := tx.ExecContext(ctx, l.q.overturnDecision, t, by, decisionID)
 	if err != nil {
 		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
@@ -427,7 +458,29 @@ func (l *Ledger) overturn(ctx context.Context, tx *sql.Tx, decisionID, reason, b
 	if err != nil {
 		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
 	}
-	return l.bumpSubject(ctx, tx, subject)
+	if err := l.bumpSubject(ctx, tx, subject); err != nil {
+		return err
+	}
+	// What the overturn ended: its holds and suspension, lifted.
+	evs, err := l.endedEvents(ctx, tx, `decision_id = ? AND lifted_kind = 'overturned'`, []any{decisionID}, by, at)
+	if err != nil {
+		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
+	}
+	if err := l.emit(ctx, tx, evs...); err != nil {
+		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
+	}
+	return nil
+}
+
+// appealEvent is an appeal's filed or resolved event.
+func appealEvent(typ string, a *Appeal) events.Event {
+	d := events.AppealData{AppealID: a.AppealID, DecisionID: a.DecisionID, SubjectID: a.SubjectID, FiledAt: a.FiledAt}
+	at := a.FiledAt
+	if a.Status != AppealOpen {
+		d.Outcome, d.ResolvedAt = string(a.Status), a.ResolvedAt
+		at = a.ResolvedAt
+	}
+	return mustEvent(typ, a.SubjectID, at, d)
 }
 
 // annotate fills in what became of decisions read from the ledger: whether

@@ -129,9 +129,15 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decisi
 			return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
 		}
 	}
+	// Its events, in the same transaction, under the subject's lock.
+	emitted, err := l.decisionEvents(ctx, tx, st, lifted)
+	if err != nil {
+		return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
 	}
+	l.eventsCommitted(emitted)
 	if lifted > 0 {
 		l.log.Info("holds lifted by remedy", "subject_id", st.SubjectID, "decision_id", st.DecisionID,
 			"checkpoint", st.Checkpoint, "holds", lifted)
@@ -306,5 +312,6 @@ func (l *Ledger) Overturn(ctx context.Context, decisionID, reason string, at tim
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
 	}
+	l.eventsCommitted(1)
 	return nil
 }

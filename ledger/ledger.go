@@ -59,6 +59,8 @@ type Ledger struct {
 	redone atomic.Int64
 	// subjects queues each subject's commits in this process.
 	subjects subjectLocks
+	// outboxKick is signalled when events commit (EventsWritten).
+	outboxKick chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -76,7 +78,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Ledger, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := &Ledger{cfg: cfg, log: log.With("ledger", cfg.Driver)}
+	l := &Ledger{cfg: cfg, log: log.With("ledger", cfg.Driver), outboxKick: make(chan struct{}, 1)}
 	var err error
 	switch cfg.Driver {
 	case SQLite:

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gavel/gavel/events"
 	"github.com/gavel/gavel/lists"
 )
 
@@ -89,9 +90,13 @@ func (l *Ledger) CreateList(ctx context.Context, x lists.List, actor string, at 
 	if err != nil {
 		return x, fmt.Errorf("create list %q: read back: %w", x.Name, err)
 	}
+	if err := l.emit(ctx, tx, listEvent(x, lists.OpCreate, 0, at)); err != nil {
+		return x, fmt.Errorf("create list %q: %w", x.Name, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return x, fmt.Errorf("create list %q: %w", x.Name, err)
 	}
+	l.eventsCommitted(1)
 	return got, nil
 }
 
@@ -182,9 +187,13 @@ func (l *Ledger) PutEntries(ctx context.Context, x lists.List, es []lists.Entry,
 	if _, err := tx.ExecContext(ctx, l.d.rebind(`UPDATE lists SET updated_at = ? WHERE list_id = ?`), l.d.ts(at), x.ID); err != nil {
 		return fmt.Errorf("%s entries of list %q: %w", op, x.Name, err)
 	}
+	if err := l.emit(ctx, tx, listEvent(x, op, len(es), at)); err != nil {
+		return fmt.Errorf("%s entries of list %q: %w", op, x.Name, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%s entries of list %q: %w", op, x.Name, err)
 	}
+	l.eventsCommitted(1)
 	return nil
 }
 
@@ -217,10 +226,14 @@ func (l *Ledger) RemoveEntries(ctx context.Context, x lists.List, keys []string,
 		if _, err := tx.ExecContext(ctx, l.d.rebind(`UPDATE lists SET updated_at = ? WHERE list_id = ?`), l.d.ts(at), x.ID); err != nil {
 			return 0, fmt.Errorf("remove entries of list %q: %w", x.Name, err)
 		}
+		if err := l.emit(ctx, tx, listEvent(x, lists.OpRemove, n, at)); err != nil {
+			return 0, fmt.Errorf("remove entries of list %q: %w", x.Name, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("remove entries of list %q: %w", x.Name, err)
 	}
+	l.eventsCommitted(n)
 	return n, nil
 }
 
@@ -303,4 +316,13 @@ func (l *Ledger) LastChange(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("last list change: %w", err)
 	}
 	return seq.Int64, nil
+}
+
+// listEvent is a list's change event: which list, what was done, to how
+// many entries; never an entry's value. Written under the lists lock, so a
+// list's events are in commit order.
+func listEvent(x lists.List, op lists.Op, entries int, at time.Time) events.Event {
+	return mustEvent(events.TypeListChanged, events.ListSubject(x.Name), at, events.ListData{
+		List: x.Name, Kind: string(x.Kind), Purpose: string(x.Purpose), Op: string(op), Entries: entries, At: normTime(at),
+	})
 }

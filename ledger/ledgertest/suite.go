@@ -83,6 +83,7 @@ func Run(t *testing.T, open Opener) {
 		{"SearchPaging", testSearchPaging},
 		{"ListAppealsAll", testListAppealsAll},
 	}
+	tests = append(tests, outboxTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
