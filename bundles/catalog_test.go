@@ -3,6 +3,11 @@ package bundles
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gavel/gavel/decision"
 )
 
 func TestReadCatalog(t *testing.T) {
@@ -39,6 +44,42 @@ func TestReadCatalog(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("readCatalog() error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseReview(t *testing.T) {
+	t.Parallel()
+	reasons := []decision.Reason{{Code: "MODEL_RISK"}, {Code: "EMAIL_DISPOSABLE"}}
+	for _, tc := range []struct {
+		name string
+		raw  any
+		want *decision.Review
+		err  string
+	}{
+		{"null", nil, nil, ""},
+		{"codes and sla", map[string]any{"codes": []any{"MODEL_RISK"}, "sla": "12h"}, &decision.Review{Codes: []string{"MODEL_RISK"}, SLA: 12 * time.Hour}, ""},
+		{"no sla", map[string]any{"codes": []any{"MODEL_RISK"}}, &decision.Review{Codes: []string{"MODEL_RISK"}}, ""},
+		{"not an object", "yes", nil, "want an object or null, got string"},
+		{"no codes", map[string]any{"sla": "1h"}, nil, "codes: want a non-empty array"},
+		{"code not a reason", map[string]any{"codes": []any{"DOCUMENT_REUSED"}}, nil, `codes[0]: "DOCUMENT_REUSED" is not one of the decision's reasons`},
+		{"bad sla", map[string]any{"codes": []any{"MODEL_RISK"}, "sla": "soon"}, nil, "sla: "},
+		{"negative sla", map[string]any{"codes": []any{"MODEL_RISK"}, "sla": "-1h"}, nil, "sla: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseReview(tc.raw, reasons)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("parseReview(%v) error = %v, want one containing %q", tc.raw, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseReview(%v) error = %v", tc.raw, err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("parseReview(%v) mismatch (-want +got):\n%s", tc.raw, diff)
 			}
 		})
 	}

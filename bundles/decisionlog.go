@@ -406,7 +406,7 @@ func verdictResult(v decision.Verdict) map[string]any {
 	if v.Duration > 0 {
 		duration = v.Duration.String()
 	}
-	return map[string]any{
+	out := map[string]any{
 		"action":       v.Action.String(),
 		"restrictions": restrictions,
 		"reasons":      reasons,
@@ -414,6 +414,14 @@ func verdictResult(v decision.Verdict) map[string]any {
 		"duration":     duration,
 		"strike":       v.Strike,
 	}
+	if r := v.Review; r != nil {
+		codes := make([]any, len(r.Codes))
+		for i, c := range r.Codes {
+			codes[i] = c
+		}
+		out["review"] = map[string]any{"codes": codes, "sla": r.SLA.String()}
+	}
+	return out
 }
 
 // jsonCopy is a deep copy of v in plain JSON types, as OPA's mask expects.

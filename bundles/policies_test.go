@@ -3,7 +3,9 @@ package bundles
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/gavel/gavel/decision"
 )
@@ -48,5 +50,20 @@ func TestPolicies(t *testing.T) {
 	}
 	if bad.BundleRevision == "" || bad.BundleRevision != currentStatus(e).Revision {
 		t.Errorf("verdict revision %q, status revision %q: want the same, non-empty", bad.BundleRevision, currentStatus(e).Revision)
+	}
+	if bad.Review != nil {
+		t.Errorf("Evaluate(email.disposable signup).Review = %+v, want none (EMAIL_DISPOSABLE is not marked for review)", bad.Review)
+	}
+
+	// MODEL_RISK is marked for review in the catalog: a challenge on it
+	// carries the review member, with the catalog's SLA.
+	model := []decision.Signal{{Name: "model.fraud_score", Score: 0.8, Confidence: 1, Source: "model"}}
+	risky, err := e.Evaluate(t.Context(), signupInput(model, nil))
+	if err != nil {
+		t.Fatalf("Evaluate(model.fraud_score 0.8 signup) error = %v", err)
+	}
+	if risky.Action != decision.Challenge || risky.Review == nil ||
+		!slices.Equal(risky.Review.Codes, []string{"MODEL_RISK"}) || risky.Review.SLA != 24*time.Hour {
+		t.Errorf("Evaluate(model.fraud_score 0.8 signup) = %v, review %+v; want challenge, review {[MODEL_RISK] 24h}", risky.Action, risky.Review)
 	}
 }

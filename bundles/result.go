@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gavel/gavel/decision"
@@ -51,6 +52,11 @@ func (c *catalog) verdict(result any) (decision.Verdict, error) {
 	if raw, present := obj["suppressed"]; present {
 		if v.Suppressed, err = parseSuppressed(raw); err != nil {
 			return decision.Verdict{}, fmt.Errorf("policy result: %w", err)
+		}
+	}
+	if raw, present := obj["review"]; present {
+		if v.Review, err = parseReview(raw, v.Reasons); err != nil {
+			return decision.Verdict{}, fmt.Errorf("policy result: review: %w", err)
 		}
 	}
 	if v.Action > decision.Allow && len(v.Reasons) == 0 {
@@ -240,6 +246,42 @@ func (c *catalog) parseRemedy(raw any) (*decision.Remedy, error) {
 		m.Checkpoint = checkpoint
 	}
 	return &m, nil
+}
+
+// parseReview reads the review member {codes, sla}: each code one of the
+// verdict's reasons, sla "" or a positive duration. null is no review.
+func parseReview(raw any, reasons []decision.Reason) (*decision.Review, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	obj, ok := raw.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("want an object or null, got %s", jsonType(raw))
+	}
+	list, ok := obj["codes"].([]any)
+	if !ok || len(list) == 0 {
+		return nil, fmt.Errorf("codes: want a non-empty array, got %s", jsonType(obj["codes"]))
+	}
+	r := &decision.Review{Codes: make([]string, 0, len(list))}
+	for i, e := range list {
+		code, ok := e.(string)
+		if !ok || code == "" {
+			return nil, fmt.Errorf("codes[%d]: want a non-empty string, got %s", i, jsonType(e))
+		}
+		if !slices.ContainsFunc(reasons, func(x decision.Reason) bool { return x.Code == code }) {
+			return nil, fmt.Errorf("codes[%d]: %q is not one of the decision's reasons", i, code)
+		}
+		r.Codes = append(r.Codes, code)
+	}
+	sla, present := obj["sla"]
+	if !present {
+		sla = ""
+	}
+	var err error
+	if r.SLA, err = parseDuration(sla); err != nil {
+		return nil, fmt.Errorf("sla: %w", err)
+	}
+	return r, nil
 }
 
 // parseSuppressed reads the reasons an earlier overturn cleared.

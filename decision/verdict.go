@@ -53,6 +53,17 @@ type Verdict struct {
 	BundleRevision string        `json:"bundle_revision,omitempty"`
 	// Suppressed are the reasons an earlier overturn cleared.
 	Suppressed []Suppressed `json:"suppressed,omitempty"`
+	// Review is set when the policy sends the decision to the review
+	// queue: the ledger opens a case with it.
+	Review *Review `json:"review,omitempty"`
+}
+
+// Review is the policy asking a human to look at a decision: the reason
+// codes the catalog marks for review, and how soon (the tightest SLA among
+// them; zero: the configured default).
+type Review struct {
+	Codes []string      `json:"codes"`
+	SLA   time.Duration `json:"sla,omitempty"`
 }
 
 // Appealable reports whether the account holder may appeal the verdict: it

@@ -183,3 +183,16 @@ test_every_remedy_the_policy_picks_is_in_the_catalog if {
 		catalog.remedies[code].message != ""
 	}
 }
+
+# A reason marked for review says so with a boolean and, when it has an SLA of
+# its own, a positive Go duration.
+test_catalog_review_marks_are_well_formed if {
+	every r in catalog.reasons {
+		is_boolean(object.get(r, "review", false))
+		review_sla_ok(r)
+	}
+}
+
+review_sla_ok(r) if not r.review_sla
+
+review_sla_ok(r) if time.parse_duration_ns(r.review_sla) > 0

@@ -12,11 +12,15 @@ actions := ["allow", "warn", "challenge", "restrict", "suspend"]
 
 severity := {a: i | some i, a in actions}
 
-# The decision. Always defined, whatever the input. Reasons that an earlier
-# overturn cleared (standing.rego) are listed under "suppressed", when any.
-decision := object.union(verdict, {"suppressed": suppressed_list}) if {
-	count(suppressed) > 0
-} else := verdict
+# The decision. Always defined, whatever the input. Members beyond the
+# contract appear only when they say something: "suppressed", the reasons an
+# earlier overturn cleared (standing.rego), and "review", the case the
+# decision opens for a human (review.rego).
+decision := object.union(verdict, object.union(suppressed_member, review_member))
+
+default suppressed_member := {}
+
+suppressed_member := {"suppressed": suppressed_list} if count(suppressed) > 0
 
 verdict := {
 	"action": action,
