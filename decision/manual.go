@@ -169,7 +169,7 @@ func (e *Engine) manualVerdict(rec *Record, a *ManualAction, reason Reason, h Hi
 	m := &Manual{
 		Kind: a.Kind, ReasonCode: a.ReasonCode, Note: a.Note, Reviewer: a.Reviewer, Caller: a.Caller,
 		Capabilities: slices.Clone(a.Capabilities), Suspension: a.Suspension, Duration: a.Duration,
-		AppealIDs: appeals,
+		AppealIDs: appeals, CaseID: a.CaseID,
 	}
 	var v Verdict
 	switch a.Kind {

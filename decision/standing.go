@@ -111,6 +111,8 @@ type Manual struct {
 	// AppealIDs are the subject's appeals open when the action was taken:
 	// the action is recorded against them.
 	AppealIDs []string `json:"appeal_ids,omitempty"`
+	// CaseID is the review case the action resolves, if any.
+	CaseID string `json:"case_id,omitempty"`
 }
 
 // Effect kinds and states: what a decision did to the account, and what
@@ -166,6 +168,9 @@ type ManualAction struct {
 	Capabilities []string
 	Suspension   bool
 	Duration     time.Duration
+	// CaseID names the review case the action resolves: it is recorded
+	// resolved in the action's own transaction, or the action is refused.
+	CaseID string
 }
 
 // Catalog is the reason catalog of the active bundle, for actions Go

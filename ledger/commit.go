@@ -118,6 +118,9 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decisi
 			return nil, false, fmt.Errorf("commit decision %s: record reason %q: %w", st.DecisionID, c, err)
 		}
 	}
+	if err := l.review(ctx, tx, st); err != nil {
+		return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
+	}
 	lifted := int64(0)
 	if !st.DryRun && !st.Fallback {
 		if lifted, err = l.enforce(ctx, tx, st, string(codesJSON)); err != nil {

@@ -82,6 +82,10 @@ func Run(t *testing.T, open Opener) {
 		{"Search", testSearch},
 		{"SearchPaging", testSearchPaging},
 		{"ListAppealsAll", testListAppealsAll},
+		{"ReviewCases", testReviewCases},
+		{"ReviewQueue", testReviewQueue},
+		{"ReviewResolve", testReviewResolve},
+		{"ReviewNotes", testReviewNotes},
 	}
 	tests = append(tests, outboxTests...)
 	for _, tt := range tests {
