@@ -51,6 +51,7 @@ func commands() []command {
 		{"appeal", "file, list, show and resolve appeals of decisions", runAppeal},
 		{"standing", "show an account's standing now: holds, suspension, strikes, appeals", runStanding},
 		{"enforce", "suspend, restrict, lift or reinstate an account by hand (review role)", runEnforce},
+		{"queue", "work the review queue: list, show, claim, note and resolve cases and appeals", runQueue},
 		{"lists", "create, edit, import and export the runtime block and allow lists", runLists},
 		{"rules", "show each reason code's track record: fired, appealed, overturned", runRules},
 		{"sor", "export statements of reasons (DSA Transparency Database JSON lines)", runSOR},

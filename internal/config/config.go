@@ -31,6 +31,7 @@ import (
 	"github.com/gavel/gavel/internal/replay"
 	"github.com/gavel/gavel/internal/tracing"
 	"github.com/gavel/gavel/plugins/builtin"
+	"github.com/gavel/gavel/review"
 )
 
 // Config is the whole of gavel's configuration.
@@ -58,6 +59,8 @@ type Config struct {
 	Tracing tracing.Config `koanf:"tracing"`
 	// Lists are the runtime block and allow lists.
 	Lists ListsConfig `koanf:"lists"`
+	// Review is the review queue of cases and appeals.
+	Review review.Config `koanf:"review"`
 }
 
 // ListsConfig is the runtime lists' part.
@@ -448,6 +451,7 @@ func Defaults() map[string]any {
 		"console.session_ttl":           "8h",
 		"console.secure_cookie":         false,
 		"console.review_due":            "48h",
+		"review.appeal_sla":             "48h",
 		"replay.max_bundle_bytes":       8 << 20,
 		"replay.max_running":            2,
 		"appeals.clear_for":             "0s",
@@ -767,7 +771,7 @@ func (c *Config) Validate() error {
 	positive("ledger.timeout", c.Ledger.Timeout)
 	positive("appeals.window", c.Appeals.Window)
 	positive("appeals.claim_ttl", c.Appeals.ClaimTTL)
-	for _, err := range []error{c.Console.Validate(), c.Replay.Validate()} {
+	for _, err := range []error{c.Console.Validate(), c.Replay.Validate(), c.Review.Validate()} {
 		if err != nil {
 			p = append(p, strings.Split(err.Error(), "\n")...)
 		}

@@ -204,6 +204,19 @@ func (h *appealHandler) ClaimAppeal(ctx context.Context, req *connect.Request[ap
 	return connect.NewResponse(&appealv1.ClaimAppealResponse{Appeal: appealToProto(a, h.now())}), nil
 }
 
+// overturned tells the detectors of a decision an appeal overturned, for
+// appeals resolved through the review queue.
+func (h *appealHandler) overturned(ctx context.Context, decisionID string) {
+	if h.observer == nil {
+		return
+	}
+	if rec, err := h.ledger.Get(ctx, decisionID); err == nil {
+		h.observe(ctx, rec)
+	} else {
+		h.log.Warn("overturned decision not sent to detectors", "decision_id", decisionID, "error", err)
+	}
+}
+
 // observe tells the detectors of an overturned decision; a lifted
 // suspension reaches them before the reply, so the account's next decision
 // no longer counts it against linked accounts.

@@ -122,6 +122,9 @@ func responseFromRecord(rec *decision.Record, view decisionv1.View) *decisionv1.
 	resp.SupersededId = rec.SupersededID
 	if view == decisionv1.View_VIEW_REVIEWER {
 		resp.OverturnedBy = rec.OverturnedBy
+		if v.Review != nil {
+			resp.ReviewCodes = v.Review.Codes
+		}
 	}
 	for _, e := range rec.Effects {
 		resp.Effects = append(resp.Effects, effectToProto(e, view))

@@ -46,6 +46,8 @@ import (
 	"github.com/gavel/gavel/proto/gavel/enforcement/v1/enforcementv1connect"
 	"github.com/gavel/gavel/proto/gavel/lists/v1/listsv1connect"
 	"github.com/gavel/gavel/proto/gavel/replay/v1/replayv1connect"
+	"github.com/gavel/gavel/proto/gavel/review/v1/reviewv1connect"
+	"github.com/gavel/gavel/review"
 )
 
 // Version is stamped at build time.
@@ -383,6 +385,13 @@ func procedureRoles() map[string][]string {
 		listsv1connect.ListServiceListListsProcedure:     {roleAdmin, roleReview, roleRead},
 		listsv1connect.ListServiceListEntriesProcedure:   {roleAdmin, roleReview, roleRead},
 		listsv1connect.ListServiceListChangesProcedure:   {roleAdmin, roleReview, roleRead},
+		// The review queue: reading for read, review and admin; changes for
+		// review and admin (an appeal only for review: the handler checks).
+		reviewv1connect.ReviewServiceListQueueProcedure: {roleRead, roleReview, roleAdmin},
+		reviewv1connect.ReviewServiceGetItemProcedure:   {roleRead, roleReview, roleAdmin},
+		reviewv1connect.ReviewServiceClaimProcedure:     {roleReview, roleAdmin},
+		reviewv1connect.ReviewServiceAddNoteProcedure:   {roleReview, roleAdmin},
+		reviewv1connect.ReviewServiceResolveProcedure:   {roleReview, roleAdmin},
 	}
 }
 
@@ -411,12 +420,17 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, shadows: s.ledger, search: s.ledger, log: s.log, metrics: s.metrics, appealWindow: s.cfg.Appeals.Window}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminHandler{s: s}, opts...))
 	mux.Handle(listsv1connect.NewListServiceHandler(&listsHandler{svc: s.lists, log: s.log}, opts...))
-	mux.Handle(appealv1connect.NewAppealServiceHandler(&appealHandler{ledger: s.ledger, observer: s.host, window: s.cfg.Appeals.Window, claimTTL: s.cfg.Appeals.ClaimTTL, clearFor: s.cfg.Appeals.ClearFor, log: s.log, now: time.Now}, opts...))
 	// Candidate bundles are bigger than requests: their own limit.
 	replayOpts := append(slices.Clone(opts), connect.WithReadMaxBytes(int(s.cfg.Replay.MaxBundleBytes)+64<<10))
 	mux.Handle(replayv1connect.NewReplayServiceHandler(&replayHandler{svc: s.replays, checkpoints: checkpointSet(s.engine.Checkpoints()), log: s.log}, replayOpts...))
 
-	services := []string{decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName, replayv1connect.ReplayServiceName, enforcementv1connect.EnforcementServiceName, listsv1connect.ListServiceName}
+	appeals := &appealHandler{ledger: s.ledger, observer: s.host, window: s.cfg.Appeals.Window, claimTTL: s.cfg.Appeals.ClaimTTL, clearFor: s.cfg.Appeals.ClearFor, log: s.log, now: time.Now}
+	queue := review.New(s.ledger, s.engine, s.cfg.Review, review.Options{
+		ClaimTTL: s.cfg.Appeals.ClaimTTL, ClearFor: s.cfg.Appeals.ClearFor, Overturned: appeals.overturned,
+	})
+	mux.Handle(appealv1connect.NewAppealServiceHandler(appeals, opts...))
+	mux.Handle(reviewv1connect.NewReviewServiceHandler(&reviewHandler{svc: queue, log: s.log, appealWindow: s.cfg.Appeals.Window}, opts...))
+	services := []string{decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName, replayv1connect.ReplayServiceName, enforcementv1connect.EnforcementServiceName, listsv1connect.ListServiceName, reviewv1connect.ReviewServiceName}
 	mux.Handle(enforcementv1connect.NewEnforcementServiceHandler(&enforcementHandler{engine: s.engine, log: s.log, appealWindow: s.cfg.Appeals.Window}, opts...))
 	s.health = health.New(services, s.readinessProbes()...)
 	mux.Handle(grpchealth.NewHandler(s.health))

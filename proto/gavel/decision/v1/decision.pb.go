@@ -966,7 +966,10 @@ type DecideResponse struct {
 	// Set when the decision asked for was a fallback made while the ledger
 	// was unreachable, for a request the ledger had already decided: this
 	// is the ledger's decision, and superseded_id the fallback's id.
-	SupersededId  string `protobuf:"bytes,25,opt,name=superseded_id,json=supersededId,proto3" json:"superseded_id,omitempty"`
+	SupersededId string `protobuf:"bytes,25,opt,name=superseded_id,json=supersededId,proto3" json:"superseded_id,omitempty"`
+	// Reviewer view only: the reason codes for which the policy sent the
+	// decision to the review queue (a case), when any.
+	ReviewCodes   []string `protobuf:"bytes,26,rep,name=review_codes,json=reviewCodes,proto3" json:"review_codes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1174,6 +1177,13 @@ func (x *DecideResponse) GetSupersededId() string {
 		return x.SupersededId
 	}
 	return ""
+}
+
+func (x *DecideResponse) GetReviewCodes() []string {
+	if x != nil {
+		return x.ReviewCodes
+	}
+	return nil
 }
 
 // Effect is one effect of a decision on the account and its state now.
@@ -2422,7 +2432,7 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x129\n" +
 	"\x06status\x18\x03 \x01(\x0e2!.gavel.decision.v1.DetectorStatusR\x06status\x123\n" +
 	"\alatency\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12\x18\n" +
-	"\asignals\x18\x05 \x01(\x05R\asignals\"\x91\b\n" +
+	"\asignals\x18\x05 \x01(\x05R\asignals\"\xb4\b\n" +
 	"\x0eDecideResponse\x12\x1f\n" +
 	"\vdecision_id\x18\x01 \x01(\tR\n" +
 	"decisionId\x12\x1d\n" +
@@ -2459,7 +2469,8 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"\aeffects\x18\x16 \x03(\v2\x19.gavel.decision.v1.EffectR\aeffects\x12\x16\n" +
 	"\x06source\x18\x17 \x01(\tR\x06source\x12#\n" +
 	"\roverturned_by\x18\x18 \x01(\tR\foverturnedBy\x12#\n" +
-	"\rsuperseded_id\x18\x19 \x01(\tR\fsupersededId\"\xbb\x02\n" +
+	"\rsuperseded_id\x18\x19 \x01(\tR\fsupersededId\x12!\n" +
+	"\freview_codes\x18\x1a \x03(\tR\vreviewCodes\"\xbb\x02\n" +
 	"\x06Effect\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
 	"\n" +
