@@ -118,9 +118,6 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decisi
 			return nil, false, fmt.Errorf("commit decision %s: record reason %q: %w", st.DecisionID, c, err)
 		}
 	}
-	if err := l.review(ctx, tx, st); err != nil {
-		return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
-	}
 	lifted := int64(0)
 	if !st.DryRun && !st.Fallback {
 		if lifted, err = l.enforce(ctx, tx, st, string(codesJSON)); err != nil {
@@ -137,6 +134,12 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decisi
 	if err != nil {
 		return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
 	}
+	// The review queue: a case opened or resolved, with its event.
+	reviewed, err := l.review(ctx, tx, st)
+	if err != nil {
+		return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
+	}
+	emitted += reviewed
 	if err := tx.Commit(); err != nil {
 		return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/events"
 )
 
 // Review queue refusals, each one the caller can act on.
@@ -83,30 +84,59 @@ func (c *Case) ClaimedAt(t time.Time) string {
 }
 
 // review writes what a decision does to the review queue, inside its
-// transaction: a decision the policy marks for review opens a case (or
-// joins the subject's open one); a manual decision taken to resolve a case
-// resolves it. Dry runs and fallbacks do neither.
-func (l *Ledger) review(ctx context.Context, tx *sql.Tx, st *decision.Record) error {
+// transaction and after the subject's lock is taken: a decision the policy
+// marks for review opens a case (or joins the subject's open one); a
+// manual decision taken to resolve a case resolves it. Each case opened or
+// resolved writes its event. Dry runs and fallbacks do neither. It returns
+// how many events it wrote.
+func (l *Ledger) review(ctx context.Context, tx *sql.Tx, st *decision.Record) (int, error) {
 	if st.DryRun || st.Fallback {
-		return nil
+		return 0, nil
 	}
 	if m := st.Manual; m != nil {
 		if m.CaseID == "" {
-			return nil
+			return 0, nil
 		}
-		return l.resolveCaseByAction(ctx, tx, st)
+		if err := l.resolveCaseByAction(ctx, tx, st); err != nil {
+			return 0, err
+		}
+		return 1, l.caseEvent(ctx, tx, events.TypeCaseResolved, m.CaseID, st.DecidedAt)
 	}
 	if st.Verdict.Review == nil {
-		return nil
+		return 0, nil
 	}
 	id, opened, err := l.openCase(ctx, tx, st)
+	if err != nil || !opened {
+		return 0, err
+	}
+	l.log.Info("case opened", "case_id", id, "subject_id", st.SubjectID, "decision_id", st.DecisionID)
+	return 1, l.caseEvent(ctx, tx, events.TypeCaseOpened, id, st.DecidedAt)
+}
+
+// caseEvent writes a case's event inside tx, as the case stands in it.
+func (l *Ledger) caseEvent(ctx context.Context, tx *sql.Tx, typ, caseID string, at time.Time) error {
+	d := events.CaseData{CaseID: caseID, At: normTime(at)}
+	if err := tx.QueryRowContext(ctx, l.d.rebind(`SELECT subject_id, decision_id, resolution, action_decision_id
+		FROM review_cases WHERE case_id = ?`), caseID).Scan(&d.SubjectID, &d.DecisionID, &d.Resolution, &d.ResolvedBy); err != nil {
+		return fmt.Errorf("case %s: event: %w", caseID, err)
+	}
+	rows, err := tx.QueryContext(ctx, l.d.rebind(`SELECT code FROM review_case_reasons WHERE case_id = ? ORDER BY code`), caseID)
 	if err != nil {
-		return err
+		return fmt.Errorf("case %s: event: %w", caseID, err)
 	}
-	if opened {
-		l.log.Info("case opened", "case_id", id, "subject_id", st.SubjectID, "decision_id", st.DecisionID)
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return fmt.Errorf("case %s: event: %w", caseID, err)
+		}
+		d.Reasons = append(d.Reasons, c)
 	}
-	return nil
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("case %s: event: %w", caseID, err)
+	}
+	return l.emit(ctx, tx, mustEvent(typ, d.SubjectID, at, d))
 }
 
 // openCase opens a case for a decision the policy marked for review, or
@@ -168,12 +198,25 @@ func (l *Ledger) ResolveCase(ctx context.Context, r CaseResolution) (*Case, erro
 		return nil, fmt.Errorf("resolve case %s: begin: %w", r.CaseID, err)
 	}
 	defer tx.Rollback()
+	// The subject's lock first, as every writer of its events takes it.
+	var subject string
+	if err := tx.QueryRowContext(ctx, l.d.rebind(`SELECT subject_id FROM review_cases WHERE case_id = ?`), r.CaseID).Scan(&subject); err == nil {
+		if _, err := l.lockSubject(ctx, tx, subject); err != nil {
+			return nil, fmt.Errorf("resolve case %s: lock subject: %w", r.CaseID, err)
+		}
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("resolve case %s: %w", r.CaseID, err)
+	}
 	if err := l.closeCase(ctx, tx, r.CaseID, "", ResolveUphold, r.Reviewer, r.ResolvedBy, r.Note, "", r.At); err != nil {
+		return nil, err
+	}
+	if err := l.caseEvent(ctx, tx, events.TypeCaseResolved, r.CaseID, r.At); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("resolve case %s: %w", r.CaseID, err)
 	}
+	l.eventsCommitted(1)
 	l.log.Info("case resolved", "case_id", r.CaseID, "resolution", ResolveUphold, "reviewer", r.Reviewer)
 	return l.GetCase(ctx, r.CaseID)
 }

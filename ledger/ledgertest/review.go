@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/events"
 	"github.com/gavel/gavel/ledger"
 )
 
@@ -308,5 +309,57 @@ func testReviewNotes(t *testing.T, open Opener) {
 	}
 	if _, err := l.AddNote(ctxOf(t), ledger.Note{Kind: ledger.KindAppeal, ItemID: id, Author: "bo", At: T0, Body: "x"}); !errors.Is(err, decision.ErrNotFound) {
 		t.Errorf("AddNote(a case id as an appeal) = %v, want ErrNotFound", err)
+	}
+}
+
+// testReviewEvents: a case opened and a case resolved each write their
+// event in the transaction that opens or resolves the case, after the
+// decision's own; a decision joining an open case writes none.
+func testReviewEvents(t *testing.T, open Opener) {
+	l := open(t)
+	const s = "s-case-events"
+	first := reviewed(s, T0, time.Hour, "MODEL_RISK")
+	commit(t, l, first)
+	commit(t, l, reviewed(s, T0.Add(time.Minute), time.Hour, "MODEL_RISK")) // joins: no event
+	id := queue(t, l, ledger.QueueFilter{SubjectID: s})[0].ID
+	lift := manual(s, T0.Add(2*time.Minute), decision.ManualLift, decision.Allow, decision.Manual{Capabilities: []string{"payouts"}, CaseID: id})
+	commit(t, l, lift)
+	// A second case, upheld.
+	commit(t, l, reviewed(s, T0.Add(3*time.Minute), time.Hour, "PAYOUT_HOLDER_MISMATCH"))
+	second := queue(t, l, ledger.QueueFilter{SubjectID: s, Now: T0.Add(4 * time.Minute)})[0].ID
+	if _, err := l.ResolveCase(ctxOf(t), ledger.CaseResolution{CaseID: second, Reviewer: "ana", Note: "fine", At: T0.Add(5 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+
+	var got []events.Event
+	for _, e := range drain(t, l, T0.Add(time.Hour))[s] {
+		if e.Type == events.TypeCaseOpened || e.Type == events.TypeCaseResolved {
+			got = append(got, e)
+		}
+	}
+	want := []string{events.TypeCaseOpened, events.TypeCaseResolved, events.TypeCaseOpened, events.TypeCaseResolved}
+	if !slices.Equal(typesOf(got), want) {
+		t.Fatalf("case events = %v, want %v", typesOf(got), want)
+	}
+	opened := dataOf[events.CaseData](t, got[0])
+	if opened.CaseID != id || opened.SubjectID != s || opened.DecisionID != first.DecisionID ||
+		!slices.Equal(opened.Reasons, []string{"MODEL_RISK"}) || opened.Resolution != "" || !opened.At.Equal(T0) {
+		t.Errorf("case opened data = %+v", opened)
+	}
+	resolved := dataOf[events.CaseData](t, got[1])
+	if resolved.CaseID != id || resolved.Resolution != ledger.ResolveLift || resolved.ResolvedBy != lift.DecisionID {
+		t.Errorf("case resolved (lift) data = %+v", resolved)
+	}
+	upheld := dataOf[events.CaseData](t, got[3])
+	if upheld.CaseID != second || upheld.Resolution != ledger.ResolveUphold || upheld.ResolvedBy != "" ||
+		!slices.Equal(upheld.Reasons, []string{"PAYOUT_HOLDER_MISMATCH"}) {
+		t.Errorf("case resolved (uphold) data = %+v", upheld)
+	}
+	// A refused resolution writes nothing: the outbox stays empty.
+	if _, err := l.ResolveCase(ctxOf(t), ledger.CaseResolution{CaseID: second, Reviewer: "ana", Note: "again", At: T0.Add(6 * time.Minute)}); !errors.Is(err, ledger.ErrCaseResolved) {
+		t.Fatalf("ResolveCase(again) = %v, want ErrCaseResolved", err)
+	}
+	if more := drain(t, l, T0.Add(2*time.Hour))[s]; len(more) != 0 {
+		t.Errorf("events after a refused resolution = %v, want none", typesOf(more))
 	}
 }

@@ -86,6 +86,7 @@ func Run(t *testing.T, open Opener) {
 		{"ReviewQueue", testReviewQueue},
 		{"ReviewResolve", testReviewResolve},
 		{"ReviewNotes", testReviewNotes},
+		{"ReviewEvents", testReviewEvents},
 	}
 	tests = append(tests, outboxTests...)
 	for _, tt := range tests {
