@@ -54,6 +54,7 @@ var funcs = template.FuncMap{
 	"score":    func(f float64) string { return fmt.Sprintf("%.2f", f) },
 	"contribs": contributionsChart,
 	"deltas":   deltaChart,
+	"changes":  reasonChanges,
 	"lower":    strings.ToLower,
 	"join":     strings.Join,
 	"sum64":    func(a, b int64) int64 { return a + b },

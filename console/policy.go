@@ -168,6 +168,28 @@ func (c *Console) startReplay(w http.ResponseWriter, r *http.Request, s *session
 	http.Redirect(w, r, "/console/policy/replays/"+resp.Msg.GetReplay().GetReplayId(), http.StatusSeeOther)
 }
 
+// reasonChanges says what changed in a replayed decision's reasons, by
+// code: "CODE warn → restrict", "+CODE restrict" (fires only under the
+// candidate), "-CODE challenge" (only in the stored decision). A reason
+// listed in another place with the same action is not a change.
+func reasonChanges(changes []*replayv1.ReasonChange) string {
+	if len(changes) == 0 {
+		return "same reasons, same actions"
+	}
+	parts := make([]string, len(changes))
+	for i, c := range changes {
+		switch {
+		case c.GetFrom() == "":
+			parts[i] = "+" + c.GetCode() + " " + c.GetTo()
+		case c.GetTo() == "":
+			parts[i] = "-" + c.GetCode() + " " + c.GetFrom()
+		default:
+			parts[i] = c.GetCode() + " " + c.GetFrom() + " → " + c.GetTo()
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
 // dateField parses a yyyy-mm-dd form date as midnight UTC; "" is none.
 func dateField(v string) (*timestamppb.Timestamp, error) {
 	if v == "" {

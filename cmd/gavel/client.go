@@ -31,14 +31,20 @@ type clientFlags struct {
 }
 
 func (c *clientFlags) register(fs *pflag.FlagSet) {
+	c.registerConnection(fs)
+	fs.StringVar(&c.protocol, "protocol", "connect", "connect, grpc or grpcweb")
+	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "deadline for the call")
+	fs.BoolVar(&c.json, "json", false, "print the response as JSON")
+}
+
+// registerConnection adds the flags that say where gavel is and who is
+// asking: --addr, --token, --ca, --cert, --key.
+func (c *clientFlags) registerConnection(fs *pflag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", envOr("GAVEL_ADDR", "http://127.0.0.1:8080"), "gavel's address: a base URL, or host:port (env GAVEL_ADDR)")
 	fs.StringVar(&c.token, "token", "", "bearer token (default: env GAVEL_TOKEN)")
 	fs.StringVar(&c.ca, "ca", os.Getenv("GAVEL_CA"), "CA certificate file to verify gavel's TLS certificate (env GAVEL_CA; default: the system's)")
 	fs.StringVar(&c.cert, "cert", os.Getenv("GAVEL_CERT"), "client certificate file for mTLS (env GAVEL_CERT)")
 	fs.StringVar(&c.key, "key", os.Getenv("GAVEL_KEY"), "client certificate's key file (env GAVEL_KEY)")
-	fs.StringVar(&c.protocol, "protocol", "connect", "connect, grpc or grpcweb")
-	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "deadline for the call")
-	fs.BoolVar(&c.json, "json", false, "print the response as JSON")
 }
 
 func envOr(key, def string) string {

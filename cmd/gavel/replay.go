@@ -26,20 +26,35 @@ import (
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("replay", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	config.Flags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: gavel replay --bundle CANDIDATE [--since T] [--until T] [--checkpoint C] [--json] [--html FILE]
+
+Re-evaluates stored decisions under a candidate bundle and reports what would
+change. By default it reads the ledger of the configuration gavel serve uses
+(--config, --data-dir, --ledger-driver, --ledger-dsn); with --remote the
+running gavel replays its own ledger (--addr, --token, --ca, --cert, --key).
+
+`)
+		fs.PrintDefaults()
+	}
+	// Only the settings that name the ledger: replay serves nothing and
+	// evaluates the candidate, not the configured policy.
+	for _, name := range localFlags {
+		fs.AddFlag(serveFlags().Lookup(name))
+	}
+	var conn clientFlags
+	conn.registerConnection(fs)
 	var (
-		bundle     = fs.String("bundle", "", "the candidate bundle: a folder, a .tar.gz, file://… or an http(s) bundle URL (required)")
+		bundle     = fs.String("bundle", "", "the candidate bundle: a folder, a .tar.gz, file://… or an http(s) bundle URL (required; a .tar.gz with --remote)")
 		entrypoint = fs.String("entrypoint", "", "the candidate's entry point (default: policy.entrypoint)")
 		since      = fs.String("since", "", "replay decisions made at or after this time (RFC 3339, or a duration ago such as 72h)")
 		until      = fs.String("until", "", "replay decisions made before this time (RFC 3339, or a duration ago)")
 		checkpoint = fs.String("checkpoint", "", "replay only this checkpoint's decisions")
 		asJSON     = fs.Bool("json", false, "print the report as JSON")
 		htmlPath   = fs.String("html", "", "also write a self-contained HTML report to this file")
-		maxList    = fs.Int("max-escalations", 50, "list at most this many decisions that would become more severe")
+		maxList    = fs.Int("max-escalations", 50, "list at most this many decisions that would become more severe, and as many that would become less severe")
 		workers    = fs.Int("workers", 0, "parallel evaluations (default: the number of CPUs)")
-		remote     = fs.Bool("remote", false, "replay inside the running gavel (ReplayService) instead of reading the ledger here; --bundle must be a .tar.gz")
-		addr       = fs.String("addr", envOr("GAVEL_ADDR", "http://127.0.0.1:8080"), "with --remote: gavel's base URL (env GAVEL_ADDR)")
-		token      = fs.String("token", "", "with --remote: an admin bearer token (default: env GAVEL_TOKEN)")
+		remote     = fs.Bool("remote", false, "replay inside the running gavel (ReplayService) instead of reading the ledger here")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -49,6 +64,16 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *bundle == "" || fs.NArg() > 0 {
 		return usageError("usage: gavel replay --bundle CANDIDATE [--since T] [--until T] [--checkpoint C] [--json] [--html FILE]")
+	}
+	// A flag of the other mode would be silently ignored: refuse it.
+	wrong, mode := localOnly, "without --remote (the running gavel uses its own configuration)"
+	if !*remote {
+		wrong, mode = remoteOnly, "only with --remote"
+	}
+	for _, name := range wrong {
+		if fs.Changed(name) {
+			return usageError("--%s applies %s", name, mode)
+		}
 	}
 	now := time.Now()
 	var filter ledger.Filter
@@ -64,7 +89,19 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	filter.Checkpoint = *checkpoint
 	if *remote {
-		return replayRemote(ctx, *addr, cmpOr(*token, os.Getenv("GAVEL_TOKEN")), *bundle, filter, *asJSON, stdout, stderr)
+		rep, raw, err := replayRemote(ctx, &conn, *bundle, filter, stderr)
+		if err != nil {
+			return err
+		}
+		if *htmlPath != "" {
+			if err := writeHTMLReport(*htmlPath, rep); err != nil {
+				return err
+			}
+		}
+		if *asJSON {
+			return printJSON(stdout, raw)
+		}
+		return rep.WriteText(stdout)
 	}
 	cfg, err := config.Load(fs, os.Environ())
 	if err != nil {
@@ -97,7 +134,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	rep, err := replay.Run(ctx, led, candidate, replay.Options{
 		Filter: filter, Workers: *workers, MaxEscalations: *maxList, Progress: progress.update,
 	})
-	progress.finish(rep)
+	progress.finish()
 	if err != nil {
 		return err
 	}
@@ -119,6 +156,22 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return rep.WriteJSON(stdout)
 	}
 	return rep.WriteText(stdout)
+}
+
+// localFlags are serve's settings that a local replay reads (the ledger);
+// localOnly are the flags that make sense only when replaying here, and
+// remoteOnly only with --remote.
+var (
+	localFlags = []string{"config", "data-dir", "ledger-driver", "ledger-dsn"}
+	localOnly  = append([]string{"entrypoint", "workers", "max-escalations"}, localFlags...)
+	remoteOnly = []string{"addr", "token", "ca", "cert", "key"}
+)
+
+// serveFlags is the flag set serve reads its configuration from.
+func serveFlags() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	config.Flags(fs)
+	return fs
 }
 
 func cmpOr(a, b string) string {
@@ -192,11 +245,10 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 // progress draws a bar on stderr when it is a terminal, and otherwise
 // prints one line at the end.
 type progress struct {
-	w        io.Writer
-	tty      bool
-	start    time.Time
-	last     time.Time
-	lastDone int64
+	w     io.Writer
+	tty   bool
+	start time.Time
+	last  time.Time
 }
 
 func newProgress(w io.Writer) *progress {
@@ -210,7 +262,6 @@ func newProgress(w io.Writer) *progress {
 }
 
 func (p *progress) update(done, total int64) {
-	p.lastDone = done
 	if !p.tty {
 		return
 	}
@@ -230,13 +281,9 @@ func (p *progress) update(done, total int64) {
 		done, total, 100*frac, rate)
 }
 
-func (p *progress) finish(rep *replay.Report) {
+// finish clears the bar; the report says how long the replay took.
+func (p *progress) finish() {
 	if p.tty {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
-	if rep == nil {
-		return
-	}
-	fmt.Fprintf(p.w, "replay: %d decisions read, %d replayed, %d skipped, %d errors in %s\n",
-		p.lastDone, rep.Replayed, rep.Skipped.Total(), rep.Errors, time.Since(p.start).Round(time.Millisecond))
 }

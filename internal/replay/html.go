@@ -1,10 +1,13 @@
 package replay
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"io"
 	"math"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gavel/gavel/decision"
@@ -18,12 +21,14 @@ func (r *Report) WriteHTML(w io.Writer) error {
 
 type htmlView struct {
 	*Report
-	Generated  string
-	Heat       heatmap
-	Bars       []bar
-	BarsH      int
-	ChangedPct string
-	Actions    []decision.Action
+	Title       string
+	ElapsedText string
+	Generated   string
+	Heat        heatmap
+	Bars        []bar
+	BarsH       int
+	ChangedPct  string
+	Actions     []decision.Action
 }
 
 type heatmap struct {
@@ -65,7 +70,7 @@ const (
 )
 
 func (r *Report) view() htmlView {
-	v := htmlView{Report: r, Generated: time.Now().UTC().Format(time.RFC3339), ChangedPct: percent(r.Changed, r.Replayed), Actions: Actions}
+	v := htmlView{Report: r, Title: r.title(), ElapsedText: r.Elapsed.Round(time.Millisecond).String(), Generated: time.Now().UTC().Format(time.RFC3339), ChangedPct: percent(r.Changed, r.Replayed), Actions: Actions}
 	var peak int64
 	for _, c := range r.Matrix {
 		peak = max(peak, c.Count)
@@ -112,6 +117,23 @@ func (r *Report) view() htmlView {
 	return v
 }
 
+// title names the revisions compared, not the file the candidate came
+// from: "candidate-2 against dev+0e2241ed6ca1".
+func (r *Report) title() string {
+	cand := strings.Join(r.CandidateRevisions, ", ")
+	if cand == "" {
+		cand = filepath.Base(r.Candidate)
+	}
+	var active []string
+	for _, rc := range r.ActiveRevisions {
+		active = append(active, cmp.Or(rc.Revision, "unknown"))
+	}
+	if len(active) == 0 {
+		return "Replay of revision " + cand
+	}
+	return fmt.Sprintf("Replay of revision %s against %s", cand, strings.Join(active, ", "))
+}
+
 func intensity(n, peak int64) float64 {
 	if n <= 0 || peak <= 0 {
 		return 0
@@ -147,11 +169,15 @@ func scale(n, most int64) int {
 var page = template.Must(template.New("replay").Funcs(template.FuncMap{
 	"rfc3339": func(t time.Time) string { return t.Format(time.RFC3339) },
 	"list":    list,
+	"changes": changesText,
+	"changeList": func(list []Escalation, total int64) changeList {
+		return changeList{List: list, Total: int(total)}
+	},
 }).Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>gavel replay: {{.Candidate}}</title>
+<title>gavel · {{.Title}}</title>
 <style>
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
@@ -162,16 +188,20 @@ svg text { font: 13px system-ui, sans-serif; } code { font-size: 12px; }
 </style>
 </head>
 <body>
-<h1>Replay of <code>{{.Candidate}}</code></h1>
+<h1>{{.Title}}</h1>
 <table class="summary">
-<tr><td>candidate revision</td><td>{{range $i, $r := .CandidateRevisions}}{{if $i}}, {{end}}{{$r}}{{else}}—{{end}}</td></tr>
+<tr><td>candidate revision</td><td>{{range $i, $r := .CandidateRevisions}}{{if $i}}, {{end}}<code>{{$r}}</code>{{else}}—{{end}}</td></tr>
+<tr><td>active revision (made the stored decisions)</td><td>{{range $i, $r := .ActiveRevisions}}{{if $i}}, {{end}}<code>{{or $r.Revision "unknown"}}</code> ({{$r.Decisions}} decisions){{else}}—{{end}}</td></tr>
+<tr><td>candidate bundle</td><td><code>{{.Candidate}}</code></td></tr>
 <tr><td>window</td><td>{{if .Since}}since {{.Since}} {{end}}{{if .Until}}until {{.Until}} {{end}}{{if .Checkpoint}}at {{.Checkpoint}}{{end}}{{if not (or .Since .Until .Checkpoint)}}all stored decisions{{end}}</td></tr>
 <tr><td>decisions selected</td><td class="n">{{.Selected}}</td></tr>
 <tr><td>replayed</td><td class="n">{{.Replayed}}</td></tr>
-<tr><td>skipped: no input / no profile (store_input off)</td><td class="n">{{.Skipped.NoInput}} / {{.Skipped.NoProfile}}</td></tr>
+<tr><td>skipped: no input / no profile (store_input off) / manual actions by reviewers</td><td class="n">{{.Skipped.NoInput}} / {{.Skipped.NoProfile}} / {{.Skipped.Manual}}</td></tr>
 <tr><td>candidate could not decide</td><td class="n">{{.Errors}}</td></tr>
 <tr><td>would change action</td><td class="n">{{.Changed}} ({{.ChangedPct}})</td></tr>
 <tr><td>more severe under the candidate</td><td class="n">{{.EscalationsTotal}}</td></tr>
+<tr><td>less severe under the candidate</td><td class="n">{{.LessSevereTotal}}</td></tr>
+<tr><td>with a reason whose action would change</td><td class="n">{{.ReasonActionsChanged}}</td></tr>
 </table>
 {{if .FirstError}}<p>First candidate error: <code>{{.FirstError}}</code></p>{{end}}
 
@@ -197,6 +227,13 @@ svg text { font: 13px system-ui, sans-serif; } code { font-size: 12px; }
 <text x="{{.NumbersX}}" y="{{.Y}}" dy="20">{{.Before}} → {{.After}} <tspan fill="{{.DeltaFill}}">{{.Delta}}</tspan></text></g>
 {{end}}</svg>{{else}}<p>No reason fired.</p>{{end}}
 
+<h2>Reason actions changed</h2>
+<p>Decisions in which a reason fires under both, with another action. The order reasons are listed in is not a change.</p>
+{{if .ReasonActions}}<table id="reason-actions">
+<tr><th>reason</th><th>stored action</th><th>candidate action</th><th class="n">decisions</th></tr>
+{{range .ReasonActions}}<tr><td>{{.Code}}</td><td>{{.From}}</td><td>{{.To}}</td><td class="n">{{.Count}}</td></tr>
+{{end}}</table>{{else}}<p>None.</p>{{end}}
+
 <h2>Appeals</h2>
 <table>
 <tr><th></th><th class="n">decisions</th><th class="n">less severe under the candidate</th><th class="n">allowed by the candidate</th></tr>
@@ -205,12 +242,21 @@ svg text { font: 13px system-ui, sans-serif; } code { font-size: 12px; }
 </table>
 
 <h2>More severe under the candidate</h2>
-{{if .Escalations}}<p>{{.EscalationsTotal}} in all{{if lt (len .Escalations) .EscalationsTotal}}; the earliest {{len .Escalations}} listed{{end}}.</p>
-<table>
-<tr><th>decided</th><th>decision</th><th>subject</th><th>checkpoint</th><th>stored</th><th>candidate</th><th>reasons before → after</th><th>appeal</th></tr>
-{{range .Escalations}}<tr><td>{{rfc3339 .DecidedAt}}</td><td><code>{{.DecisionID}}</code></td><td>{{.SubjectID}}</td><td>{{.Checkpoint}}</td><td>{{.From}}</td><td>{{.To}}</td><td>{{list .Before}} → {{list .After}}</td><td>{{.Outcome}}</td></tr>
-{{end}}</table>{{else}}<p>None.</p>{{end}}
-<p style="color:#777">Replayed in {{.Elapsed}} · generated {{.Generated}} by gavel replay.</p>
+{{template "changes" (changeList .Escalations .EscalationsTotal)}}
+
+<h2>Less severe under the candidate</h2>
+{{template "changes" (changeList .LessSevere .LessSevereTotal)}}
+<p style="color:#777">Replayed in {{.ElapsedText}} · generated {{.Generated}} by gavel replay.</p>
 </body>
 </html>
+{{define "changes"}}{{if .List}}<p>{{.Total}} in all{{if lt (len .List) .Total}}; the earliest {{len .List}} listed{{end}}. Reason changes: <code>CODE stored → candidate</code> action; <code>+CODE</code> fires only under the candidate, <code>-CODE</code> only in the stored decision.</p>
+<table>
+<tr><th>decided</th><th>decision</th><th>subject</th><th>checkpoint</th><th>stored</th><th>candidate</th><th>reason changes</th><th>appeal</th></tr>
+{{range .List}}<tr><td>{{rfc3339 .DecidedAt}}</td><td><code>{{.DecisionID}}</code></td><td>{{.SubjectID}}</td><td>{{.Checkpoint}}</td><td>{{.From}}</td><td>{{.To}}</td><td>{{changes .Reasons}}</td><td>{{.Outcome}}</td></tr>
+{{end}}</table>{{else}}<p>None.</p>{{end}}{{end}}
 `))
+
+type changeList struct {
+	List  []Escalation
+	Total int
+}

@@ -3,7 +3,8 @@
 // evaluates each with the candidate, and reports how the actions would have
 // moved (a transition matrix), which reasons would fire more or less often,
 // which decisions would become more severe, and what the candidate would
-// have done to decisions that appeals upheld or overturned.
+// have done to decisions that appeals upheld or overturned. A reason is
+// compared by its code and action, never by where it stands in the list.
 package replay
 
 import (
@@ -41,8 +42,9 @@ type Options struct {
 	Workers int
 	// Timeout bounds one evaluation. Default 5s.
 	Timeout time.Duration
-	// MaxEscalations caps the listed decisions that would become more
-	// severe (all are counted). Default 50.
+	// MaxEscalations caps each list of changed decisions: those that would
+	// become more severe, and those that would become less severe (all are
+	// counted). Default 50.
 	MaxEscalations int
 	// Progress, when set, is called after each decision with the number
 	// done and the total selected, from one goroutine.
@@ -201,13 +203,17 @@ type aggregate struct {
 	before   map[string]int64
 	after    map[string]int64
 	revs     map[string]bool
+	active   map[string]int64
+	moves    map[ReasonChange]int64
 	maxEsc   int
 	esc      []Escalation
+	less     []Escalation
 	firstErr error
 }
 
 func newAggregate(maxEsc int) *aggregate {
-	return &aggregate{before: map[string]int64{}, after: map[string]int64{}, revs: map[string]bool{}, maxEsc: maxEsc}
+	return &aggregate{before: map[string]int64{}, after: map[string]int64{}, revs: map[string]bool{},
+		active: map[string]int64{}, moves: map[ReasonChange]int64{}, maxEsc: maxEsc}
 }
 
 func (a *aggregate) add(o outcome) {
@@ -234,6 +240,7 @@ func (a *aggregate) add(o outcome) {
 	if o.verdict.BundleRevision != "" {
 		a.revs[o.verdict.BundleRevision] = true
 	}
+	a.active[rec.Verdict.BundleRevision]++
 	from, to := rec.Verdict.Action, o.verdict.Action
 	if !from.Valid() {
 		from = decision.ActionUnspecified
@@ -248,16 +255,33 @@ func (a *aggregate) add(o outcome) {
 	for _, c := range codesOf(o.verdict.Reasons) {
 		a.after[c]++
 	}
-	if to > from {
-		a.r.EscalationsTotal++
-		a.esc = append(a.esc, Escalation{
+	changes := diffReasons(rec.Verdict.Reasons, o.verdict.Reasons)
+	moved := false
+	for _, c := range changes {
+		if c.ActionChanged() {
+			a.moves[c]++
+			moved = true
+		}
+	}
+	if moved {
+		a.r.ReasonActionsChanged++
+	}
+	if to != from {
+		e := Escalation{
 			DecisionID: rec.DecisionID, SubjectID: rec.SubjectID, Checkpoint: rec.Checkpoint,
 			DecidedAt: rec.DecidedAt, From: from, To: to,
 			Before: codesOf(rec.Verdict.Reasons), After: codesOf(o.verdict.Reasons),
-			Outcome: o.stored.Outcome,
-		})
-		if len(a.esc) >= 2*a.maxEsc {
-			a.trimEscalations()
+			Reasons: changes, Outcome: o.stored.Outcome,
+		}
+		if to > from {
+			a.r.EscalationsTotal++
+			a.esc = append(a.esc, e)
+		} else {
+			a.r.LessSevereTotal++
+			a.less = append(a.less, e)
+		}
+		if len(a.esc) >= 2*a.maxEsc || len(a.less) >= 2*a.maxEsc {
+			a.trimLists()
 		}
 	}
 	ap := &a.r.Appeals
@@ -281,15 +305,21 @@ func (a *aggregate) add(o outcome) {
 	}
 }
 
-// trimEscalations keeps the earliest decisions, so the list does not
-// depend on the order parallel workers finished in.
-func (a *aggregate) trimEscalations() {
-	slices.SortFunc(a.esc, func(x, y Escalation) int {
+// trimLists keeps the earliest decisions of each list, so the lists do
+// not depend on the order parallel workers finished in.
+func (a *aggregate) trimLists() {
+	a.esc = earliest(a.esc, a.maxEsc)
+	a.less = earliest(a.less, a.maxEsc)
+}
+
+func earliest(list []Escalation, n int) []Escalation {
+	slices.SortFunc(list, func(x, y Escalation) int {
 		return cmp.Or(x.DecidedAt.Compare(y.DecidedAt), cmp.Compare(x.DecisionID, y.DecisionID))
 	})
-	if len(a.esc) > a.maxEsc {
-		a.esc = a.esc[:a.maxEsc]
+	if len(list) > n {
+		list = list[:n]
 	}
+	return list
 }
 
 func (a *aggregate) report() *Report {
@@ -318,12 +348,25 @@ func (a *aggregate) report() *Report {
 	slices.SortFunc(r.Reasons, func(x, y ReasonDelta) int {
 		return cmp.Or(cmp.Compare(abs(y.Delta), abs(x.Delta)), cmp.Compare(x.Code, y.Code))
 	})
-	a.trimEscalations()
+	for c, n := range a.moves {
+		r.ReasonActions = append(r.ReasonActions, ReasonActionCount{Code: c.Code, From: c.From, To: c.To, Count: n})
+	}
+	slices.SortFunc(r.ReasonActions, func(x, y ReasonActionCount) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Code, y.Code), cmp.Compare(x.From, y.From), cmp.Compare(x.To, y.To))
+	})
+	a.trimLists()
 	r.Escalations = a.esc
+	r.LessSevere = a.less
 	for rev := range a.revs {
 		r.CandidateRevisions = append(r.CandidateRevisions, rev)
 	}
 	slices.Sort(r.CandidateRevisions)
+	for rev, n := range a.active {
+		r.ActiveRevisions = append(r.ActiveRevisions, RevisionCount{Revision: rev, Decisions: n})
+	}
+	slices.SortFunc(r.ActiveRevisions, func(x, y RevisionCount) int {
+		return cmp.Or(cmp.Compare(y.Decisions, x.Decisions), cmp.Compare(x.Revision, y.Revision))
+	})
 	return &r
 }
 

@@ -332,8 +332,9 @@ func TestReportOutputs(t *testing.T) {
 	for k := range doc {
 		keys = append(keys, k)
 	}
-	wantKeys := []string{"appeals", "candidate", "candidate_revisions", "changed", "elapsed_ns", "errors", "escalations",
-		"escalations_total", "matrix", "reasons", "replayed", "selected", "skipped"}
+	wantKeys := []string{"active_revisions", "appeals", "candidate", "candidate_revisions", "changed", "elapsed_ns", "errors", "escalations",
+		"escalations_total", "less_severe", "less_severe_total", "matrix", "reason_actions", "reason_actions_changed", "reasons", "replayed",
+		"selected", "skipped"}
 	if diff := cmp.Diff(wantKeys, sorted(keys)); diff != "" {
 		t.Errorf("JSON keys mismatch (-want +got):\n%s", diff)
 	}

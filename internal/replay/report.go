@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,19 +34,35 @@ type Report struct {
 	Skipped    Skips  `json:"skipped"`
 	Errors     int64  `json:"errors"`
 	FirstError string `json:"first_error,omitempty"`
+	// ActiveRevisions are the bundle revisions that made the replayed
+	// decisions (the active bundle when each was decided), with how many
+	// each made: what the candidate is compared with.
+	ActiveRevisions []RevisionCount `json:"active_revisions"`
 	// Changed counts replayed decisions whose action would change.
 	Changed int64 `json:"changed"`
+	// ReasonActionsChanged counts replayed decisions in which at least one
+	// reason fires under both with another action, whether or not the
+	// decision's action changes.
+	ReasonActionsChanged int64 `json:"reason_actions_changed"`
 
 	// Matrix counts replayed decisions by (stored action, candidate action),
 	// the cells with a count only.
 	Matrix []Cell `json:"matrix"`
 	// Reasons compares how many replayed decisions each reason fired on.
 	Reasons []ReasonDelta `json:"reasons"`
+	// ReasonActions counts, per reason code, the decisions in which the
+	// reason fires under both with another action (stored → candidate),
+	// most first.
+	ReasonActions []ReasonActionCount `json:"reason_actions"`
 	// Escalations lists decisions that would become more severe, earliest
 	// first, capped; EscalationsTotal counts them all.
 	Escalations      []Escalation `json:"escalations"`
 	EscalationsTotal int64        `json:"escalations_total"`
-	Appeals          AppealImpact `json:"appeals"`
+	// LessSevere lists decisions that would become less severe, earliest
+	// first, capped; LessSevereTotal counts them all.
+	LessSevere      []Escalation `json:"less_severe"`
+	LessSevereTotal int64        `json:"less_severe_total"`
+	Appeals         AppealImpact `json:"appeals"`
 
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
@@ -80,7 +97,24 @@ type ReasonDelta struct {
 	Delta  int64  `json:"delta"`
 }
 
-// Escalation is a decision the candidate would have made more severe.
+// RevisionCount is a bundle revision and how many replayed decisions it
+// made.
+type RevisionCount struct {
+	Revision  string `json:"revision"`
+	Decisions int64  `json:"decisions"`
+}
+
+// ReasonActionCount is how many decisions a reason fires on under both
+// with action From stored and To under the candidate.
+type ReasonActionCount struct {
+	Code  string          `json:"code"`
+	From  decision.Action `json:"from"`
+	To    decision.Action `json:"to"`
+	Count int64           `json:"count"`
+}
+
+// Escalation is a decision whose action the candidate would change: more
+// severe in Report.Escalations, less severe in Report.LessSevere.
 type Escalation struct {
 	DecisionID string          `json:"decision_id"`
 	SubjectID  string          `json:"subject_id"`
@@ -88,8 +122,12 @@ type Escalation struct {
 	DecidedAt  time.Time       `json:"decided_at"`
 	From       decision.Action `json:"from"`
 	To         decision.Action `json:"to"`
-	Before     []string        `json:"before"`
-	After      []string        `json:"after"`
+	// Before and After are the reason codes as each verdict listed them.
+	Before []string `json:"before"`
+	After  []string `json:"after"`
+	// Reasons is what changed in the reasons, by code (see ReasonChange):
+	// a reordered list of the same reasons and actions is no change.
+	Reasons []ReasonChange `json:"reason_changes"`
 	// Outcome is the decision's appeal outcome, if any.
 	Outcome string `json:"outcome,omitempty"`
 }
@@ -141,12 +179,18 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(r.CandidateRevisions) > 0 {
 		p(" (revision %s)", strings.Join(r.CandidateRevisions, ", "))
 	}
-	p("\n%d decisions selected%s: %d replayed, %d skipped (%d without input, %d without profile: store_input off, %d manual actions by reviewers), %d the candidate could not decide\n",
+	p("\n")
+	if len(r.ActiveRevisions) > 0 {
+		p("against the stored decisions of active revision %s\n", r.activeText())
+	}
+	p("%d decisions selected%s: %d replayed, %d skipped (%d without input, %d without profile: store_input off, %d manual actions by reviewers), %d the candidate could not decide\n",
 		r.Selected, r.window(), r.Replayed, r.Skipped.Total(), r.Skipped.NoInput, r.Skipped.NoProfile, r.Skipped.Manual, r.Errors)
 	if r.FirstError != "" {
 		p("first candidate error: %s\n", r.FirstError)
 	}
-	p("%d replayed decisions would change action (%s)\n\n", r.Changed, percent(r.Changed, r.Replayed))
+	p("%d replayed decisions would change action (%s): %d more severe, %d less severe\n",
+		r.Changed, percent(r.Changed, r.Replayed), r.EscalationsTotal, r.LessSevereTotal)
+	p("%d replayed decisions have a reason whose action would change\n\n", r.ReasonActionsChanged)
 
 	p("action transitions (rows: stored action, columns: candidate action)\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -168,6 +212,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	p("  * marks the cells off the diagonal: decisions whose action the candidate would change; · is none\n")
 
 	p("\nreason hits (decisions a reason fired on)\n")
 	if len(r.Reasons) == 0 {
@@ -183,6 +228,20 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 
+	p("\nreason actions changed (decisions a reason fired on under both, with another action)\n")
+	if len(r.ReasonActions) == 0 {
+		p("  none\n")
+	} else {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  CODE\tSTORED\tCANDIDATE\tDECISIONS")
+		for _, c := range r.ReasonActions {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\n", c.Code, c.From, c.To, c.Count)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+
 	a := r.Appeals
 	p("\nappeals\n")
 	p("  overturned decisions: %d; the candidate would have avoided %d (less severe), %d of them allowed\n",
@@ -190,24 +249,46 @@ func (r *Report) WriteText(w io.Writer) error {
 	p("  upheld decisions:     %d; the candidate would have let %d through (less severe), %d of them allowed\n",
 		a.Upheld, a.UpheldLetThrough, a.UpheldToAllow)
 
-	p("\nmore severe under the candidate: %d", r.EscalationsTotal)
-	if int64(len(r.Escalations)) < r.EscalationsTotal {
-		p(" (earliest %d listed)", len(r.Escalations))
+	if len(r.Escalations)+len(r.LessSevere) > 0 {
+		p("\nREASON CHANGES: CODE stored action → candidate action; +CODE fires only under the candidate; -CODE only in the stored decision;\n")
+		p("reasons that fire on both with the same action are not listed, in whatever order each verdict lists them\n")
 	}
-	p("\n")
-	if len(r.Escalations) > 0 {
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  DECIDED\tDECISION\tSUBJECT\tCHECKPOINT\tSTORED\tCANDIDATE\tREASONS BEFORE → AFTER\tAPPEAL")
-		for _, e := range r.Escalations {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s → %s\t%s\n", e.DecidedAt.Format(time.RFC3339), e.DecisionID,
-				e.SubjectID, e.Checkpoint, e.From, e.To, list(e.Before), list(e.After), e.Outcome)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+	if err := writeChanges(w, "more severe", r.Escalations, r.EscalationsTotal); err != nil {
+		return err
+	}
+	if err := writeChanges(w, "less severe", r.LessSevere, r.LessSevereTotal); err != nil {
+		return err
 	}
 	p("\nreplayed in %s (%.0f decisions/s)\n", r.Elapsed.Round(time.Millisecond), r.Rate())
 	return nil
+}
+
+// writeChanges lists decisions whose action would change one way.
+func writeChanges(w io.Writer, title string, list []Escalation, total int64) error {
+	fmt.Fprintf(w, "\n%s under the candidate: %d", title, total)
+	if int64(len(list)) < total {
+		fmt.Fprintf(w, " (earliest %d listed)", len(list))
+	}
+	fmt.Fprintln(w)
+	if len(list) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  DECIDED\tDECISION\tSUBJECT\tCHECKPOINT\tSTORED\tCANDIDATE\tREASON CHANGES\tAPPEAL")
+	for _, e := range list {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.DecidedAt.Format(time.RFC3339), e.DecisionID,
+			cmp.Or(e.SubjectID, "-"), e.Checkpoint, e.From, e.To, changesText(e.Reasons), e.Outcome)
+	}
+	return tw.Flush()
+}
+
+// activeText is the active revisions with their decision counts.
+func (r *Report) activeText() string {
+	parts := make([]string, len(r.ActiveRevisions))
+	for i, rc := range r.ActiveRevisions {
+		parts[i] = fmt.Sprintf("%s (%d decisions)", cmp.Or(rc.Revision, "unknown"), rc.Decisions)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (r *Report) window() string {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gavel/gavel/bundles"
@@ -155,33 +154,8 @@ func replayToProto(j replay.Job) *replayv1.Replay {
 	case replay.Failed:
 		p.State = replayv1.ReplayState_REPLAY_STATE_FAILED
 	}
-	r := j.Report
-	if r == nil {
-		return p
+	if j.Report != nil {
+		p.Report = j.Report.ToProto(j.Filter.Since, j.Filter.Until, j.Filter.Checkpoint)
 	}
-	rp := &replayv1.ReplayReport{
-		CandidateRevisions: r.CandidateRevisions, Since: tsOrNil(j.Filter.Since), Until: tsOrNil(j.Filter.Until),
-		Checkpoint: j.Filter.Checkpoint, Selected: r.Selected, Replayed: r.Replayed,
-		SkippedNoInput: r.Skipped.NoInput, SkippedNoProfile: r.Skipped.NoProfile,
-		Errors: r.Errors, FirstError: r.FirstError, Changed: r.Changed, EscalationsTotal: r.EscalationsTotal,
-		Appeals: &replayv1.AppealImpact{
-			Overturned: r.Appeals.Overturned, OverturnedAvoided: r.Appeals.OverturnedAvoided, OverturnedToAllow: r.Appeals.OverturnedToAllow,
-			Upheld: r.Appeals.Upheld, UpheldLetThrough: r.Appeals.UpheldLetThrough, UpheldToAllow: r.Appeals.UpheldToAllow,
-		},
-		Elapsed: durationpb.New(r.Elapsed),
-	}
-	for _, c := range r.Matrix {
-		rp.Matrix = append(rp.Matrix, &replayv1.Cell{From: c.From.String(), To: c.To.String(), Count: c.Count})
-	}
-	for _, d := range r.Reasons {
-		rp.Reasons = append(rp.Reasons, &replayv1.ReasonDelta{Code: d.Code, Before: d.Before, After: d.After, Delta: d.Delta})
-	}
-	for _, e := range r.Escalations {
-		rp.Escalations = append(rp.Escalations, &replayv1.Escalation{
-			DecisionId: e.DecisionID, Checkpoint: e.Checkpoint, DecidedAt: tsOrNil(e.DecidedAt),
-			From: e.From.String(), To: e.To.String(), Before: e.Before, After: e.After, Outcome: e.Outcome,
-		})
-	}
-	p.Report = rp
 	return p
 }

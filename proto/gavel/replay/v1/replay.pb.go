@@ -419,8 +419,23 @@ type ReplayReport struct {
 	EscalationsTotal int64                `protobuf:"varint,15,opt,name=escalations_total,json=escalationsTotal,proto3" json:"escalations_total,omitempty"`
 	Appeals          *AppealImpact        `protobuf:"bytes,16,opt,name=appeals,proto3" json:"appeals,omitempty"`
 	Elapsed          *durationpb.Duration `protobuf:"bytes,17,opt,name=elapsed,proto3" json:"elapsed,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Manual actions by reviewers, not replayed (no policy input).
+	SkippedManual int64 `protobuf:"varint,18,opt,name=skipped_manual,json=skippedManual,proto3" json:"skipped_manual,omitempty"`
+	// The revisions that made the replayed decisions (the active bundle
+	// when each was decided), with how many each made, most first.
+	ActiveRevisions []*RevisionCount `protobuf:"bytes,19,rep,name=active_revisions,json=activeRevisions,proto3" json:"active_revisions,omitempty"`
+	// Replayed decisions in which at least one reason fires under both with
+	// another action, whether or not the decision's action changes.
+	ReasonActionsChanged int64 `protobuf:"varint,20,opt,name=reason_actions_changed,json=reasonActionsChanged,proto3" json:"reason_actions_changed,omitempty"`
+	// Per reason code and (stored, candidate) action pair, the decisions in
+	// which the reason fires under both with that change, most first.
+	ReasonActions []*ReasonActionCount `protobuf:"bytes,21,rep,name=reason_actions,json=reasonActions,proto3" json:"reason_actions,omitempty"`
+	// Decisions that would become less severe, earliest first, capped;
+	// less_severe_total counts them all.
+	LessSevere      []*Escalation `protobuf:"bytes,22,rep,name=less_severe,json=lessSevere,proto3" json:"less_severe,omitempty"`
+	LessSevereTotal int64         `protobuf:"varint,23,opt,name=less_severe_total,json=lessSevereTotal,proto3" json:"less_severe_total,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ReplayReport) Reset() {
@@ -572,6 +587,232 @@ func (x *ReplayReport) GetElapsed() *durationpb.Duration {
 	return nil
 }
 
+func (x *ReplayReport) GetSkippedManual() int64 {
+	if x != nil {
+		return x.SkippedManual
+	}
+	return 0
+}
+
+func (x *ReplayReport) GetActiveRevisions() []*RevisionCount {
+	if x != nil {
+		return x.ActiveRevisions
+	}
+	return nil
+}
+
+func (x *ReplayReport) GetReasonActionsChanged() int64 {
+	if x != nil {
+		return x.ReasonActionsChanged
+	}
+	return 0
+}
+
+func (x *ReplayReport) GetReasonActions() []*ReasonActionCount {
+	if x != nil {
+		return x.ReasonActions
+	}
+	return nil
+}
+
+func (x *ReplayReport) GetLessSevere() []*Escalation {
+	if x != nil {
+		return x.LessSevere
+	}
+	return nil
+}
+
+func (x *ReplayReport) GetLessSevereTotal() int64 {
+	if x != nil {
+		return x.LessSevereTotal
+	}
+	return 0
+}
+
+type RevisionCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revision      string                 `protobuf:"bytes,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	Decisions     int64                  `protobuf:"varint,2,opt,name=decisions,proto3" json:"decisions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevisionCount) Reset() {
+	*x = RevisionCount{}
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevisionCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevisionCount) ProtoMessage() {}
+
+func (x *RevisionCount) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevisionCount.ProtoReflect.Descriptor instead.
+func (*RevisionCount) Descriptor() ([]byte, []int) {
+	return file_gavel_replay_v1_replay_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RevisionCount) GetRevision() string {
+	if x != nil {
+		return x.Revision
+	}
+	return ""
+}
+
+func (x *RevisionCount) GetDecisions() int64 {
+	if x != nil {
+		return x.Decisions
+	}
+	return 0
+}
+
+type ReasonActionCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	From          string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To            string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	Count         int64                  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReasonActionCount) Reset() {
+	*x = ReasonActionCount{}
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReasonActionCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReasonActionCount) ProtoMessage() {}
+
+func (x *ReasonActionCount) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReasonActionCount.ProtoReflect.Descriptor instead.
+func (*ReasonActionCount) Descriptor() ([]byte, []int) {
+	return file_gavel_replay_v1_replay_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReasonActionCount) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ReasonActionCount) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ReasonActionCount) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *ReasonActionCount) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// ReasonChange is how one reason differs between the stored decision and
+// the candidate's verdict: from is the stored action, to the candidate's;
+// an empty side means the reason did not fire there. Where reasons stand
+// in the list is not a change.
+type ReasonChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	From          string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To            string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReasonChange) Reset() {
+	*x = ReasonChange{}
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReasonChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReasonChange) ProtoMessage() {}
+
+func (x *ReasonChange) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReasonChange.ProtoReflect.Descriptor instead.
+func (*ReasonChange) Descriptor() ([]byte, []int) {
+	return file_gavel_replay_v1_replay_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ReasonChange) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ReasonChange) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ReasonChange) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
 type Cell struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	From          string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
@@ -583,7 +824,7 @@ type Cell struct {
 
 func (x *Cell) Reset() {
 	*x = Cell{}
-	mi := &file_gavel_replay_v1_replay_proto_msgTypes[6]
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -595,7 +836,7 @@ func (x *Cell) String() string {
 func (*Cell) ProtoMessage() {}
 
 func (x *Cell) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_replay_v1_replay_proto_msgTypes[6]
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -608,7 +849,7 @@ func (x *Cell) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cell.ProtoReflect.Descriptor instead.
 func (*Cell) Descriptor() ([]byte, []int) {
-	return file_gavel_replay_v1_replay_proto_rawDescGZIP(), []int{6}
+	return file_gavel_replay_v1_replay_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Cell) GetFrom() string {
@@ -644,7 +885,7 @@ type ReasonDelta struct {
 
 func (x *ReasonDelta) Reset() {
 	*x = ReasonDelta{}
-	mi := &file_gavel_replay_v1_replay_proto_msgTypes[7]
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +897,7 @@ func (x *ReasonDelta) String() string {
 func (*ReasonDelta) ProtoMessage() {}
 
 func (x *ReasonDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_replay_v1_replay_proto_msgTypes[7]
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +910,7 @@ func (x *ReasonDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReasonDelta.ProtoReflect.Descriptor instead.
 func (*ReasonDelta) Descriptor() ([]byte, []int) {
-	return file_gavel_replay_v1_replay_proto_rawDescGZIP(), []int{7}
+	return file_gavel_replay_v1_replay_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReasonDelta) GetCode() string {
@@ -700,6 +941,8 @@ func (x *ReasonDelta) GetDelta() int64 {
 	return 0
 }
 
+// Escalation is a decision whose action the candidate would change: more
+// severe in escalations, less severe in less_severe.
 type Escalation struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	DecisionId string                 `protobuf:"bytes,1,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
@@ -707,17 +950,21 @@ type Escalation struct {
 	DecidedAt  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
 	From       string                 `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
 	To         string                 `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
-	Before     []string               `protobuf:"bytes,6,rep,name=before,proto3" json:"before,omitempty"`
-	After      []string               `protobuf:"bytes,7,rep,name=after,proto3" json:"after,omitempty"`
+	// The reason codes as each verdict listed them (by severity).
+	Before []string `protobuf:"bytes,6,rep,name=before,proto3" json:"before,omitempty"`
+	After  []string `protobuf:"bytes,7,rep,name=after,proto3" json:"after,omitempty"`
 	// The decision's appeal outcome: upheld, overturned or empty.
-	Outcome       string `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Outcome string `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// What changed in the reasons, by code, sorted by code.
+	ReasonChanges []*ReasonChange `protobuf:"bytes,9,rep,name=reason_changes,json=reasonChanges,proto3" json:"reason_changes,omitempty"`
+	SubjectId     string          `protobuf:"bytes,10,opt,name=subject_id,json=subjectId,proto3" json:"subject_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Escalation) Reset() {
 	*x = Escalation{}
-	mi := &file_gavel_replay_v1_replay_proto_msgTypes[8]
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +976,7 @@ func (x *Escalation) String() string {
 func (*Escalation) ProtoMessage() {}
 
 func (x *Escalation) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_replay_v1_replay_proto_msgTypes[8]
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +989,7 @@ func (x *Escalation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Escalation.ProtoReflect.Descriptor instead.
 func (*Escalation) Descriptor() ([]byte, []int) {
-	return file_gavel_replay_v1_replay_proto_rawDescGZIP(), []int{8}
+	return file_gavel_replay_v1_replay_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Escalation) GetDecisionId() string {
@@ -801,6 +1048,20 @@ func (x *Escalation) GetOutcome() string {
 	return ""
 }
 
+func (x *Escalation) GetReasonChanges() []*ReasonChange {
+	if x != nil {
+		return x.ReasonChanges
+	}
+	return nil
+}
+
+func (x *Escalation) GetSubjectId() string {
+	if x != nil {
+		return x.SubjectId
+	}
+	return ""
+}
+
 type AppealImpact struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	Overturned        int64                  `protobuf:"varint,1,opt,name=overturned,proto3" json:"overturned,omitempty"`
@@ -815,7 +1076,7 @@ type AppealImpact struct {
 
 func (x *AppealImpact) Reset() {
 	*x = AppealImpact{}
-	mi := &file_gavel_replay_v1_replay_proto_msgTypes[9]
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +1088,7 @@ func (x *AppealImpact) String() string {
 func (*AppealImpact) ProtoMessage() {}
 
 func (x *AppealImpact) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_replay_v1_replay_proto_msgTypes[9]
+	mi := &file_gavel_replay_v1_replay_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +1101,7 @@ func (x *AppealImpact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppealImpact.ProtoReflect.Descriptor instead.
 func (*AppealImpact) Descriptor() ([]byte, []int) {
-	return file_gavel_replay_v1_replay_proto_rawDescGZIP(), []int{9}
+	return file_gavel_replay_v1_replay_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AppealImpact) GetOverturned() int64 {
@@ -915,7 +1176,7 @@ const file_gavel_replay_v1_replay_proto_rawDesc = "" +
 	"\x04done\x18\x06 \x01(\x03R\x04done\x12\x14\n" +
 	"\x05total\x18\a \x01(\x03R\x05total\x12\x14\n" +
 	"\x05error\x18\b \x01(\tR\x05error\x125\n" +
-	"\x06report\x18\t \x01(\v2\x1d.gavel.replay.v1.ReplayReportR\x06report\"\xe7\x05\n" +
+	"\x06report\x18\t \x01(\v2\x1d.gavel.replay.v1.ReplayReportR\x06report\"\xc4\b\n" +
 	"\fReplayReport\x12/\n" +
 	"\x13candidate_revisions\x18\x01 \x03(\tR\x12candidateRevisions\x120\n" +
 	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
@@ -937,7 +1198,26 @@ const file_gavel_replay_v1_replay_proto_rawDesc = "" +
 	"\vescalations\x18\x0e \x03(\v2\x1b.gavel.replay.v1.EscalationR\vescalations\x12+\n" +
 	"\x11escalations_total\x18\x0f \x01(\x03R\x10escalationsTotal\x127\n" +
 	"\aappeals\x18\x10 \x01(\v2\x1d.gavel.replay.v1.AppealImpactR\aappeals\x123\n" +
-	"\aelapsed\x18\x11 \x01(\v2\x19.google.protobuf.DurationR\aelapsed\"@\n" +
+	"\aelapsed\x18\x11 \x01(\v2\x19.google.protobuf.DurationR\aelapsed\x12%\n" +
+	"\x0eskipped_manual\x18\x12 \x01(\x03R\rskippedManual\x12I\n" +
+	"\x10active_revisions\x18\x13 \x03(\v2\x1e.gavel.replay.v1.RevisionCountR\x0factiveRevisions\x124\n" +
+	"\x16reason_actions_changed\x18\x14 \x01(\x03R\x14reasonActionsChanged\x12I\n" +
+	"\x0ereason_actions\x18\x15 \x03(\v2\".gavel.replay.v1.ReasonActionCountR\rreasonActions\x12<\n" +
+	"\vless_severe\x18\x16 \x03(\v2\x1b.gavel.replay.v1.EscalationR\n" +
+	"lessSevere\x12*\n" +
+	"\x11less_severe_total\x18\x17 \x01(\x03R\x0flessSevereTotal\"I\n" +
+	"\rRevisionCount\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\tR\brevision\x12\x1c\n" +
+	"\tdecisions\x18\x02 \x01(\x03R\tdecisions\"a\n" +
+	"\x11ReasonActionCount\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x03R\x05count\"F\n" +
+	"\fReasonChange\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\"@\n" +
 	"\x04Cell\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\x12\x14\n" +
@@ -946,7 +1226,7 @@ const file_gavel_replay_v1_replay_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
 	"\x06before\x18\x02 \x01(\x03R\x06before\x12\x14\n" +
 	"\x05after\x18\x03 \x01(\x03R\x05after\x12\x14\n" +
-	"\x05delta\x18\x04 \x01(\x03R\x05delta\"\xf4\x01\n" +
+	"\x05delta\x18\x04 \x01(\x03R\x05delta\"\xd9\x02\n" +
 	"\n" +
 	"Escalation\x12\x1f\n" +
 	"\vdecision_id\x18\x01 \x01(\tR\n" +
@@ -960,7 +1240,11 @@ const file_gavel_replay_v1_replay_proto_rawDesc = "" +
 	"\x02to\x18\x05 \x01(\tR\x02to\x12\x16\n" +
 	"\x06before\x18\x06 \x03(\tR\x06before\x12\x14\n" +
 	"\x05after\x18\a \x03(\tR\x05after\x12\x18\n" +
-	"\aoutcome\x18\b \x01(\tR\aoutcome\"\xfb\x01\n" +
+	"\aoutcome\x18\b \x01(\tR\aoutcome\x12D\n" +
+	"\x0ereason_changes\x18\t \x03(\v2\x1d.gavel.replay.v1.ReasonChangeR\rreasonChanges\x12\x1d\n" +
+	"\n" +
+	"subject_id\x18\n" +
+	" \x01(\tR\tsubjectId\"\xfb\x01\n" +
 	"\fAppealImpact\x12\x1e\n" +
 	"\n" +
 	"overturned\x18\x01 \x01(\x03R\n" +
@@ -992,7 +1276,7 @@ func file_gavel_replay_v1_replay_proto_rawDescGZIP() []byte {
 }
 
 var file_gavel_replay_v1_replay_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gavel_replay_v1_replay_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_gavel_replay_v1_replay_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_gavel_replay_v1_replay_proto_goTypes = []any{
 	(ReplayState)(0),              // 0: gavel.replay.v1.ReplayState
 	(*StartReplayRequest)(nil),    // 1: gavel.replay.v1.StartReplayRequest
@@ -1001,39 +1285,46 @@ var file_gavel_replay_v1_replay_proto_goTypes = []any{
 	(*GetReplayResponse)(nil),     // 4: gavel.replay.v1.GetReplayResponse
 	(*Replay)(nil),                // 5: gavel.replay.v1.Replay
 	(*ReplayReport)(nil),          // 6: gavel.replay.v1.ReplayReport
-	(*Cell)(nil),                  // 7: gavel.replay.v1.Cell
-	(*ReasonDelta)(nil),           // 8: gavel.replay.v1.ReasonDelta
-	(*Escalation)(nil),            // 9: gavel.replay.v1.Escalation
-	(*AppealImpact)(nil),          // 10: gavel.replay.v1.AppealImpact
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
+	(*RevisionCount)(nil),         // 7: gavel.replay.v1.RevisionCount
+	(*ReasonActionCount)(nil),     // 8: gavel.replay.v1.ReasonActionCount
+	(*ReasonChange)(nil),          // 9: gavel.replay.v1.ReasonChange
+	(*Cell)(nil),                  // 10: gavel.replay.v1.Cell
+	(*ReasonDelta)(nil),           // 11: gavel.replay.v1.ReasonDelta
+	(*Escalation)(nil),            // 12: gavel.replay.v1.Escalation
+	(*AppealImpact)(nil),          // 13: gavel.replay.v1.AppealImpact
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
 }
 var file_gavel_replay_v1_replay_proto_depIdxs = []int32{
-	11, // 0: gavel.replay.v1.StartReplayRequest.since:type_name -> google.protobuf.Timestamp
-	11, // 1: gavel.replay.v1.StartReplayRequest.until:type_name -> google.protobuf.Timestamp
+	14, // 0: gavel.replay.v1.StartReplayRequest.since:type_name -> google.protobuf.Timestamp
+	14, // 1: gavel.replay.v1.StartReplayRequest.until:type_name -> google.protobuf.Timestamp
 	5,  // 2: gavel.replay.v1.StartReplayResponse.replay:type_name -> gavel.replay.v1.Replay
 	5,  // 3: gavel.replay.v1.GetReplayResponse.replay:type_name -> gavel.replay.v1.Replay
 	0,  // 4: gavel.replay.v1.Replay.state:type_name -> gavel.replay.v1.ReplayState
-	11, // 5: gavel.replay.v1.Replay.started_at:type_name -> google.protobuf.Timestamp
-	11, // 6: gavel.replay.v1.Replay.finished_at:type_name -> google.protobuf.Timestamp
+	14, // 5: gavel.replay.v1.Replay.started_at:type_name -> google.protobuf.Timestamp
+	14, // 6: gavel.replay.v1.Replay.finished_at:type_name -> google.protobuf.Timestamp
 	6,  // 7: gavel.replay.v1.Replay.report:type_name -> gavel.replay.v1.ReplayReport
-	11, // 8: gavel.replay.v1.ReplayReport.since:type_name -> google.protobuf.Timestamp
-	11, // 9: gavel.replay.v1.ReplayReport.until:type_name -> google.protobuf.Timestamp
-	7,  // 10: gavel.replay.v1.ReplayReport.matrix:type_name -> gavel.replay.v1.Cell
-	8,  // 11: gavel.replay.v1.ReplayReport.reasons:type_name -> gavel.replay.v1.ReasonDelta
-	9,  // 12: gavel.replay.v1.ReplayReport.escalations:type_name -> gavel.replay.v1.Escalation
-	10, // 13: gavel.replay.v1.ReplayReport.appeals:type_name -> gavel.replay.v1.AppealImpact
-	12, // 14: gavel.replay.v1.ReplayReport.elapsed:type_name -> google.protobuf.Duration
-	11, // 15: gavel.replay.v1.Escalation.decided_at:type_name -> google.protobuf.Timestamp
-	1,  // 16: gavel.replay.v1.ReplayService.StartReplay:input_type -> gavel.replay.v1.StartReplayRequest
-	3,  // 17: gavel.replay.v1.ReplayService.GetReplay:input_type -> gavel.replay.v1.GetReplayRequest
-	2,  // 18: gavel.replay.v1.ReplayService.StartReplay:output_type -> gavel.replay.v1.StartReplayResponse
-	4,  // 19: gavel.replay.v1.ReplayService.GetReplay:output_type -> gavel.replay.v1.GetReplayResponse
-	18, // [18:20] is the sub-list for method output_type
-	16, // [16:18] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	14, // 8: gavel.replay.v1.ReplayReport.since:type_name -> google.protobuf.Timestamp
+	14, // 9: gavel.replay.v1.ReplayReport.until:type_name -> google.protobuf.Timestamp
+	10, // 10: gavel.replay.v1.ReplayReport.matrix:type_name -> gavel.replay.v1.Cell
+	11, // 11: gavel.replay.v1.ReplayReport.reasons:type_name -> gavel.replay.v1.ReasonDelta
+	12, // 12: gavel.replay.v1.ReplayReport.escalations:type_name -> gavel.replay.v1.Escalation
+	13, // 13: gavel.replay.v1.ReplayReport.appeals:type_name -> gavel.replay.v1.AppealImpact
+	15, // 14: gavel.replay.v1.ReplayReport.elapsed:type_name -> google.protobuf.Duration
+	7,  // 15: gavel.replay.v1.ReplayReport.active_revisions:type_name -> gavel.replay.v1.RevisionCount
+	8,  // 16: gavel.replay.v1.ReplayReport.reason_actions:type_name -> gavel.replay.v1.ReasonActionCount
+	12, // 17: gavel.replay.v1.ReplayReport.less_severe:type_name -> gavel.replay.v1.Escalation
+	14, // 18: gavel.replay.v1.Escalation.decided_at:type_name -> google.protobuf.Timestamp
+	9,  // 19: gavel.replay.v1.Escalation.reason_changes:type_name -> gavel.replay.v1.ReasonChange
+	1,  // 20: gavel.replay.v1.ReplayService.StartReplay:input_type -> gavel.replay.v1.StartReplayRequest
+	3,  // 21: gavel.replay.v1.ReplayService.GetReplay:input_type -> gavel.replay.v1.GetReplayRequest
+	2,  // 22: gavel.replay.v1.ReplayService.StartReplay:output_type -> gavel.replay.v1.StartReplayResponse
+	4,  // 23: gavel.replay.v1.ReplayService.GetReplay:output_type -> gavel.replay.v1.GetReplayResponse
+	22, // [22:24] is the sub-list for method output_type
+	20, // [20:22] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_gavel_replay_v1_replay_proto_init() }
@@ -1047,7 +1338,7 @@ func file_gavel_replay_v1_replay_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gavel_replay_v1_replay_proto_rawDesc), len(file_gavel_replay_v1_replay_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
