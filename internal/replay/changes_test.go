@@ -121,7 +121,7 @@ func TestReplayShowsTheRealChange(t *testing.T) {
 	}
 	text := txt.String()
 	for _, want := range []string{
-		"EMAIL_DISPOSABLE warn → restrict",     // the login decision's real change
+		"EMAIL_DISPOSABLE warn → restrict",      // the login decision's real change
 		"EMAIL_DISPOSABLE restrict → challenge", // the payout decision's
 		"less severe under the candidate: 1",
 		"against the stored decisions of active revision active-1 (3 decisions)",
