@@ -153,9 +153,9 @@ type ListData struct {
 	At      time.Time `json:"at"`
 }
 
-// New builds an event of type typ about subject at t with data encoded as
+// NewEvent builds an event of type typ about subject at t with data encoded as
 // JSON. The outbox gives it its Seq and ID.
-func New(typ, subject string, t time.Time, data any) (Event, error) {
+func NewEvent(typ, subject string, t time.Time, data any) (Event, error) {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return Event{}, err

@@ -70,7 +70,7 @@ func (l *Ledger) eventsCommitted(n int) {
 
 // mustEvent builds an event from data that always encodes.
 func mustEvent(typ, subject string, at time.Time, data any) events.Event {
-	e, err := events.New(typ, subject, normTime(at), data)
+	e, err := events.NewEvent(typ, subject, normTime(at), data)
 	if err != nil {
 		panic(fmt.Sprintf("encode %s event: %v", typ, err)) // plain structs of strings and times
 	}
