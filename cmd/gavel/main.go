@@ -53,6 +53,7 @@ func commands() []command {
 		{"enforce", "suspend, restrict, lift or reinstate an account by hand (review role)", runEnforce},
 		{"queue", "work the review queue: list, show, claim, note and resolve cases and appeals", runQueue},
 		{"lists", "create, edit, import and export the runtime block and allow lists", runLists},
+		{"events", "the events to the marketplace: each endpoint's deliveries, dead letters, redrive", runEvents},
 		{"rules", "show each reason code's track record: fired, appealed, overturned", runRules},
 		{"sor", "export statements of reasons (DSA Transparency Database JSON lines)", runSOR},
 		{"replay", "re-evaluate stored decisions under a candidate bundle and report the changes", runReplay},

@@ -126,6 +126,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintln(stdout)
 	}
+	printEventsStatus(stdout, st.GetEvents())
 	printShadowReport(stdout, st.GetShadow())
 	fmt.Fprintf(stdout, "checkpoints: %s\n", strings.Join(st.GetCheckpoints(), ", "))
 	for _, d := range st.GetDetectors() {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/gavel/gavel/console"
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/events"
 	"github.com/gavel/gavel/internal/replay"
 	"github.com/gavel/gavel/internal/tracing"
 	"github.com/gavel/gavel/plugins/builtin"
@@ -61,6 +62,8 @@ type Config struct {
 	Lists ListsConfig `koanf:"lists"`
 	// Review is the review queue of cases and appeals.
 	Review review.Config `koanf:"review"`
+	// Events are delivered to the marketplace's endpoints (package events).
+	Events events.Config `koanf:"events"`
 }
 
 // ListsConfig is the runtime lists' part.
@@ -506,6 +509,7 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 	k := koanf.New(".")
 	defaults := Defaults()
 	maps.Copy(defaults, tracing.Defaults())
+	maps.Copy(defaults, events.Defaults())
 	if err := k.Load(confmap.Provider(defaults, "."), nil); err != nil {
 		return nil, fmt.Errorf("load defaults: %w", err)
 	}
@@ -790,6 +794,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateDecisionLogs(bad)
 	c.Tracing.Validate(bad)
+	c.Events.Validate(bad)
 	if c.Lists.SyncInterval <= 0 || c.Lists.SyncInterval > time.Second {
 		bad("lists.sync_interval", "must be a positive duration of at most 1s (replicas see list changes within a second), got %v", c.Lists.SyncInterval)
 	}

@@ -60,6 +60,11 @@ func (h *adminHandler) GetStatus(ctx context.Context, req *connect.Request[admin
 			PingLatency: durationOrNil(d.PingLatency), PingError: d.PingError,
 		})
 	}
+	if ev, err := s.eventsStatus(ctx); err != nil {
+		s.log.Warn("GetStatus could not read the events outbox", "error", err)
+	} else {
+		out.Events = ev
+	}
 	shadow, err := s.shadowReport(ctx)
 	if err != nil {
 		s.log.Error("GetStatus could not read shadow agreement", "error", err)

@@ -44,6 +44,7 @@ import (
 	"github.com/gavel/gavel/proto/gavel/appeal/v1/appealv1connect"
 	"github.com/gavel/gavel/proto/gavel/decision/v1/decisionv1connect"
 	"github.com/gavel/gavel/proto/gavel/enforcement/v1/enforcementv1connect"
+	"github.com/gavel/gavel/proto/gavel/events/v1/eventsv1connect"
 	"github.com/gavel/gavel/proto/gavel/lists/v1/listsv1connect"
 	"github.com/gavel/gavel/proto/gavel/replay/v1/replayv1connect"
 	"github.com/gavel/gavel/proto/gavel/review/v1/reviewv1connect"
@@ -85,6 +86,11 @@ type Server struct {
 	listMatcher  *lists.Matcher
 	stopLists    context.CancelFunc
 	listsStopped chan struct{}
+
+	// stopEvents stops the events' delivery loop; eventsStopped is closed
+	// when it has recorded what was in flight.
+	stopEvents    context.CancelFunc
+	eventsStopped chan struct{}
 
 	// stopDrain stops the journal's drainer; drained is closed when it has.
 	stopDrain context.CancelFunc
@@ -196,6 +202,9 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, tr *tr
 		return nil, err
 	}
 	if err := s.startLists(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startEvents(); err != nil {
 		return nil, err
 	}
 	if err := s.startShadow(ctx); err != nil {
@@ -392,6 +401,10 @@ func procedureRoles() map[string][]string {
 		reviewv1connect.ReviewServiceClaimProcedure:     {roleReview, roleAdmin},
 		reviewv1connect.ReviewServiceAddNoteProcedure:   {roleReview, roleAdmin},
 		reviewv1connect.ReviewServiceResolveProcedure:   {roleReview, roleAdmin},
+		// The events' status and dead letters are an operator's.
+		eventsv1connect.EventServiceGetEventStatusProcedure:    {roleAdmin, roleRead},
+		eventsv1connect.EventServiceListDeliveriesProcedure:    {roleAdmin, roleRead},
+		eventsv1connect.EventServiceRedriveDeliveriesProcedure: {roleAdmin},
 	}
 }
 
@@ -431,6 +444,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(appealv1connect.NewAppealServiceHandler(appeals, opts...))
 	mux.Handle(reviewv1connect.NewReviewServiceHandler(&reviewHandler{svc: queue, log: s.log, appealWindow: s.cfg.Appeals.Window}, opts...))
 	services := []string{decisionv1connect.DecisionServiceName, adminv1connect.AdminServiceName, appealv1connect.AppealServiceName, replayv1connect.ReplayServiceName, enforcementv1connect.EnforcementServiceName, listsv1connect.ListServiceName, reviewv1connect.ReviewServiceName}
+	mux.Handle(eventsv1connect.NewEventServiceHandler(&eventsHandler{s: s, store: s.ledger, log: s.log}, opts...))
+	services = append(services, eventsv1connect.EventServiceName)
 	mux.Handle(enforcementv1connect.NewEnforcementServiceHandler(&enforcementHandler{engine: s.engine, log: s.log, appealWindow: s.cfg.Appeals.Window}, opts...))
 	s.health = health.New(services, s.readinessProbes()...)
 	mux.Handle(grpchealth.NewHandler(s.health))
@@ -627,6 +642,10 @@ func (s *Server) Close() {
 		if s.stopLists != nil {
 			s.stopLists()
 			<-s.listsStopped
+		}
+		if s.stopEvents != nil {
+			s.stopEvents()
+			<-s.eventsStopped
 		}
 		if s.engine != nil {
 			s.engine.Close() // queued shadow verdicts reach the ledger before it closes

@@ -7,6 +7,7 @@
 package adminv1
 
 import (
+	v1 "github.com/gavel/gavel/proto/gavel/events/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -339,7 +340,10 @@ type GetStatusResponse struct {
 	// Journaled decisions not yet written to the ledger.
 	JournalPending int64 `protobuf:"varint,10,opt,name=journal_pending,json=journalPending,proto3" json:"journal_pending,omitempty"`
 	// Absent when decision logs are off.
-	DecisionLogs  *DecisionLogStatus `protobuf:"bytes,11,opt,name=decision_logs,json=decisionLogs,proto3" json:"decision_logs,omitempty"`
+	DecisionLogs *DecisionLogStatus `protobuf:"bytes,11,opt,name=decision_logs,json=decisionLogs,proto3" json:"decision_logs,omitempty"`
+	// Events to the marketplace: the outbox and each endpoint's deliveries.
+	// Absent when the ledger could not be read.
+	Events        *v1.EventsStatus `protobuf:"bytes,20,opt,name=events,proto3" json:"events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -447,6 +451,13 @@ func (x *GetStatusResponse) GetJournalPending() int64 {
 func (x *GetStatusResponse) GetDecisionLogs() *DecisionLogStatus {
 	if x != nil {
 		return x.DecisionLogs
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetEvents() *v1.EventsStatus {
+	if x != nil {
+		return x.Events
 	}
 	return nil
 }
@@ -1041,7 +1052,7 @@ var File_gavel_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1agavel/admin/v1/admin.proto\x12\x0egavel.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"&\n" +
+	"\x1agavel/admin/v1/admin.proto\x12\x0egavel.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cgavel/events/v1/events.proto\"&\n" +
 	"\x10GetStatusRequest\x12\x12\n" +
 	"\x04ping\x18\x01 \x01(\bR\x04ping\"\x86\x02\n" +
 	"\fBundleStatus\x12\x12\n" +
@@ -1070,7 +1081,7 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\x14consecutive_failures\x18\f \x01(\x05R\x13consecutiveFailures\x12<\n" +
 	"\fping_latency\x18\r \x01(\v2\x19.google.protobuf.DurationR\vpingLatency\x12\x1d\n" +
 	"\n" +
-	"ping_error\x18\x0e \x01(\tR\tpingError\"\x8e\x04\n" +
+	"ping_error\x18\x0e \x01(\tR\tpingError\"\xc5\x04\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x129\n" +
 	"\n" +
@@ -1084,7 +1095,8 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\fledger_error\x18\t \x01(\tR\vledgerError\x12'\n" +
 	"\x0fjournal_pending\x18\n" +
 	" \x01(\x03R\x0ejournalPending\x12F\n" +
-	"\rdecision_logs\x18\v \x01(\v2!.gavel.admin.v1.DecisionLogStatusR\fdecisionLogs\"\xd6\x01\n" +
+	"\rdecision_logs\x18\v \x01(\v2!.gavel.admin.v1.DecisionLogStatusR\fdecisionLogs\x125\n" +
+	"\x06events\x18\x14 \x01(\v2\x1d.gavel.events.v1.EventsStatusR\x06events\"\xd6\x01\n" +
 	"\x11DecisionLogStatus\x12\x16\n" +
 	"\x06logged\x18\x01 \x01(\x03R\x06logged\x12\x18\n" +
 	"\adropped\x18\x02 \x01(\x03R\adropped\x12\x1a\n" +
@@ -1165,7 +1177,8 @@ var file_gavel_admin_v1_admin_proto_goTypes = []any{
 	(*ExportStatementsResponse)(nil), // 11: gavel.admin.v1.ExportStatementsResponse
 	(*timestamppb.Timestamp)(nil),    // 12: google.protobuf.Timestamp
 	(*durationpb.Duration)(nil),      // 13: google.protobuf.Duration
-	(*structpb.Struct)(nil),          // 14: google.protobuf.Struct
+	(*v1.EventsStatus)(nil),          // 14: gavel.events.v1.EventsStatus
+	(*structpb.Struct)(nil),          // 15: google.protobuf.Struct
 }
 var file_gavel_admin_v1_admin_proto_depIdxs = []int32{
 	12, // 0: gavel.admin.v1.BundleStatus.activated_at:type_name -> google.protobuf.Timestamp
@@ -1178,25 +1191,26 @@ var file_gavel_admin_v1_admin_proto_depIdxs = []int32{
 	2,  // 7: gavel.admin.v1.GetStatusResponse.detectors:type_name -> gavel.admin.v1.DetectorHealth
 	5,  // 8: gavel.admin.v1.GetStatusResponse.shadow:type_name -> gavel.admin.v1.ShadowReport
 	4,  // 9: gavel.admin.v1.GetStatusResponse.decision_logs:type_name -> gavel.admin.v1.DecisionLogStatus
-	6,  // 10: gavel.admin.v1.ShadowReport.transitions:type_name -> gavel.admin.v1.Transition
-	12, // 11: gavel.admin.v1.ShadowReport.since:type_name -> google.protobuf.Timestamp
-	12, // 12: gavel.admin.v1.GetRuleStatsRequest.since:type_name -> google.protobuf.Timestamp
-	12, // 13: gavel.admin.v1.GetRuleStatsRequest.until:type_name -> google.protobuf.Timestamp
-	8,  // 14: gavel.admin.v1.GetRuleStatsResponse.rules:type_name -> gavel.admin.v1.RuleStats
-	12, // 15: gavel.admin.v1.ExportStatementsRequest.since:type_name -> google.protobuf.Timestamp
-	12, // 16: gavel.admin.v1.ExportStatementsRequest.until:type_name -> google.protobuf.Timestamp
-	14, // 17: gavel.admin.v1.ExportStatementsResponse.statements:type_name -> google.protobuf.Struct
-	0,  // 18: gavel.admin.v1.AdminService.GetStatus:input_type -> gavel.admin.v1.GetStatusRequest
-	7,  // 19: gavel.admin.v1.AdminService.GetRuleStats:input_type -> gavel.admin.v1.GetRuleStatsRequest
-	10, // 20: gavel.admin.v1.AdminService.ExportStatements:input_type -> gavel.admin.v1.ExportStatementsRequest
-	3,  // 21: gavel.admin.v1.AdminService.GetStatus:output_type -> gavel.admin.v1.GetStatusResponse
-	9,  // 22: gavel.admin.v1.AdminService.GetRuleStats:output_type -> gavel.admin.v1.GetRuleStatsResponse
-	11, // 23: gavel.admin.v1.AdminService.ExportStatements:output_type -> gavel.admin.v1.ExportStatementsResponse
-	21, // [21:24] is the sub-list for method output_type
-	18, // [18:21] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	14, // 10: gavel.admin.v1.GetStatusResponse.events:type_name -> gavel.events.v1.EventsStatus
+	6,  // 11: gavel.admin.v1.ShadowReport.transitions:type_name -> gavel.admin.v1.Transition
+	12, // 12: gavel.admin.v1.ShadowReport.since:type_name -> google.protobuf.Timestamp
+	12, // 13: gavel.admin.v1.GetRuleStatsRequest.since:type_name -> google.protobuf.Timestamp
+	12, // 14: gavel.admin.v1.GetRuleStatsRequest.until:type_name -> google.protobuf.Timestamp
+	8,  // 15: gavel.admin.v1.GetRuleStatsResponse.rules:type_name -> gavel.admin.v1.RuleStats
+	12, // 16: gavel.admin.v1.ExportStatementsRequest.since:type_name -> google.protobuf.Timestamp
+	12, // 17: gavel.admin.v1.ExportStatementsRequest.until:type_name -> google.protobuf.Timestamp
+	15, // 18: gavel.admin.v1.ExportStatementsResponse.statements:type_name -> google.protobuf.Struct
+	0,  // 19: gavel.admin.v1.AdminService.GetStatus:input_type -> gavel.admin.v1.GetStatusRequest
+	7,  // 20: gavel.admin.v1.AdminService.GetRuleStats:input_type -> gavel.admin.v1.GetRuleStatsRequest
+	10, // 21: gavel.admin.v1.AdminService.ExportStatements:input_type -> gavel.admin.v1.ExportStatementsRequest
+	3,  // 22: gavel.admin.v1.AdminService.GetStatus:output_type -> gavel.admin.v1.GetStatusResponse
+	9,  // 23: gavel.admin.v1.AdminService.GetRuleStats:output_type -> gavel.admin.v1.GetRuleStatsResponse
+	11, // 24: gavel.admin.v1.AdminService.ExportStatements:output_type -> gavel.admin.v1.ExportStatementsResponse
+	22, // [22:25] is the sub-list for method output_type
+	19, // [19:22] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_gavel_admin_v1_admin_proto_init() }
