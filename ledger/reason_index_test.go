@@ -1,0 +1,67 @@
+package ledger
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gavel/gavel/internal/pgtest"
+)
+
+// TestReasonCodeIndex: migration 0022 gives reason_hits its (code,
+// decided_at DESC, decision_id DESC) index on both backends, and on SQLite
+// the search by reason code walks it instead of every hit by time.
+func TestReasonCodeIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
+	l, err := Open(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var n int
+	if err := l.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'reason_hits_code_time'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("sqlite: index reason_hits_code_time = %d, %v; want it", n, err)
+	}
+	// The shape of SearchDecisions' query with a reason code.
+	rows, err := l.r.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT d.record, h.decided_at, h.decision_id FROM reason_hits h
+		JOIN decisions d ON d.decision_id = h.decision_id WHERE h.code = ?
+		ORDER BY h.decided_at DESC, h.decision_id DESC LIMIT 51`, "DOCUMENT_REUSED")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if p := strings.Join(plan, "; "); !strings.Contains(p, "reason_hits_code_time") || strings.Contains(p, "TEMP B-TREE") {
+		t.Errorf("sqlite plan of a search by reason = %q, want it to walk reason_hits_code_time in order", p)
+	}
+
+	if os.Getenv(pgtest.Env) == "" {
+		t.Log("PostgreSQL not configured: checked SQLite only")
+		return
+	}
+	pc := DefaultConfig()
+	pc.Driver, pc.DSN = Postgres, pgtest.Schema(t, "gavel_reason_index")
+	pl, err := Open(ctx, pc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	var def string
+	if err := pl.r.QueryRowContext(ctx, `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'reason_hits_code_time'`).Scan(&def); err != nil ||
+		!strings.Contains(def, "(code, decided_at DESC, decision_id DESC)") {
+		t.Errorf("postgres: index reason_hits_code_time = %q, %v; want (code, decided_at DESC, decision_id DESC)", def, err)
+	}
+}
