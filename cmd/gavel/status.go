@@ -128,6 +128,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	printEventsStatus(stdout, st.GetEvents())
 	printShadowReport(stdout, st.GetShadow())
+	printListsStatus(stdout, st.GetLists())
 	fmt.Fprintf(stdout, "checkpoints: %s\n", strings.Join(st.GetCheckpoints(), ", "))
 	for _, d := range st.GetDetectors() {
 		fmt.Fprintf(stdout, "detector %s %s: %s, %d restarts\n", d.GetName(), d.GetVersion(), d.GetState(), d.GetRestarts())
@@ -229,5 +230,24 @@ func printShadowReport(w io.Writer, r *adminv1.ShadowReport) {
 		r.GetAgreed(), 100*r.GetAgreementRate(), r.GetErrors(), r.GetDropped())
 	for _, t := range r.GetTransitions() {
 		fmt.Fprintf(w, "  %s → %s: %d\n", t.GetFrom(), t.GetTo(), t.GetCount())
+	}
+}
+
+// printListsStatus renders the runtime lists: what this replica matches
+// against, how fresh it is, and each list's size.
+func printListsStatus(w io.Writer, l *adminv1.ListsStatus) {
+	if l == nil {
+		return
+	}
+	sync := "not read from the ledger yet"
+	if l.GetLastSync() != nil {
+		sync = fmt.Sprintf("synced %s ago (change %d)", l.GetSyncAge().AsDuration().Round(time.Millisecond), l.GetSeq())
+	}
+	fmt.Fprintf(w, "lists: %d lists, %d entries in memory, %s\n", l.GetLists(), l.GetEntries(), sync)
+	if l.GetSyncError() != "" {
+		fmt.Fprintf(w, "  sync error: %s\n", l.GetSyncError())
+	}
+	for _, s := range l.GetSizes() {
+		fmt.Fprintf(w, "  list %s (%s, %s): %d entries\n", s.GetName(), s.GetKind(), s.GetPurpose(), s.GetEntries())
 	}
 }

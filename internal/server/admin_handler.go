@@ -65,6 +65,7 @@ func (h *adminHandler) GetStatus(ctx context.Context, req *connect.Request[admin
 	} else {
 		out.Events = ev
 	}
+	out.Lists = s.listsStatus(ctx)
 	shadow, err := s.shadowReport(ctx)
 	if err != nil {
 		s.log.Error("GetStatus could not read shadow agreement", "error", err)

@@ -13,8 +13,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gavel/gavel/lists"
+	adminv1 "github.com/gavel/gavel/proto/gavel/admin/v1"
 )
 
 // startLists loads the runtime lists into the matcher, has the engine match
@@ -104,4 +107,28 @@ func (m *metrics) lists(status func() lists.Status) {
 			return time.Since(st.LastSync).Seconds()
 		}),
 	)
+}
+
+// listsStatus is the runtime lists in gavel status: the matcher's state
+// and each list's size in the ledger (left out, and logged, when the
+// ledger cannot be read: the rest of the status still answers).
+func (s *Server) listsStatus(ctx context.Context) *adminv1.ListsStatus {
+	if s.listMatcher == nil {
+		return nil
+	}
+	st := s.listMatcher.Status()
+	out := &adminv1.ListsStatus{Lists: int32(st.Lists), Entries: int64(st.Entries), Seq: st.Seq, SyncError: st.Error}
+	if !st.LastSync.IsZero() {
+		out.LastSync = timestamppb.New(st.LastSync)
+		out.SyncAge = durationpb.New(time.Since(st.LastSync))
+	}
+	ls, err := s.lists.Lists(ctx)
+	if err != nil {
+		s.log.Warn("gavel status without list sizes: the ledger cannot be read", "error", err)
+		return out
+	}
+	for _, l := range ls {
+		out.Sizes = append(out.Sizes, &adminv1.ListSize{Name: l.Name, Kind: string(l.Kind), Purpose: string(l.Purpose), Entries: l.Entries})
+	}
+	return out
 }

@@ -343,7 +343,9 @@ type GetStatusResponse struct {
 	DecisionLogs *DecisionLogStatus `protobuf:"bytes,11,opt,name=decision_logs,json=decisionLogs,proto3" json:"decision_logs,omitempty"`
 	// Events to the marketplace: the outbox and each endpoint's deliveries.
 	// Absent when the ledger could not be read.
-	Events        *v1.EventsStatus `protobuf:"bytes,20,opt,name=events,proto3" json:"events,omitempty"`
+	Events *v1.EventsStatus `protobuf:"bytes,20,opt,name=events,proto3" json:"events,omitempty"`
+	// The runtime lists this replica matches against.
+	Lists         *ListsStatus `protobuf:"bytes,12,opt,name=lists,proto3" json:"lists,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -462,6 +464,184 @@ func (x *GetStatusResponse) GetEvents() *v1.EventsStatus {
 	return nil
 }
 
+func (x *GetStatusResponse) GetLists() *ListsStatus {
+	if x != nil {
+		return x.Lists
+	}
+	return nil
+}
+
+// ListsStatus is the runtime lists as this replica holds them: what it
+// matches against in memory, how fresh that is, and each list's size in
+// the ledger.
+type ListsStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lists and unexpired entries held in memory.
+	Lists   int32 `protobuf:"varint,1,opt,name=lists,proto3" json:"lists,omitempty"`
+	Entries int64 `protobuf:"varint,2,opt,name=entries,proto3" json:"entries,omitempty"`
+	// The last list change applied, and when this replica last read the
+	// changes from the ledger successfully; absent before the first read.
+	Seq      int64                  `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	LastSync *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_sync,json=lastSync,proto3" json:"last_sync,omitempty"`
+	// How long ago last_sync was, at the time of the response.
+	SyncAge *durationpb.Duration `protobuf:"bytes,5,opt,name=sync_age,json=syncAge,proto3" json:"sync_age,omitempty"`
+	// Why the last read failed; empty when it did not.
+	SyncError string `protobuf:"bytes,6,opt,name=sync_error,json=syncError,proto3" json:"sync_error,omitempty"`
+	// Each list with its entries stored in the ledger (expired ones
+	// included); empty when the ledger cannot be read.
+	Sizes         []*ListSize `protobuf:"bytes,7,rep,name=sizes,proto3" json:"sizes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListsStatus) Reset() {
+	*x = ListsStatus{}
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListsStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListsStatus) ProtoMessage() {}
+
+func (x *ListsStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListsStatus.ProtoReflect.Descriptor instead.
+func (*ListsStatus) Descriptor() ([]byte, []int) {
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListsStatus) GetLists() int32 {
+	if x != nil {
+		return x.Lists
+	}
+	return 0
+}
+
+func (x *ListsStatus) GetEntries() int64 {
+	if x != nil {
+		return x.Entries
+	}
+	return 0
+}
+
+func (x *ListsStatus) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ListsStatus) GetLastSync() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSync
+	}
+	return nil
+}
+
+func (x *ListsStatus) GetSyncAge() *durationpb.Duration {
+	if x != nil {
+		return x.SyncAge
+	}
+	return nil
+}
+
+func (x *ListsStatus) GetSyncError() string {
+	if x != nil {
+		return x.SyncError
+	}
+	return ""
+}
+
+func (x *ListsStatus) GetSizes() []*ListSize {
+	if x != nil {
+		return x.Sizes
+	}
+	return nil
+}
+
+type ListSize struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Kind  string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// "block" or "allow".
+	Purpose       string `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Entries       int64  `protobuf:"varint,4,opt,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSize) Reset() {
+	*x = ListSize{}
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSize) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSize) ProtoMessage() {}
+
+func (x *ListSize) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSize.ProtoReflect.Descriptor instead.
+func (*ListSize) Descriptor() ([]byte, []int) {
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListSize) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ListSize) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ListSize) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *ListSize) GetEntries() int64 {
+	if x != nil {
+		return x.Entries
+	}
+	return 0
+}
+
 // DecisionLogStatus is the decision-log pipeline: gavel's hand-off queue,
 // then OPA's event buffer and uploads to the collector.
 type DecisionLogStatus struct {
@@ -482,7 +662,7 @@ type DecisionLogStatus struct {
 
 func (x *DecisionLogStatus) Reset() {
 	*x = DecisionLogStatus{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -494,7 +674,7 @@ func (x *DecisionLogStatus) String() string {
 func (*DecisionLogStatus) ProtoMessage() {}
 
 func (x *DecisionLogStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -507,7 +687,7 @@ func (x *DecisionLogStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecisionLogStatus.ProtoReflect.Descriptor instead.
 func (*DecisionLogStatus) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DecisionLogStatus) GetLogged() int64 {
@@ -577,7 +757,7 @@ type ShadowReport struct {
 
 func (x *ShadowReport) Reset() {
 	*x = ShadowReport{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +769,7 @@ func (x *ShadowReport) String() string {
 func (*ShadowReport) ProtoMessage() {}
 
 func (x *ShadowReport) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +782,7 @@ func (x *ShadowReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShadowReport.ProtoReflect.Descriptor instead.
 func (*ShadowReport) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ShadowReport) GetRevision() string {
@@ -674,7 +854,7 @@ type Transition struct {
 
 func (x *Transition) Reset() {
 	*x = Transition{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +866,7 @@ func (x *Transition) String() string {
 func (*Transition) ProtoMessage() {}
 
 func (x *Transition) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +879,7 @@ func (x *Transition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transition.ProtoReflect.Descriptor instead.
 func (*Transition) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Transition) GetFrom() string {
@@ -737,7 +917,7 @@ type GetRuleStatsRequest struct {
 
 func (x *GetRuleStatsRequest) Reset() {
 	*x = GetRuleStatsRequest{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -749,7 +929,7 @@ func (x *GetRuleStatsRequest) String() string {
 func (*GetRuleStatsRequest) ProtoMessage() {}
 
 func (x *GetRuleStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -762,7 +942,7 @@ func (x *GetRuleStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRuleStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetRuleStatsRequest) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetRuleStatsRequest) GetSince() *timestamppb.Timestamp {
@@ -810,7 +990,7 @@ type RuleStats struct {
 
 func (x *RuleStats) Reset() {
 	*x = RuleStats{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +1002,7 @@ func (x *RuleStats) String() string {
 func (*RuleStats) ProtoMessage() {}
 
 func (x *RuleStats) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +1015,7 @@ func (x *RuleStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleStats.ProtoReflect.Descriptor instead.
 func (*RuleStats) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RuleStats) GetCode() string {
@@ -906,7 +1086,7 @@ type GetRuleStatsResponse struct {
 
 func (x *GetRuleStatsResponse) Reset() {
 	*x = GetRuleStatsResponse{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1098,7 @@ func (x *GetRuleStatsResponse) String() string {
 func (*GetRuleStatsResponse) ProtoMessage() {}
 
 func (x *GetRuleStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1111,7 @@ func (x *GetRuleStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRuleStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetRuleStatsResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetRuleStatsResponse) GetRules() []*RuleStats {
@@ -960,7 +1140,7 @@ type ExportStatementsRequest struct {
 
 func (x *ExportStatementsRequest) Reset() {
 	*x = ExportStatementsRequest{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1152,7 @@ func (x *ExportStatementsRequest) String() string {
 func (*ExportStatementsRequest) ProtoMessage() {}
 
 func (x *ExportStatementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1165,7 @@ func (x *ExportStatementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportStatementsRequest.ProtoReflect.Descriptor instead.
 func (*ExportStatementsRequest) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExportStatementsRequest) GetSince() *timestamppb.Timestamp {
@@ -1013,7 +1193,7 @@ type ExportStatementsResponse struct {
 
 func (x *ExportStatementsResponse) Reset() {
 	*x = ExportStatementsResponse{}
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1205,7 @@ func (x *ExportStatementsResponse) String() string {
 func (*ExportStatementsResponse) ProtoMessage() {}
 
 func (x *ExportStatementsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_gavel_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1218,7 @@ func (x *ExportStatementsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportStatementsResponse.ProtoReflect.Descriptor instead.
 func (*ExportStatementsResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_gavel_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ExportStatementsResponse) GetStatements() []*structpb.Struct {
@@ -1081,7 +1261,7 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\x14consecutive_failures\x18\f \x01(\x05R\x13consecutiveFailures\x12<\n" +
 	"\fping_latency\x18\r \x01(\v2\x19.google.protobuf.DurationR\vpingLatency\x12\x1d\n" +
 	"\n" +
-	"ping_error\x18\x0e \x01(\tR\tpingError\"\xc5\x04\n" +
+	"ping_error\x18\x0e \x01(\tR\tpingError\"\xf8\x04\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x129\n" +
 	"\n" +
@@ -1096,7 +1276,22 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\x0fjournal_pending\x18\n" +
 	" \x01(\x03R\x0ejournalPending\x12F\n" +
 	"\rdecision_logs\x18\v \x01(\v2!.gavel.admin.v1.DecisionLogStatusR\fdecisionLogs\x125\n" +
-	"\x06events\x18\x14 \x01(\v2\x1d.gavel.events.v1.EventsStatusR\x06events\"\xd6\x01\n" +
+	"\x06events\x18\x14 \x01(\v2\x1d.gavel.events.v1.EventsStatusR\x06events\x121\n" +
+	"\x05lists\x18\f \x01(\v2\x1b.gavel.admin.v1.ListsStatusR\x05lists\"\x8d\x02\n" +
+	"\vListsStatus\x12\x14\n" +
+	"\x05lists\x18\x01 \x01(\x05R\x05lists\x12\x18\n" +
+	"\aentries\x18\x02 \x01(\x03R\aentries\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x03R\x03seq\x127\n" +
+	"\tlast_sync\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\blastSync\x124\n" +
+	"\bsync_age\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\asyncAge\x12\x1d\n" +
+	"\n" +
+	"sync_error\x18\x06 \x01(\tR\tsyncError\x12.\n" +
+	"\x05sizes\x18\a \x03(\v2\x18.gavel.admin.v1.ListSizeR\x05sizes\"f\n" +
+	"\bListSize\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
+	"\apurpose\x18\x03 \x01(\tR\apurpose\x12\x18\n" +
+	"\aentries\x18\x04 \x01(\x03R\aentries\"\xd6\x01\n" +
 	"\x11DecisionLogStatus\x12\x16\n" +
 	"\x06logged\x18\x01 \x01(\x03R\x06logged\x12\x18\n" +
 	"\adropped\x18\x02 \x01(\x03R\adropped\x12\x1a\n" +
@@ -1161,56 +1356,62 @@ func file_gavel_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_gavel_admin_v1_admin_proto_rawDescData
 }
 
-var file_gavel_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_gavel_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_gavel_admin_v1_admin_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),         // 0: gavel.admin.v1.GetStatusRequest
 	(*BundleStatus)(nil),             // 1: gavel.admin.v1.BundleStatus
 	(*DetectorHealth)(nil),           // 2: gavel.admin.v1.DetectorHealth
 	(*GetStatusResponse)(nil),        // 3: gavel.admin.v1.GetStatusResponse
-	(*DecisionLogStatus)(nil),        // 4: gavel.admin.v1.DecisionLogStatus
-	(*ShadowReport)(nil),             // 5: gavel.admin.v1.ShadowReport
-	(*Transition)(nil),               // 6: gavel.admin.v1.Transition
-	(*GetRuleStatsRequest)(nil),      // 7: gavel.admin.v1.GetRuleStatsRequest
-	(*RuleStats)(nil),                // 8: gavel.admin.v1.RuleStats
-	(*GetRuleStatsResponse)(nil),     // 9: gavel.admin.v1.GetRuleStatsResponse
-	(*ExportStatementsRequest)(nil),  // 10: gavel.admin.v1.ExportStatementsRequest
-	(*ExportStatementsResponse)(nil), // 11: gavel.admin.v1.ExportStatementsResponse
-	(*timestamppb.Timestamp)(nil),    // 12: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 13: google.protobuf.Duration
-	(*v1.EventsStatus)(nil),          // 14: gavel.events.v1.EventsStatus
-	(*structpb.Struct)(nil),          // 15: google.protobuf.Struct
+	(*ListsStatus)(nil),              // 4: gavel.admin.v1.ListsStatus
+	(*ListSize)(nil),                 // 5: gavel.admin.v1.ListSize
+	(*DecisionLogStatus)(nil),        // 6: gavel.admin.v1.DecisionLogStatus
+	(*ShadowReport)(nil),             // 7: gavel.admin.v1.ShadowReport
+	(*Transition)(nil),               // 8: gavel.admin.v1.Transition
+	(*GetRuleStatsRequest)(nil),      // 9: gavel.admin.v1.GetRuleStatsRequest
+	(*RuleStats)(nil),                // 10: gavel.admin.v1.RuleStats
+	(*GetRuleStatsResponse)(nil),     // 11: gavel.admin.v1.GetRuleStatsResponse
+	(*ExportStatementsRequest)(nil),  // 12: gavel.admin.v1.ExportStatementsRequest
+	(*ExportStatementsResponse)(nil), // 13: gavel.admin.v1.ExportStatementsResponse
+	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 15: google.protobuf.Duration
+	(*v1.EventsStatus)(nil),          // 16: gavel.events.v1.EventsStatus
+	(*structpb.Struct)(nil),          // 17: google.protobuf.Struct
 }
 var file_gavel_admin_v1_admin_proto_depIdxs = []int32{
-	12, // 0: gavel.admin.v1.BundleStatus.activated_at:type_name -> google.protobuf.Timestamp
-	12, // 1: gavel.admin.v1.BundleStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	13, // 2: gavel.admin.v1.DetectorHealth.budget:type_name -> google.protobuf.Duration
-	13, // 3: gavel.admin.v1.DetectorHealth.last_latency:type_name -> google.protobuf.Duration
-	13, // 4: gavel.admin.v1.DetectorHealth.ping_latency:type_name -> google.protobuf.Duration
-	12, // 5: gavel.admin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	14, // 0: gavel.admin.v1.BundleStatus.activated_at:type_name -> google.protobuf.Timestamp
+	14, // 1: gavel.admin.v1.BundleStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	15, // 2: gavel.admin.v1.DetectorHealth.budget:type_name -> google.protobuf.Duration
+	15, // 3: gavel.admin.v1.DetectorHealth.last_latency:type_name -> google.protobuf.Duration
+	15, // 4: gavel.admin.v1.DetectorHealth.ping_latency:type_name -> google.protobuf.Duration
+	14, // 5: gavel.admin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: gavel.admin.v1.GetStatusResponse.bundles:type_name -> gavel.admin.v1.BundleStatus
 	2,  // 7: gavel.admin.v1.GetStatusResponse.detectors:type_name -> gavel.admin.v1.DetectorHealth
-	5,  // 8: gavel.admin.v1.GetStatusResponse.shadow:type_name -> gavel.admin.v1.ShadowReport
-	4,  // 9: gavel.admin.v1.GetStatusResponse.decision_logs:type_name -> gavel.admin.v1.DecisionLogStatus
-	14, // 10: gavel.admin.v1.GetStatusResponse.events:type_name -> gavel.events.v1.EventsStatus
-	6,  // 11: gavel.admin.v1.ShadowReport.transitions:type_name -> gavel.admin.v1.Transition
-	12, // 12: gavel.admin.v1.ShadowReport.since:type_name -> google.protobuf.Timestamp
-	12, // 13: gavel.admin.v1.GetRuleStatsRequest.since:type_name -> google.protobuf.Timestamp
-	12, // 14: gavel.admin.v1.GetRuleStatsRequest.until:type_name -> google.protobuf.Timestamp
-	8,  // 15: gavel.admin.v1.GetRuleStatsResponse.rules:type_name -> gavel.admin.v1.RuleStats
-	12, // 16: gavel.admin.v1.ExportStatementsRequest.since:type_name -> google.protobuf.Timestamp
-	12, // 17: gavel.admin.v1.ExportStatementsRequest.until:type_name -> google.protobuf.Timestamp
-	15, // 18: gavel.admin.v1.ExportStatementsResponse.statements:type_name -> google.protobuf.Struct
-	0,  // 19: gavel.admin.v1.AdminService.GetStatus:input_type -> gavel.admin.v1.GetStatusRequest
-	7,  // 20: gavel.admin.v1.AdminService.GetRuleStats:input_type -> gavel.admin.v1.GetRuleStatsRequest
-	10, // 21: gavel.admin.v1.AdminService.ExportStatements:input_type -> gavel.admin.v1.ExportStatementsRequest
-	3,  // 22: gavel.admin.v1.AdminService.GetStatus:output_type -> gavel.admin.v1.GetStatusResponse
-	9,  // 23: gavel.admin.v1.AdminService.GetRuleStats:output_type -> gavel.admin.v1.GetRuleStatsResponse
-	11, // 24: gavel.admin.v1.AdminService.ExportStatements:output_type -> gavel.admin.v1.ExportStatementsResponse
-	22, // [22:25] is the sub-list for method output_type
-	19, // [19:22] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	7,  // 8: gavel.admin.v1.GetStatusResponse.shadow:type_name -> gavel.admin.v1.ShadowReport
+	6,  // 9: gavel.admin.v1.GetStatusResponse.decision_logs:type_name -> gavel.admin.v1.DecisionLogStatus
+	16, // 10: gavel.admin.v1.GetStatusResponse.events:type_name -> gavel.events.v1.EventsStatus
+	4,  // 11: gavel.admin.v1.GetStatusResponse.lists:type_name -> gavel.admin.v1.ListsStatus
+	14, // 12: gavel.admin.v1.ListsStatus.last_sync:type_name -> google.protobuf.Timestamp
+	15, // 13: gavel.admin.v1.ListsStatus.sync_age:type_name -> google.protobuf.Duration
+	5,  // 14: gavel.admin.v1.ListsStatus.sizes:type_name -> gavel.admin.v1.ListSize
+	8,  // 15: gavel.admin.v1.ShadowReport.transitions:type_name -> gavel.admin.v1.Transition
+	14, // 16: gavel.admin.v1.ShadowReport.since:type_name -> google.protobuf.Timestamp
+	14, // 17: gavel.admin.v1.GetRuleStatsRequest.since:type_name -> google.protobuf.Timestamp
+	14, // 18: gavel.admin.v1.GetRuleStatsRequest.until:type_name -> google.protobuf.Timestamp
+	10, // 19: gavel.admin.v1.GetRuleStatsResponse.rules:type_name -> gavel.admin.v1.RuleStats
+	14, // 20: gavel.admin.v1.ExportStatementsRequest.since:type_name -> google.protobuf.Timestamp
+	14, // 21: gavel.admin.v1.ExportStatementsRequest.until:type_name -> google.protobuf.Timestamp
+	17, // 22: gavel.admin.v1.ExportStatementsResponse.statements:type_name -> google.protobuf.Struct
+	0,  // 23: gavel.admin.v1.AdminService.GetStatus:input_type -> gavel.admin.v1.GetStatusRequest
+	9,  // 24: gavel.admin.v1.AdminService.GetRuleStats:input_type -> gavel.admin.v1.GetRuleStatsRequest
+	12, // 25: gavel.admin.v1.AdminService.ExportStatements:input_type -> gavel.admin.v1.ExportStatementsRequest
+	3,  // 26: gavel.admin.v1.AdminService.GetStatus:output_type -> gavel.admin.v1.GetStatusResponse
+	11, // 27: gavel.admin.v1.AdminService.GetRuleStats:output_type -> gavel.admin.v1.GetRuleStatsResponse
+	13, // 28: gavel.admin.v1.AdminService.ExportStatements:output_type -> gavel.admin.v1.ExportStatementsResponse
+	26, // [26:29] is the sub-list for method output_type
+	23, // [23:26] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_gavel_admin_v1_admin_proto_init() }
@@ -1224,7 +1425,7 @@ func file_gavel_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gavel_admin_v1_admin_proto_rawDesc), len(file_gavel_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
