@@ -25,6 +25,7 @@ import (
 	"github.com/gavel/gavel/proto/gavel/enforcement/v1/enforcementv1connect"
 	"github.com/gavel/gavel/proto/gavel/lists/v1/listsv1connect"
 	"github.com/gavel/gavel/proto/gavel/replay/v1/replayv1connect"
+	"github.com/gavel/gavel/proto/gavel/review/v1/reviewv1connect"
 )
 
 // Prefix is where the console is served.
@@ -122,6 +123,7 @@ type Console struct {
 	replays     replayv1connect.ReplayServiceClient
 	enforcement enforcementv1connect.EnforcementServiceClient
 	lists       listsv1connect.ListServiceClient
+	review      reviewv1connect.ReviewServiceClient
 }
 
 // New builds the console over the API handler in d.
@@ -164,6 +166,7 @@ func New(cfg Config, d Deps) (*Console, error) {
 	c.replays = replayv1connect.NewReplayServiceClient(hc, base, opts...)
 	c.enforcement = enforcementv1connect.NewEnforcementServiceClient(hc, base, opts...)
 	c.lists = listsv1connect.NewListServiceClient(hc, base, opts...)
+	c.review = reviewv1connect.NewReviewServiceClient(hc, base, opts...)
 	c.routes()
 	return c, nil
 }

@@ -3,17 +3,20 @@ package console
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
 
 	appealv1 "github.com/gavel/gavel/proto/gavel/appeal/v1"
+	reviewv1 "github.com/gavel/gavel/proto/gavel/review/v1"
 )
 
-// queueRow is one open appeal in the queue.
+// queueRow is one open case or appeal in the queue.
 type queueRow struct {
-	A       *appealv1.Appeal
+	I       *reviewv1.Item
+	Link    string
 	Due     time.Time
 	Overdue bool
 	// Claim is who holds a live claim on it ("" for none); Mine when it
@@ -22,12 +25,21 @@ type queueRow struct {
 	Mine  bool
 }
 
+// queueFilter is the queue page's filter, from its query string.
+type queueFilter struct {
+	Kind, Reason        string
+	Overdue, Mine, Free bool
+}
+
 type queueData struct {
 	Rows     []queueRow
 	Next     string // the next page's token
 	Page     string
 	CanAct   bool
 	Reviewer string
+	F        queueFilter
+	// Query is the filter as a query string, for the next page's link.
+	Query string
 }
 
 // reviewerOf is the human name the session acts under.
@@ -45,49 +57,102 @@ func (c *Console) liveClaim(a *appealv1.Appeal) string {
 	return a.GetClaimedBy()
 }
 
+// itemLink is the console page of a queue item.
+func itemLink(it *reviewv1.Item) string {
+	if it.GetKind() == reviewv1.Kind_KIND_CASE {
+		return "/console/cases/" + it.GetId()
+	}
+	return "/console/appeals/" + it.GetId()
+}
+
+// queueFilterOf reads the queue's filter from a query string or form.
+func queueFilterOf(get func(string) string) queueFilter {
+	f := queueFilter{Kind: get("kind"), Reason: strings.TrimSpace(get("reason")), Overdue: get("overdue") == "1", Mine: get("mine") == "1", Free: get("free") == "1"}
+	if f.Kind != "case" && f.Kind != "appeal" {
+		f.Kind = ""
+	}
+	return f
+}
+
+// request is the ListQueue request of the filter for reviewer me.
+func (f queueFilter) request(me string) *reviewv1.ListQueueRequest {
+	req := &reviewv1.ListQueueRequest{ReasonCode: f.Reason, Overdue: f.Overdue, Unassigned: f.Free && !f.Mine}
+	switch f.Kind {
+	case "case":
+		req.Kind = reviewv1.Kind_KIND_CASE
+	case "appeal":
+		req.Kind = reviewv1.Kind_KIND_APPEAL
+	}
+	if f.Mine {
+		req.Assignee = me
+	}
+	return req
+}
+
 func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, s *session) {
-	page := r.URL.Query().Get("page")
-	resp, err := c.appeals.ListAppeals(r.Context(), connect.NewRequest(&appealv1.ListAppealsRequest{
-		Status: appealv1.AppealStatus_APPEAL_STATUS_OPEN, PageSize: 50, PageToken: page,
-	}))
+	q := r.URL.Query()
+	page := q.Get("page")
+	me := reviewerOf(s)
+	f := queueFilterOf(q.Get)
+	req := f.request(me)
+	req.PageSize, req.PageToken = 50, page
+	resp, err := c.review.ListQueue(r.Context(), connect.NewRequest(req))
+	if connect.CodeOf(err) == connect.CodeInvalidArgument {
+		v := &view{Title: "Queue", Page: "queue", Data: queueData{F: f, Reviewer: me}, Error: "Not filtered: " + connectMessage(err)}
+		c.fill(v, s)
+		c.render(w, r, http.StatusBadRequest, "queue", v)
+		return
+	}
 	if err != nil {
 		c.failAPI(w, r, s, err)
 		return
 	}
-	me := reviewerOf(s)
-	d := queueData{Next: resp.Msg.GetNextPageToken(), Page: page, CanAct: s.who.Has(RoleReview), Reviewer: me}
-	now := c.now()
-	for _, a := range resp.Msg.GetAppeals() {
-		due := a.GetFiledAt().AsTime().Add(c.cfg.ReviewDue)
-		claim := c.liveClaim(a)
-		d.Rows = append(d.Rows, queueRow{A: a, Due: due, Overdue: now.After(due), Claim: claim, Mine: claim != "" && claim == me})
+	d := queueData{Next: resp.Msg.GetNextPageToken(), Page: page, CanAct: s.who.Has(RoleReview), Reviewer: me, F: f}
+	qs := url.Values{}
+	for k, v := range map[string]string{"kind": f.Kind, "reason": f.Reason} {
+		if v != "" {
+			qs.Set(k, v)
+		}
+	}
+	for k, v := range map[string]bool{"overdue": f.Overdue, "mine": f.Mine, "free": f.Free} {
+		if v {
+			qs.Set(k, "1")
+		}
+	}
+	d.Query = qs.Encode()
+	for _, it := range resp.Msg.GetItems() {
+		claim := it.GetClaimedBy()
+		d.Rows = append(d.Rows, queueRow{I: it, Link: itemLink(it), Due: it.GetDueAt().AsTime(), Overdue: it.GetOverdue(),
+			Claim: claim, Mine: claim != "" && claim == me})
 	}
 	v := &view{Title: "Queue", Page: "queue", Data: d}
 	c.fill(v, s)
 	switch r.URL.Query().Get("n") {
 	case "empty":
-		v.Notice = "No open appeal is waiting for a reviewer."
+		v.Notice = "Nothing is waiting for a reviewer: no open case or appeal that someone else has not claimed."
 	}
 	c.render(w, r, http.StatusOK, "queue", v)
 }
 
-// next claims the oldest open appeal no one else holds and opens it.
+// next claims the oldest open case or appeal no one else holds, within
+// the queue's filter when the form carries one, and opens it.
 func (c *Console) next(w http.ResponseWriter, r *http.Request, s *session) {
 	me := reviewerOf(s)
+	f := queueFilterOf(r.PostFormValue)
 	token := ""
-	for range 10 { // at most 10 pages of appeals others hold
-		resp, err := c.appeals.ListAppeals(r.Context(), connect.NewRequest(&appealv1.ListAppealsRequest{
-			Status: appealv1.AppealStatus_APPEAL_STATUS_OPEN, PageSize: 100, PageToken: token,
-		}))
+	for range 10 { // at most 10 pages of items others hold
+		req := f.request(me)
+		req.PageSize, req.PageToken = 100, token
+		resp, err := c.review.ListQueue(r.Context(), connect.NewRequest(req))
 		if err != nil {
 			c.failAPI(w, r, s, err)
 			return
 		}
-		for _, a := range resp.Msg.GetAppeals() {
-			if claim := c.liveClaim(a); claim != "" && claim != me {
+		for _, it := range resp.Msg.GetItems() {
+			if claim := it.GetClaimedBy(); claim != "" && claim != me {
 				continue
 			}
-			_, err := c.appeals.ClaimAppeal(r.Context(), connect.NewRequest(&appealv1.ClaimAppealRequest{AppealId: a.GetAppealId(), Reviewer: me}))
+			_, err := c.review.Claim(r.Context(), connect.NewRequest(&reviewv1.ClaimRequest{Id: it.GetId(), Reviewer: me}))
 			if connect.CodeOf(err) == connect.CodeFailedPrecondition {
 				continue // someone took it, or resolved it, a moment ago
 			}
@@ -95,7 +160,7 @@ func (c *Console) next(w http.ResponseWriter, r *http.Request, s *session) {
 				c.failAPI(w, r, s, err)
 				return
 			}
-			http.Redirect(w, r, "/console/appeals/"+a.GetAppealId(), http.StatusSeeOther)
+			http.Redirect(w, r, itemLink(it), http.StatusSeeOther)
 			return
 		}
 		if token = resp.Msg.GetNextPageToken(); token == "" {

@@ -23,6 +23,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/queue", c.get(reviewers, c.queuePage))
 	m.HandleFunc("POST /console/queue/next", c.post([]string{RoleReview}, c.next))
 	m.HandleFunc("GET /console/appeals/{id}", c.get(reviewers, c.appealPage))
+	m.HandleFunc("GET /console/cases/{id}", c.get(reviewers, c.casePage))
+	m.HandleFunc("POST /console/cases/{id}/{op}", c.post([]string{RoleReview}, c.caseAction))
 	m.HandleFunc("POST /console/appeals/{id}/claim", c.post([]string{RoleReview}, c.claim))
 	m.HandleFunc("POST /console/appeals/{id}/resolve", c.post([]string{RoleReview}, c.resolve))
 	m.HandleFunc("GET /console/decisions/{id}", c.get([]string{RoleReview, RoleAdmin, RoleRead}, c.decisionPage))
