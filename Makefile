@@ -34,7 +34,8 @@ generate: tools ## regenerate the Go code for the proto contracts (offline)
 	cd proto && PATH=$(BIN):$$PATH buf lint
 	cd proto && PATH=$(BIN):$$PATH buf generate --exclude-path gavel/detector
 	cd proto && PATH=$(BIN):$$PATH buf generate --template buf.gen.grpc.yaml --path gavel/detector
-	cd proto && PATH=$(BIN):$$PATH buf build --path gavel/detector/v1/detector.proto --exclude-imports --exclude-source-info -o ../plugins/detectors-python/ipreputation/detector.binpb
+	cd proto && PATH=$(BIN):$$PATH buf build --path gavel/detector/v1/detector.proto --exclude-imports --exclude-source-info -o gavel/detector/v1/detector.binpb
+	cp proto/gavel/detector/v1/detector.binpb plugins/detectors-python/ipreputation/detector.binpb
 
 .PHONY: check-generate
 check-generate: generate ## fail if generated code differs from what is committed

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -241,14 +242,18 @@ func BenchmarkDetectorCall(b *testing.B) {
 	}
 }
 
-// TestPythonDescriptorSetIsCurrent checks the descriptor set the Python
-// detector loads (make generate writes it with buf) against the Go code
-// generated from the same .proto, so a protocol change cannot leave it stale.
+// TestPythonDescriptorSetIsCurrent checks the descriptor set for languages
+// without protoc (make generate writes it with buf beside detector.proto,
+// and the Python detector's copy) against the Go code generated from the
+// same .proto, so a protocol change cannot leave it stale.
 func TestPythonDescriptorSetIsCurrent(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile("../plugins/detectors-python/ipreputation/detector.binpb")
+	data, err := os.ReadFile("../proto/gavel/detector/v1/detector.binpb")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if py, err := os.ReadFile("../plugins/detectors-python/ipreputation/detector.binpb"); err != nil || !bytes.Equal(py, data) {
+		t.Errorf("the Python detector's detector.binpb differs from proto/gavel/detector/v1/detector.binpb (%v): run make generate", err)
 	}
 	var set descriptorpb.FileDescriptorSet
 	if err := proto.Unmarshal(data, &set); err != nil {

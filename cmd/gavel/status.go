@@ -51,6 +51,12 @@ func fetchStatus(ctx context.Context, name string, args []string, stderr io.Writ
 // known health (the server checks every few seconds); ping has the server
 // health-check every detector now and adds each round trip.
 func runDetectors(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "check" {
+		return runDetectorsCheck(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stderr, detectorsUsage)
+	}
 	st, cf, err := fetchStatus(ctx, "detectors", args, stderr)
 	if err != nil {
 		return err
