@@ -20,6 +20,10 @@ import (
 // stored record with replayed true; concurrent retries of one request id
 // store one decision between them and all get it back.
 //
+// On SQLite, decisions committing at the same moment share one transaction
+// (groupcommit.go); each still commits, or fails, as if alone, and Commit
+// returns only after the transaction holding its decision committed.
+//
 // The stored record is rec with DecidedAt in UTC truncated to microseconds
 // and, when Config.StoreInput is false, without input.subject.profile.
 func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decision.Basis) (*decision.Record, bool, error) {
@@ -33,28 +37,81 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decisi
 		}
 		defer unlock()
 	}
+	var (
+		s   stored
+		err error
+	)
+	if l.group != nil {
+		s, err = l.group.commit(ctx, rec, basis)
+	} else {
+		s, err = l.commitAlone(ctx, rec, basis)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	l.committed(s)
+	return s.rec, s.replayed, nil
+}
+
+// stored is what store did with one decision.
+type stored struct {
+	rec      *decision.Record // as stored, or the one stored before for its request id
+	replayed bool             // rec was stored before: store wrote nothing
+	emitted  int              // outbox events written
+	lifted   int64            // holds lifted by its passing a remedy checkpoint
+}
+
+// commitAlone commits one decision in a transaction of its own.
+func (l *Ledger) commitAlone(ctx context.Context, rec *decision.Record, basis *decision.Basis) (stored, error) {
 	tx, err := l.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, false, fmt.Errorf("commit decision %s: begin: %w", rec.DecisionID, err)
+		return stored{}, fmt.Errorf("commit decision %s: begin: %w", rec.DecisionID, err)
 	}
 	defer tx.Rollback()
+	s, err := l.store(ctx, tx, rec, basis)
+	if err != nil || s.replayed {
+		return s, err // a replay wrote nothing worth keeping: rolled back
+	}
+	if err := tx.Commit(); err != nil {
+		return stored{}, fmt.Errorf("commit decision %s: %w", s.rec.DecisionID, err)
+	}
+	return s, nil
+}
 
+// committed does what follows a decision's commit.
+func (l *Ledger) committed(s stored) {
+	if s.replayed {
+		return
+	}
+	l.eventsCommitted(s.emitted)
+	if s.lifted > 0 {
+		l.log.Info("holds lifted by remedy", "subject_id", s.rec.SubjectID, "decision_id", s.rec.DecisionID,
+			"checkpoint", s.rec.Checkpoint, "holds", s.lifted)
+	}
+}
+
+// store writes one decision and everything that goes with it inside tx:
+// the record, its reason codes, its effects on the subject's standing, its
+// outbox events and review case. The caller holds the subject's lock (when
+// basis is not nil) and commits tx, or rolls it back on an error or a
+// replay.
+func (l *Ledger) store(ctx context.Context, tx *sql.Tx, rec *decision.Record, basis *decision.Basis) (stored, error) {
 	if basis != nil && !rec.DryRun {
 		// The subject's decisions commit one at a time: under the lock on
 		// its version row, a decision made on an older standing is made
 		// again on the standing now, before anything is stored.
 		version, err := l.lockSubject(ctx, tx, rec.SubjectID)
 		if err != nil {
-			return nil, false, fmt.Errorf("commit decision %s: lock subject %q: %w", rec.DecisionID, rec.SubjectID, err)
+			return stored{}, fmt.Errorf("commit decision %s: lock subject %q: %w", rec.DecisionID, rec.SubjectID, err)
 		}
 		if version != basis.Version {
 			// A retry of a request already decided is answered with that
 			// decision, not decided again.
 			if prev, err := l.scanRecord(tx.QueryRowContext(ctx, l.q.recordByRequestID, rec.RequestID)); err == nil {
 				prev.Replayed = true
-				return prev, true, nil
+				return stored{rec: prev, replayed: true}, nil
 			} else if !errors.Is(err, decision.ErrNotFound) {
-				return nil, false, fmt.Errorf("commit decision %s: look up request %q: %w", rec.DecisionID, rec.RequestID, err)
+				return stored{}, fmt.Errorf("commit decision %s: look up request %q: %w", rec.DecisionID, rec.RequestID, err)
 			}
 			// Made again now, on everything committed before it: a
 			// decision that committed first may carry a later time.
@@ -63,13 +120,13 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decisi
 			}
 			h, err := l.history(ctx, source{tx: tx}, rec.SubjectID, rec.DecidedAt)
 			if err != nil {
-				return nil, false, fmt.Errorf("commit decision %s: %w", rec.DecisionID, err)
+				return stored{}, fmt.Errorf("commit decision %s: %w", rec.DecisionID, err)
 			}
 			if err := basis.Redo(ctx, h); err != nil {
-				return nil, false, fmt.Errorf("commit decision %s: %w", rec.DecisionID, err)
+				return stored{}, fmt.Errorf("commit decision %s: %w", rec.DecisionID, err)
 			}
 			if err := checkRecord(rec); err != nil {
-				return nil, false, fmt.Errorf("commit decision: %w", err)
+				return stored{}, fmt.Errorf("commit decision: %w", err)
 			}
 			l.redone.Add(1)
 		}
@@ -78,12 +135,12 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decisi
 	st := l.storable(rec)
 	body, err := json.Marshal(st)
 	if err != nil {
-		return nil, false, fmt.Errorf("commit decision %s: encode record: %w", st.DecisionID, err)
+		return stored{}, fmt.Errorf("commit decision %s: encode record: %w", st.DecisionID, err)
 	}
 	codes := reasonCodes(st.Verdict.Reasons)
 	codesJSON, err := json.Marshal(codes)
 	if err != nil {
-		return nil, false, fmt.Errorf("commit decision %s: encode reason codes: %w", st.DecisionID, err)
+		return stored{}, fmt.Errorf("commit decision %s: encode reason codes: %w", st.DecisionID, err)
 	}
 	source := decision.SourcePolicy
 	if st.IsManual() {
@@ -94,61 +151,52 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decisi
 		st.Verdict.Action.String(), string(codesJSON), st.Fallback, st.DryRun,
 		st.Verdict.BundleRevision, int64(st.Latency), string(body), source)
 	if err != nil {
-		return nil, false, fmt.Errorf("commit decision %s: insert: %w", st.DecisionID, err)
+		return stored{}, fmt.Errorf("commit decision %s: insert: %w", st.DecisionID, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return nil, false, fmt.Errorf("commit decision %s: insert: %w", st.DecisionID, err)
+		return stored{}, fmt.Errorf("commit decision %s: insert: %w", st.DecisionID, err)
 	}
 	if n == 0 {
 		prev, err := l.scanRecord(tx.QueryRowContext(ctx, l.q.recordByRequestID, st.RequestID))
 		if errors.Is(err, decision.ErrNotFound) {
-			return nil, false, fmt.Errorf("commit decision %s: decision id already stored for another request", st.DecisionID)
+			return stored{}, fmt.Errorf("commit decision %s: decision id already stored for another request", st.DecisionID)
 		}
 		if err != nil {
-			return nil, false, fmt.Errorf("commit decision %s: read back request %q: %w", st.DecisionID, st.RequestID, err)
+			return stored{}, fmt.Errorf("commit decision %s: read back request %q: %w", st.DecisionID, st.RequestID, err)
 		}
 		prev.Replayed = true
 		l.log.Debug("request already decided", "request_id", st.RequestID, "decision_id", prev.DecisionID)
-		return prev, true, nil
+		return stored{rec: prev, replayed: true}, nil
 	}
 
 	for _, c := range codes {
 		if _, err := tx.StmtContext(ctx, l.put.reasonHit).ExecContext(ctx, st.DecisionID, c, l.d.ts(st.DecidedAt), st.DryRun); err != nil {
-			return nil, false, fmt.Errorf("commit decision %s: record reason %q: %w", st.DecisionID, c, err)
+			return stored{}, fmt.Errorf("commit decision %s: record reason %q: %w", st.DecisionID, c, err)
 		}
 	}
 	lifted := int64(0)
 	if !st.DryRun && !st.Fallback {
 		if lifted, err = l.enforce(ctx, tx, st, string(codesJSON)); err != nil {
-			return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
+			return stored{}, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
 		}
 	}
 	if !st.DryRun {
 		if err := l.bumpSubject(ctx, tx, st.SubjectID); err != nil {
-			return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
+			return stored{}, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
 		}
 	}
 	// Its events, in the same transaction, under the subject's lock.
 	emitted, err := l.decisionEvents(ctx, tx, st, lifted)
 	if err != nil {
-		return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
+		return stored{}, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
 	}
 	// The review queue: a case opened or resolved, with its event.
 	reviewed, err := l.review(ctx, tx, st)
 	if err != nil {
-		return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
+		return stored{}, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
 	}
-	emitted += reviewed
-	if err := tx.Commit(); err != nil {
-		return nil, false, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
-	}
-	l.eventsCommitted(emitted)
-	if lifted > 0 {
-		l.log.Info("holds lifted by remedy", "subject_id", st.SubjectID, "decision_id", st.DecisionID,
-			"checkpoint", st.Checkpoint, "holds", lifted)
-	}
-	return st, false, nil
+	return stored{rec: st, emitted: emitted + reviewed, lifted: lifted}, nil
 }
 
 // enforce writes the decision's effects on the subject's standing and

@@ -40,6 +40,10 @@ type Config struct {
 	// survives a crash of gavel's process; "full" also survives an OS crash
 	// or power loss, at the cost of an fsync of the WAL on every commit.
 	SQLiteSynchronous string
+	// SQLiteCommitBatch is the most decisions the SQLite ledger commits in
+	// one transaction (group commit: groupcommit.go); 1 commits each in a
+	// transaction of its own. Default 64.
+	SQLiteCommitBatch int
 	// ClearFor is how long an overturn clears the rules that fired in the
 	// overturned decision, on their evidence, for the subject. Default 180
 	// days (gavel sets it to the appeal window unless configured).
@@ -82,6 +86,9 @@ func (c Config) withDefaults() Config {
 	if c.SQLiteSynchronous == "" {
 		c.SQLiteSynchronous = "normal"
 	}
+	if c.SQLiteCommitBatch == 0 {
+		c.SQLiteCommitBatch = 64
+	}
 	if c.ClearFor == 0 {
 		c.ClearFor = d.ClearFor
 	}
@@ -105,6 +112,9 @@ func (c Config) Validate() error {
 	}
 	if s := c.SQLiteSynchronous; s != "" && s != "normal" && s != "full" {
 		errs = append(errs, fmt.Errorf("ledger: sqlite synchronous %q (want normal or full)", c.SQLiteSynchronous))
+	}
+	if c.SQLiteCommitBatch < 0 {
+		errs = append(errs, fmt.Errorf("ledger: sqlite commit batch %d is negative", c.SQLiteCommitBatch))
 	}
 	if c.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("ledger: max conns %d is negative", c.MaxConns))

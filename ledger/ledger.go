@@ -59,6 +59,9 @@ type Ledger struct {
 	redone atomic.Int64
 	// subjects queues each subject's commits in this process.
 	subjects subjectLocks
+	// group commits decisions together on SQLite (groupcommit.go); nil
+	// commits each alone.
+	group *groupCommitter
 	// outboxKick is signalled when events commit (EventsWritten).
 	outboxKick chan struct{}
 
@@ -99,6 +102,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Ledger, error) {
 	if err := l.prepare(ctx); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("open %s: %w", l.where, err)
+	}
+	if cfg.Driver == SQLite && cfg.SQLiteCommitBatch > 1 {
+		l.group = newGroupCommitter(l, cfg.SQLiteCommitBatch)
 	}
 	return l, nil
 }
@@ -222,6 +228,16 @@ func cloneValues(v url.Values) url.Values {
 	return c
 }
 
+// GroupCommits reports how many transactions the SQLite group commit has
+// committed and how many decisions they held (both 0 when decisions commit
+// alone).
+func (l *Ledger) GroupCommits() (transactions, decisions int64) {
+	if l.group == nil {
+		return 0, 0
+	}
+	return l.group.batches.Load(), l.group.decisions.Load()
+}
+
 // Backend names the database: "sqlite" or "postgres".
 func (l *Ledger) Backend() string { return l.cfg.Driver }
 
@@ -245,6 +261,9 @@ func (l *Ledger) Ping(ctx context.Context) error {
 // Close closes the database. It is safe to call more than once.
 func (l *Ledger) Close() error {
 	l.closeOnce.Do(func() {
+		if l.group != nil {
+			l.group.close() // the batch being written ends first
+		}
 		var errs []error
 		for _, st := range []*sql.Stmt{l.hot.holds, l.hot.strikes, l.hot.recent, l.hot.standing, l.hot.cleared,
 			l.put.decision, l.put.reasonHit, l.put.hold, l.put.suspension, l.put.strike, l.put.lift,

@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,33 @@ func BenchmarkCommit(b *testing.B) {
 func BenchmarkHistory(b *testing.B) {
 	for name, open := range backends(b) {
 		b.Run(name, func(b *testing.B) { ledgertest.BenchHistory(b, open) })
+	}
+}
+
+// BenchmarkCommitParallel is group commit's effect: SQLite committing each
+// decision alone (commit_batch 1) and together (the default), with
+// synchronous normal and full, side by side in one run; PostgreSQL beside.
+func BenchmarkCommitParallel(b *testing.B) {
+	for _, mode := range []string{"normal", "full"} {
+		for _, batch := range []int{1, 64} {
+			b.Run(fmt.Sprintf("sqlite/synchronous=%s/batch=%d", mode, batch), func(b *testing.B) {
+				ledgertest.BenchCommitParallel(b, func(tb testing.TB) *ledger.Ledger {
+					cfg := ledger.DefaultConfig()
+					cfg.Path = filepath.Join(tb.TempDir(), "ledger.db")
+					cfg.SQLiteSynchronous = mode
+					cfg.SQLiteCommitBatch = batch
+					l, err := ledger.Open(tb.Context(), cfg, nil)
+					if err != nil {
+						tb.Fatal(err)
+					}
+					tb.Cleanup(func() { l.Close() })
+					return l
+				})
+			})
+		}
+	}
+	if open, ok := backends(b)["postgres"]; ok {
+		b.Run("postgres", func(b *testing.B) { ledgertest.BenchCommitParallel(b, open) })
 	}
 }
 

@@ -352,6 +352,9 @@ type SQLiteConfig struct {
 	// Synchronous is "normal" (survives a crash of gavel's process) or
 	// "full" (also survives power loss and OS crashes, an fsync per commit).
 	Synchronous string `koanf:"synchronous"`
+	// CommitBatch is the most decisions committed in one transaction when
+	// many arrive at once (group commit); 1 commits each alone.
+	CommitBatch int `koanf:"commit_batch"`
 }
 
 // AppealsConfig is the internal complaint-handling system.
@@ -448,6 +451,7 @@ func Defaults() map[string]any {
 		"ledger.timeout":                "1s",
 		"ledger.store_input":            true,
 		"ledger.sqlite.synchronous":     "normal",
+		"ledger.sqlite.commit_batch":    64,
 		"appeals.window":                "4320h",
 		"appeals.claim_ttl":             "30m",
 		"console.enabled":               true,
@@ -770,6 +774,9 @@ func (c *Config) Validate() error {
 	}
 	if s := c.Ledger.SQLite.Synchronous; s != "normal" && s != "full" {
 		bad("ledger.sqlite.synchronous", "must be normal or full, got %q", s)
+	}
+	if n := c.Ledger.SQLite.CommitBatch; n < 1 || n > 1024 {
+		bad("ledger.sqlite.commit_batch", "must be between 1 and 1024, got %d", n)
 	}
 	positive("ledger.strike_ttl", c.Ledger.StrikeTTL)
 	positive("ledger.timeout", c.Ledger.Timeout)

@@ -134,6 +134,7 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, tr *tr
 	lc.StrikeTTL = cfg.Ledger.StrikeTTL
 	lc.StoreInput = cfg.Ledger.StoreInput
 	lc.SQLiteSynchronous = cfg.Ledger.SQLite.Synchronous
+	lc.SQLiteCommitBatch = cfg.Ledger.SQLite.CommitBatch
 	lc.ClearFor = cfg.Appeals.ClearFor
 	if lc.ClearFor == 0 {
 		lc.ClearFor = cfg.Appeals.Window // an overturn holds for as long as the decision could be appealed
