@@ -29,7 +29,9 @@ func runOutcomes(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fs := pflag.NewFlagSet("outcomes export", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	config.Flags(fs)
+	for _, name := range localFlags { // the ledger's settings, as replay reads them
+		fs.AddFlag(serveFlags().Lookup(name))
+	}
 	var (
 		since = fs.String("since", "", "decisions made at or after this time (RFC 3339, or a duration ago such as 2160h)")
 		until = fs.String("until", "", "decisions made before this time (RFC 3339, or a duration ago)")

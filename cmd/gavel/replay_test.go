@@ -111,3 +111,26 @@ func TestReplayCommand(t *testing.T) {
 		t.Errorf("HTML title = %q: a file path", title)
 	}
 }
+
+// TestOutcomesExportFlags: outcomes export, which reads the ledger as
+// replay does, offers the ledger's settings and its own flags, not
+// serve's.
+func TestOutcomesExportFlags(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"outcomes", "export", "--help"}, &out, &errb); code != exitOK {
+		t.Fatalf("gavel outcomes export --help exit = %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"--data-dir", "--ledger-dsn", "--since", "--out"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("gavel outcomes export --help lacks %s:\n%s", want, out.String())
+		}
+	}
+	for _, never := range []string{"--listen", "--policy-source", "--log-level"} {
+		if strings.Contains(out.String(), never) {
+			t.Errorf("gavel outcomes export --help offers %s, which it does not use", never)
+		}
+	}
+	if code := run(context.Background(), []string{"outcomes", "export", "--listen", "0.0.0.0:1"}, &out, &errb); code != exitUsage {
+		t.Errorf("gavel outcomes export --listen = exit %d, want %d", code, exitUsage)
+	}
+}
