@@ -14,8 +14,11 @@ import (
 func TestDetectorsCheck(t *testing.T) {
 	conforms := func(t *testing.T, path string) {
 		t.Helper()
+		// Warnings may come from a busy machine (an answer slower than the
+		// detector's declared budget); no check may fail or be skipped.
 		r := gavelCLI(t, "detectors", "check", path)
-		if r.code != 0 || !strings.Contains(r.stdout, "conforms: 13 checks, 13 passed, 0 failed") {
+		if r.code != 0 || !strings.Contains(r.stdout, "conforms: 13 checks, ") || !strings.Contains(r.stdout, " 0 failed") ||
+			!strings.Contains(r.stdout, " 0 skipped") {
 			t.Errorf("gavel detectors check %s: %v", path, r)
 		}
 	}

@@ -74,9 +74,13 @@ func runTestDetector(mode string) {
 
 type testDetector struct{ mode string }
 
+// budget is the test detectors' declared latency budget: an answer slower
+// than it is only a warning, and a busy machine must not make one.
+const budget = 10 * time.Second
+
 func (d testDetector) Describe(context.Context) (*detectorv1.DescribeResponse, error) {
 	return &detectorv1.DescribeResponse{Name: "test", Version: "1.0.0", Signals: []string{"test.score"},
-		LatencyBudget: durationpb.New(50 * time.Millisecond)}, nil
+		LatencyBudget: durationpb.New(budget)}, nil
 }
 
 func (d testDetector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (*detectorv1.DetectResponse, error) {
@@ -183,7 +187,7 @@ type rawService struct {
 
 func (rawService) Describe(context.Context, *detectorv1.DescribeRequest) (*detectorv1.DescribeResponse, error) {
 	return &detectorv1.DescribeResponse{Name: "raw", Version: "0.1.0", Signals: []string{"raw.score"},
-		LatencyBudget: durationpb.New(50 * time.Millisecond)}, nil
+		LatencyBudget: durationpb.New(budget)}, nil
 }
 
 func (rawService) Detect(context.Context, *detectorv1.DetectRequest) (*detectorv1.DetectResponse, error) {
@@ -230,7 +234,9 @@ func TestConformingDetectors(t *testing.T) {
 			t.Parallel()
 			rep := check(t, mode)
 			for _, c := range rep.Checks {
-				if c.Status != Pass {
+				// A slow answer is a warning about speed, which a busy
+				// machine may earn; everything else must pass.
+				if c.Status != Pass && (c.Status != Warn || c.Name != CheckDetect) {
 					t.Errorf("%s: %s %s", c.Name, c.Status, c.Detail)
 				}
 			}
