@@ -42,10 +42,15 @@ func policyEngine(b testing.TB) *bundles.Engine {
 	return eng
 }
 
-func sqliteLedger(b testing.TB) *ledger.Ledger {
+func sqliteLedger(b testing.TB) *ledger.Ledger { return sqliteLedgerBatch(b, 0) }
+
+// sqliteLedgerBatch opens a SQLite ledger committing up to batch decisions
+// together (0: the default; 1: each alone).
+func sqliteLedgerBatch(b testing.TB, batch int) *ledger.Ledger {
 	b.Helper()
 	cfg := ledger.DefaultConfig()
 	cfg.Driver, cfg.Path = ledger.SQLite, filepath.Join(b.TempDir(), "ledger.db")
+	cfg.SQLiteCommitBatch = batch
 	l, err := ledger.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
@@ -253,7 +258,8 @@ func postgresLedger(b testing.TB) *ledger.Ledger {
 // BenchmarkDecideLedger is Decide's throughput in-process with many callers
 // at once (b.RunParallel, 4 goroutines a core), signals inline, on the
 // repo's policies: with the ledger discarded (the baseline: what the ledger
-// costs is the ratio), on SQLite and on PostgreSQL.
+// costs is the ratio), on SQLite (group commit, and each decision committed
+// alone) and on PostgreSQL.
 func BenchmarkDecideLedger(b *testing.B) {
 	for _, c := range []struct {
 		name string
@@ -261,6 +267,7 @@ func BenchmarkDecideLedger(b *testing.B) {
 	}{
 		{"baseline", func(testing.TB) decision.Ledger { return discardLedger{} }},
 		{"sqlite", func(b testing.TB) decision.Ledger { return sqliteLedger(b) }},
+		{"sqlite-commit-alone", func(b testing.TB) decision.Ledger { return sqliteLedgerBatch(b, 1) }},
 		{"postgres", func(b testing.TB) decision.Ledger { return postgresLedger(b) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {

@@ -69,9 +69,9 @@ var (
 	openFor   = flag.Duration("open-duration", 15*time.Second, "measured time of each open-loop run")
 	warmup    = flag.Duration("warmup", 2*time.Second, "unmeasured load before each run")
 	conns     = flag.Int("conns", 16, "connections (and closed-loop workers) for every server")
-	openConns = flag.Int("open-conns", 64, "connections for open-loop runs")
+	openConns = flag.Int("open-conns", 512, "connections for open-loop runs, and the most requests outstanding: above gavel's server.max_in_flight (256), so overload reaches gavel (and is shed as resource_exhausted) instead of queueing inside the client")
 	rate      = flag.Float64("rate", 1000, "open-loop decisions per second")
-	only      = flag.String("only", "", "comma-separated row keys to run (opa,sqlite,proto,postgres,opa-open,open,inproc,plugin,overhead,replay); empty: all")
+	only      = flag.String("only", "", "comma-separated row keys to run (opa,sqlite,sqlite-alone,proto,postgres,opa-open,open,inproc,plugin,overhead,replay); empty: all")
 	outFile   = flag.String("out", "", "also write the table (Markdown) to this file")
 	defaultIs = flag.String("default-detectors", "in process", "how the gavel under test runs its built-in detectors by default, for the row's label")
 	replayN   = flag.Int("replay-decisions", 0, "replay at least this many stored decisions: the run's decisions are copied under new ids until the ledger holds as many (0: only the run's)")
@@ -167,6 +167,19 @@ func run() error {
 	}
 	if want("sqlite") {
 		r := closedRow(ctx, "gavel, SQLite ledger, Connect JSON", sq, gavelDoer(sq.url, false, false, *conns), true)
+		rows = append(rows, against(r, opaRow))
+	}
+	if want("sqlite-alone") {
+		// The same server but every decision committed in a transaction
+		// of its own: what the SQLite group commit buys, side by side.
+		g, err := startGavel(work, "sqlite-alone", append(slices.Clone(offEnv), "GAVEL_LEDGER__SQLITE__COMMIT_BATCH=1"))
+		if err != nil {
+			sq.stop()
+			opa.stop()
+			return err
+		}
+		r := closedRow(ctx, "gavel, SQLite ledger, Connect JSON, each decision committed alone (commit_batch 1)", g, gavelDoer(g.url, false, false, *conns), true)
+		g.stop()
 		rows = append(rows, against(r, opaRow))
 	}
 	if want("proto") {
@@ -687,9 +700,9 @@ func closedRow(ctx context.Context, name string, s *server, do loadgen.Do, gavel
 
 func openRow(ctx context.Context, name string, s *server, do loadgen.Do, gavel bool) row {
 	slog.Info("open loop", "row", name, "rate", *rate, "duration", *openFor)
-	loadgen.Open(ctx, *rate, *warmup, 4096, do)
+	loadgen.Open(ctx, *rate, *warmup, *openConns, do)
 	peak := sampleRSS(s.pid())
-	res := loadgen.Open(ctx, *rate, *openFor, 4096, do)
+	res := loadgen.Open(ctx, *rate, *openFor, *openConns, do)
 	return row{name: name, load: fmt.Sprintf("open, %.0f/s", *rate), res: res, rss: peak(), gavel: gavel}
 }
 
