@@ -157,6 +157,12 @@ func (d *Dispatcher) routeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-d.kick:
+			// Let the commits of the next few milliseconds join this one.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(routeEvery):
+			}
 		case <-poll.C:
 		case <-sweep.C:
 			d.sweep(ctx)
@@ -182,18 +188,35 @@ func (d *Dispatcher) sweep(ctx context.Context) {
 	}
 }
 
+// Batching: the ledger's writes (claims and outcomes) are few and large, so
+// that on SQLite, where they share the one writer with every decision's
+// commit, delivering events costs decisions little.
+const (
+	// recordWait is how long an outcome waits for others to be recorded
+	// with it.
+	recordWait = 5 * time.Millisecond
+	// routeEvery is the least time between two routings: commits wake the
+	// router, which takes every event committed meanwhile at once.
+	routeEvery = 5 * time.Millisecond
+)
+
 // deliverLoop keeps up to the endpoint's concurrency of deliveries in
-// flight, each the oldest pending event of its subject, and records their
-// outcomes in batches.
+// flight, each the oldest pending event of its subject, claiming when at
+// least a quarter of the slots are free (or none is in flight), and
+// records their outcomes in batches.
 func (d *Dispatcher) deliverLoop(ctx context.Context, e *endpoint) {
 	results := make(chan Outcome, e.cfg.Concurrency)
 	inflight := 0
 	poll := time.NewTicker(d.cfg.PollInterval)
 	defer poll.Stop()
 	failing := false
+	claimAt := max(1, e.cfg.Concurrency/4)
+	var batch []Outcome
+	var flush <-chan time.Time
 	for {
-		if ctx.Err() == nil && inflight < e.cfg.Concurrency {
-			ds, err := d.store.Claim(ctx, e.name, e.cfg.Concurrency-inflight, d.now(), e.lease())
+		free := e.cfg.Concurrency - inflight
+		if ctx.Err() == nil && (free >= claimAt || (inflight == 0 && free > 0)) {
+			ds, err := d.store.Claim(ctx, e.name, free, d.now(), e.lease())
 			switch {
 			case err != nil && ctx.Err() == nil:
 				if !failing {
@@ -208,7 +231,7 @@ func (d *Dispatcher) deliverLoop(ctx context.Context, e *endpoint) {
 				go func() { results <- d.attempt(e, dl) }()
 			}
 		}
-		if ctx.Err() != nil && inflight == 0 {
+		if ctx.Err() != nil && inflight == 0 && len(batch) == 0 {
 			return
 		}
 		var done <-chan struct{}
@@ -218,21 +241,23 @@ func (d *Dispatcher) deliverLoop(ctx context.Context, e *endpoint) {
 		select {
 		case o := <-results:
 			inflight--
-			batch := []Outcome{o}
-		more:
-			for inflight > 0 {
-				select {
-				case o := <-results:
-					inflight--
-					batch = append(batch, o)
-				default:
-					break more
-				}
+			batch = append(batch, o)
+			if flush == nil {
+				flush = time.After(recordWait)
 			}
-			d.record(e, batch)
+			if inflight > 0 && len(batch) < e.cfg.Concurrency/2 {
+				continue // wait for more, up to recordWait
+			}
+		case <-flush:
 		case <-e.wake:
+			continue
 		case <-poll.C:
+			continue
 		case <-done:
+		}
+		if len(batch) > 0 {
+			d.record(e, batch)
+			batch, flush = nil, nil
 		}
 	}
 }
