@@ -12,6 +12,7 @@ import (
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/events"
 	"github.com/gavel/gavel/ledger"
+	"github.com/gavel/gavel/lists"
 )
 
 // OutboxTests are the outbox's cases, run by Run.
@@ -27,6 +28,7 @@ var outboxTests = []struct {
 	{"OutboxOrderPerSubject", testOutboxOrder},
 	{"OutboxLease", testOutboxLease},
 	{"OutboxDeadLetters", testOutboxDeadLetters},
+	{"OutboxListEvents", testOutboxListEvents},
 }
 
 const testEndpoint = "market"
@@ -440,5 +442,40 @@ func testOutboxDeadLetters(t *testing.T, open Opener) {
 	pending, err := l.Letters(ctxOf(t), events.LetterFilter{State: events.StatePending, Subject: s})
 	if err != nil || len(pending) != 2 || pending[0].Event.Seq != d.Event.Seq || pending[0].Attempts != 0 {
 		t.Fatalf("pending after redrive = %+v, %v; want the redriven one first, attempts reset", pending, err)
+	}
+}
+
+func testOutboxListEvents(t *testing.T, open Opener) {
+	l := open(t)
+	now := time.Now()
+	x, err := l.CreateList(ctxOf(t), lists.List{Name: "fraud-domains", Kind: lists.EmailDomain, Purpose: lists.Block, Action: "restrict"}, "ops", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := []lists.Entry{{Key: "spam.example", AddedBy: "ops", AddedAt: now}, {Key: "junk.example", AddedBy: "ops", AddedAt: now}}
+	if err := l.PutEntries(ctxOf(t), x, es, lists.OpAdd, "", "ops", now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := l.RemoveEntries(ctxOf(t), x, []string{"junk.example", "absent.example"}, "ops", now.Add(2*time.Second)); err != nil || n != 1 {
+		t.Fatalf("RemoveEntries = %d, %v", n, err)
+	}
+	if n, err := l.RemoveEntries(ctxOf(t), x, []string{"absent.example"}, "ops", now.Add(3*time.Second)); err != nil || n != 0 {
+		t.Fatalf("RemoveEntries(absent) = %d, %v", n, err) // removes nothing: no event
+	}
+	got := drain(t, l, now.Add(time.Minute))[events.ListSubject("fraud-domains")]
+	wantTypes(t, "list changes", got, events.TypeListChanged, events.TypeListChanged, events.TypeListChanged)
+	var ops []string
+	for _, e := range got {
+		d := dataOf[events.ListData](t, e)
+		ops = append(ops, fmt.Sprintf("%s:%d", d.Op, d.Entries))
+		if d.List != "fraud-domains" || d.Kind != string(lists.EmailDomain) || d.Purpose != string(lists.Block) {
+			t.Errorf("list event data = %+v", d)
+		}
+		if strings.Contains(string(e.Data), "spam.example") {
+			t.Errorf("list event %s carries an entry's value", e.Data)
+		}
+	}
+	if want := []string{"create:0", "add:2", "remove:1"}; !slices.Equal(ops, want) {
+		t.Errorf("list events = %v, want %v", ops, want)
 	}
 }
