@@ -24,6 +24,10 @@ type Config struct {
 	// SweepInterval is how often holds and suspensions that ran out get
 	// their expiry events.
 	SweepInterval time.Duration `koanf:"sweep_interval"`
+	// Retention is how long a delivered event is kept in the ledger; dead
+	// letters and pending deliveries are kept until they are delivered.
+	// 0 keeps everything.
+	Retention time.Duration `koanf:"retention"`
 }
 
 // Endpoint is one receiver of events.
@@ -88,6 +92,7 @@ func Defaults() map[string]any {
 		"events.source":         "/gavel",
 		"events.poll_interval":  "250ms",
 		"events.sweep_interval": "5s",
+		"events.retention":      "168h",
 	}
 }
 
@@ -142,6 +147,9 @@ func (c Config) Validate(bad func(key, format string, args ...any)) {
 	}
 	if c.SweepInterval <= 0 || c.SweepInterval > time.Hour {
 		bad("events.sweep_interval", "must be a positive duration of at most 1h, got %v", c.SweepInterval)
+	}
+	if c.Retention < 0 {
+		bad("events.retention", "must not be negative (0 keeps everything), got %v", c.Retention)
 	}
 	for _, name := range c.Names() {
 		e := c.Endpoints[name]

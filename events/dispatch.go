@@ -171,6 +171,20 @@ func (d *Dispatcher) routeLoop(ctx context.Context) {
 }
 
 func (d *Dispatcher) sweep(ctx context.Context) {
+	if d.cfg.Retention > 0 {
+		for {
+			n, err := d.store.Prune(ctx, d.now().Add(-d.cfg.Retention), 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.log.Warn("cannot prune delivered events; retrying at the next sweep", "error", err)
+				}
+				break
+			}
+			if n < 1000 {
+				break
+			}
+		}
+	}
 	for {
 		n, err := d.store.SweepExpired(ctx, d.now(), 100)
 		if err != nil {

@@ -120,4 +120,8 @@ type Store interface {
 	// reset, due at now: of endpoint ("" every endpoint), the given event
 	// sequence numbers (none: every dead delivery). It returns how many.
 	Redrive(ctx context.Context, endpoint string, seqs []int64, now time.Time) (int, error)
+	// Prune deletes deliveries delivered before before, then events from
+	// before before that no delivery names any more (at most limit of
+	// each), and returns how many rows it deleted.
+	Prune(ctx context.Context, before time.Time, limit int) (int, error)
 }

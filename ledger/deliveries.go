@@ -562,3 +562,31 @@ func (l *Ledger) Redrive(ctx context.Context, endpoint string, seqs []int64, now
 	}
 	return int(n), nil
 }
+
+// Prune implements events.Store: deliveries delivered before before go
+// first, then routed events from before before that no delivery still
+// names (dead letters and pending deliveries keep theirs), limit of each
+// per call.
+func (l *Ledger) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
+	t := l.d.ts(before)
+	res, err := l.w.ExecContext(ctx, l.d.rebind(`DELETE FROM event_deliveries WHERE (endpoint, seq) IN (
+		SELECT endpoint, seq FROM event_deliveries WHERE state = 'delivered' AND delivered_at < ? LIMIT ?)`), t, limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", err)
+	}
+	deliveries, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", err)
+	}
+	res, err = l.w.ExecContext(ctx, l.d.rebind(`DELETE FROM events WHERE seq IN (
+		SELECT e.seq FROM events e WHERE e.routed AND e.at < ?
+		  AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.seq = e.seq) LIMIT ?)`), t, limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	evs, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	return int(deliveries + evs), nil
+}

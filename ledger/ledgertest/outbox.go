@@ -29,6 +29,7 @@ var outboxTests = []struct {
 	{"OutboxLease", testOutboxLease},
 	{"OutboxDeadLetters", testOutboxDeadLetters},
 	{"OutboxListEvents", testOutboxListEvents},
+	{"OutboxPrune", testOutboxPrune},
 }
 
 const testEndpoint = "market"
@@ -478,4 +479,51 @@ func testOutboxListEvents(t *testing.T, open Opener) {
 	if want := []string{"create:0", "add:2", "remove:1"}; !slices.Equal(ops, want) {
 		t.Errorf("list events = %v, want %v", ops, want)
 	}
+}
+
+func testOutboxPrune(t *testing.T, open Opener) {
+	l := open(t)
+	now := time.Now()
+	commit(t, l, Record("s-prune-a", login, now, decision.Restrict, "VELOCITY"))
+	commit(t, l, Record("s-prune-b", login, now, decision.Restrict, "VELOCITY"))
+	if _, err := l.Route(ctxOf(t), everyEndpoint, 100, now); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := l.Claim(ctxOf(t), testEndpoint, 10, now, time.Minute)
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("Claim() = %v, %v", ds, err)
+	}
+	var oc []events.Outcome
+	for _, d := range ds {
+		o := events.Outcome{Endpoint: d.Endpoint, Seq: d.Event.Seq, Lease: d.Lease, Attempts: 1, At: now}
+		if d.Event.Subject == "s-prune-a" {
+			o.Delivered, o.Status = true, 200
+		} else {
+			o.Dead, o.Error = true, "410 Gone"
+		}
+		oc = append(oc, o)
+	}
+	if err := l.Record(ctxOf(t), oc); err != nil {
+		t.Fatal(err)
+	}
+	// Committed after the routing: not routed yet, so never pruned.
+	commit(t, l, Record("s-prune-c", login, now, decision.Restrict, "VELOCITY"))
+	if n, err := l.Prune(ctxOf(t), now.Add(-time.Hour), 100); err != nil || n != 0 {
+		t.Fatalf("Prune(an hour ago) = %d, %v; want nothing that recent", n, err)
+	}
+	if n, err := l.Prune(ctxOf(t), now.Add(time.Hour), 100); err != nil || n != 2 {
+		t.Fatalf("Prune(in an hour) = %d, %v; want s-prune-a's delivery and event", n, err)
+	}
+	if dead, err := l.Letters(ctxOf(t), events.LetterFilter{}); err != nil || len(dead) != 1 || dead[0].Event.Subject != "s-prune-b" {
+		t.Fatalf("Letters() after Prune = %v, %v; want s-prune-b's dead letter kept", dead, err)
+	}
+	st, err := l.Stats(ctxOf(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Unrouted != 1 || st.Endpoints[0].Delivered != 1 || st.Endpoints[0].Dead != 1 {
+		t.Errorf("Stats() after Prune = %+v, want 1 unrouted, the delivered count kept, 1 dead", st)
+	}
+	got := drain(t, l, now.Add(2*time.Hour))
+	wantTypes(t, "after Prune", got["s-prune-c"], events.TypeDecisionRestrictive)
 }

@@ -1,0 +1,6 @@
+-- Delivered events are pruned after events.retention: the deliveries by
+-- when they were delivered, then the events left with no delivery.
+-- SQLite dialect.
+CREATE INDEX event_deliveries_delivered ON event_deliveries (delivered_at) WHERE state = 'delivered';
+CREATE INDEX event_deliveries_seq ON event_deliveries (seq);
+CREATE INDEX events_at ON events (at) WHERE routed;
