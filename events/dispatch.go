@@ -117,53 +117,39 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// routeLoop gives new events their deliveries, when this process commits
-// some and every poll interval for other replicas', and writes expiry
-// events every sweep interval.
+// routeLoop wakes the endpoints' loops when this process commits events
+// (at most every routeEvery: the commits in between join in), routes on
+// every poll when no endpoint is configured (so events are marked routed
+// and an endpoint added later gets what happens from then on), and writes
+// expiry events every sweep interval.
 func (d *Dispatcher) routeLoop(ctx context.Context) {
 	poll := time.NewTicker(d.cfg.PollInterval)
 	defer poll.Stop()
 	sweep := time.NewTicker(d.cfg.SweepInterval)
 	defer sweep.Stop()
 	d.sweep(ctx)
-	var failing bool
 	for {
-		for {
-			n, err := d.store.Route(ctx, d.routes, 1000, d.now())
-			if err != nil {
-				if ctx.Err() == nil && !failing {
-					d.log.Warn("cannot route events; retrying", "error", err)
-				}
-				failing = true
-				break
-			}
-			if failing {
-				d.log.Info("routing events again")
-				failing = false
-			}
-			if n > 0 {
-				for _, e := range d.endpoints {
-					select {
-					case e.wake <- struct{}{}:
-					default:
-					}
-				}
-			}
-			if n < 1000 {
-				break
-			}
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.kick:
-			// Let the commits of the next few milliseconds join this one.
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(routeEvery):
 			}
+			for _, e := range d.endpoints {
+				select {
+				case e.wake <- struct{}{}:
+				default:
+				}
+			}
 		case <-poll.C:
+			if len(d.endpoints) == 0 {
+				if _, err := d.store.Route(ctx, d.routes, 1000, d.now()); err != nil && ctx.Err() == nil {
+					d.log.Warn("cannot route events", "error", err)
+				}
+			}
 		case <-sweep.C:
 			d.sweep(ctx)
 		}
@@ -215,41 +201,63 @@ const (
 )
 
 // deliverLoop keeps up to the endpoint's concurrency of deliveries in
-// flight, each the oldest pending event of its subject, claiming when at
-// least a quarter of the slots are free (or none is in flight), and
-// records their outcomes in batches.
+// flight, each the oldest pending event of its subject. Each round is one
+// transaction (Store.Exchange): route what is new, record the outcomes
+// gathered (waiting up to recordWait for others to join), claim the free
+// slots — taken when at least a quarter of them are free, or none is in
+// flight.
 func (d *Dispatcher) deliverLoop(ctx context.Context, e *endpoint) {
 	results := make(chan Outcome, e.cfg.Concurrency)
 	inflight := 0
 	poll := time.NewTicker(d.cfg.PollInterval)
 	defer poll.Stop()
 	failing := false
-	claimAt := max(1, e.cfg.Concurrency/4)
-	var batch []Outcome
-	var flush <-chan time.Time
+	claimAt := max(1, e.cfg.Concurrency/2)
+	var (
+		batch    []Outcome
+		flush    <-chan time.Time
+		flushDue bool
+	)
 	for {
+		stopping := ctx.Err() != nil
+		if stopping && inflight == 0 {
+			if len(batch) > 0 {
+				d.record(e, batch)
+			}
+			return
+		}
 		free := e.cfg.Concurrency - inflight
-		if ctx.Err() == nil && (free >= claimAt || (inflight == 0 && free > 0)) {
-			ds, err := d.store.Claim(ctx, e.name, free, d.now(), e.lease())
+		claim := !stopping && (free >= claimAt || (inflight == 0 && free > 0))
+		record := len(batch) > 0 && (flushDue || inflight == 0 || len(batch) >= e.cfg.Concurrency/2)
+		if stopping && record {
+			d.record(e, batch)
+			batch, flush, flushDue = nil, nil, false
+		} else if claim || record {
+			x := Exchange{Endpoint: e.name, Routes: d.routes, Outcomes: batch, Now: d.now(), Lease: e.lease()}
+			if !stopping {
+				x.Claim = free
+			}
+			ds, err := d.store.Exchange(ctx, x)
 			switch {
-			case err != nil && ctx.Err() == nil:
-				if !failing {
-					d.log.Warn("cannot claim event deliveries; retrying", "endpoint", e.name, "error", err)
+			case err != nil:
+				if !failing && ctx.Err() == nil {
+					d.log.Warn("cannot claim or record event deliveries; retrying", "endpoint", e.name, "error", err)
 				}
 				failing = true
-			case err == nil:
+			default:
+				if failing {
+					d.log.Info("delivering events again", "endpoint", e.name)
+				}
 				failing = false
+				batch, flush, flushDue = nil, nil, false
 			}
 			for _, dl := range ds {
 				inflight++
 				go func() { results <- d.attempt(e, dl) }()
 			}
 		}
-		if ctx.Err() != nil && inflight == 0 && len(batch) == 0 {
-			return
-		}
 		var done <-chan struct{}
-		if ctx.Err() == nil {
+		if !stopping {
 			done = ctx.Done()
 		}
 		select {
@@ -259,19 +267,11 @@ func (d *Dispatcher) deliverLoop(ctx context.Context, e *endpoint) {
 			if flush == nil {
 				flush = time.After(recordWait)
 			}
-			if inflight > 0 && len(batch) < e.cfg.Concurrency/2 {
-				continue // wait for more, up to recordWait
-			}
 		case <-flush:
+			flushDue = true
 		case <-e.wake:
-			continue
 		case <-poll.C:
-			continue
 		case <-done:
-		}
-		if len(batch) > 0 {
-			d.record(e, batch)
-			batch, flush = nil, nil
 		}
 	}
 }

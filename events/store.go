@@ -82,6 +82,18 @@ type Stats struct {
 	Endpoints []EndpointStats
 }
 
+// Exchange is one round of an endpoint's delivery loop: route what is new
+// (with Routes), record Outcomes, then claim up to Claim deliveries to
+// Endpoint leased until Now+Lease.
+type Exchange struct {
+	Endpoint string
+	Routes   func(typ string) []string
+	Outcomes []Outcome
+	Claim    int
+	Now      time.Time
+	Lease    time.Duration
+}
+
 // LetterFilter selects deliveries for operators.
 type LetterFilter struct {
 	Endpoint string // "" every endpoint
@@ -108,6 +120,9 @@ type Store interface {
 	// Record stores the outcomes of attempts, each only if its lease is
 	// still the delivery's.
 	Record(ctx context.Context, outcomes []Outcome) error
+	// Exchange is Route, Record and Claim in one transaction: the
+	// delivery loop's round.
+	Exchange(ctx context.Context, x Exchange) ([]Delivery, error)
 	// SweepExpired writes, for every hold and suspension that ran out by
 	// now and has not had one yet, its expiry event (at most limit
 	// subjects per call), and returns how many events it wrote.

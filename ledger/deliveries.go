@@ -1,10 +1,12 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,19 +25,39 @@ const routeLock = "SELECT pg_try_advisory_xact_lock(hashtext('gavel events route
 
 // Route implements events.Store.
 func (l *Ledger) Route(ctx context.Context, routes func(typ string) []string, limit int, now time.Time) (int, error) {
-	var one int
-	err := l.r.QueryRowContext(ctx, `SELECT 1 FROM events WHERE NOT routed LIMIT 1`).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("route events: %w", err)
+	if ok, err := l.unrouted(ctx); err != nil || !ok {
+		return 0, err
 	}
 	tx, err := l.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("route events: begin: %w", err)
 	}
 	defer tx.Rollback()
+	n, err := l.routeTx(ctx, tx, routes, limit, now)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("route events: %w", err)
+	}
+	return n, nil
+}
+
+// unrouted reports, from the read pool, whether any event waits to be routed.
+func (l *Ledger) unrouted(ctx context.Context) (bool, error) {
+	var one int
+	err := l.r.QueryRowContext(ctx, `SELECT 1 FROM events WHERE NOT routed LIMIT 1`).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("route events: %w", err)
+	}
+	return true, nil
+}
+
+// routeTx routes inside tx; see Route.
+func (l *Ledger) routeTx(ctx context.Context, tx *sql.Tx, routes func(typ string) []string, limit int, now time.Time) (int, error) {
 	if l.d.name == Postgres {
 		var mine bool
 		if err := tx.QueryRowContext(ctx, routeLock).Scan(&mine); err != nil {
@@ -110,9 +132,6 @@ func (l *Ledger) Route(ctx context.Context, routes func(typ string) []string, li
 		}
 		seqs = seqs[n:]
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("route events: %w", err)
-	}
 	return len(evs), nil
 }
 
@@ -120,34 +139,56 @@ func (l *Ledger) Route(ctx context.Context, routes func(typ string) []string, li
 // subject to the endpoint is ever a candidate, so while one is leased,
 // waiting for a retry or in flight, the subject's later events wait.
 func (l *Ledger) Claim(ctx context.Context, endpoint string, limit int, now time.Time, lease time.Duration) ([]events.Delivery, error) {
-	t := l.d.ts(now)
-	var one int
-	err := l.r.QueryRowContext(ctx, l.d.rebind(`SELECT 1 FROM event_deliveries
-		WHERE endpoint = ? AND state = 'pending' AND next_at <= ? AND (lease_until IS NULL OR lease_until <= ?) LIMIT 1`),
-		endpoint, t, t).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("claim deliveries to %s: %w", endpoint, err)
-	}
-	lock := ""
-	if l.d.name == Postgres {
-		// A row another replica is leasing right now is skipped, not
-		// waited for; once leased it fails the lease_until test.
-		lock = " FOR UPDATE OF d SKIP LOCKED"
+	if ok, err := l.due(ctx, endpoint, now); err != nil || !ok {
+		return nil, err
 	}
 	tx, err := l.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries to %s: begin: %w", endpoint, err)
 	}
 	defer tx.Rollback()
+	out, err := l.claimTx(ctx, tx, endpoint, limit, now, lease)
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("claim deliveries to %s: %w", endpoint, err)
+	}
+	return out, nil
+}
+
+// due reports, from the read pool, whether a delivery to endpoint may be
+// due at now.
+func (l *Ledger) due(ctx context.Context, endpoint string, now time.Time) (bool, error) {
+	t := l.d.ts(now)
+	var one int
+	err := l.r.QueryRowContext(ctx, l.d.rebind(`SELECT 1 FROM event_deliveries
+		WHERE endpoint = ? AND state = 'pending' AND next_at <= ? AND (lease_until IS NULL OR lease_until <= ?) LIMIT 1`),
+		endpoint, t, t).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim deliveries to %s: %w", endpoint, err)
+	}
+	return true, nil
+}
+
+// claimTx claims inside tx; see Claim.
+func (l *Ledger) claimTx(ctx context.Context, tx *sql.Tx, endpoint string, limit int, now time.Time, lease time.Duration) ([]events.Delivery, error) {
+	t := l.d.ts(now)
+	lock := ""
+	if l.d.name == Postgres {
+		// A row another replica is leasing right now is skipped, not
+		// waited for; once leased it fails the lease_until test.
+		lock = " FOR UPDATE OF d SKIP LOCKED"
+	}
 	rows, err := tx.QueryContext(ctx, l.d.rebind(`SELECT d.seq, d.attempts, e.event_id, e.type, e.subject, e.at, e.data
 		FROM event_deliveries d JOIN events e ON e.seq = d.seq
 		WHERE d.endpoint = ? AND d.state = 'pending' AND d.next_at <= ? AND (d.lease_until IS NULL OR d.lease_until <= ?)
 		  AND NOT EXISTS (SELECT 1 FROM event_deliveries p
 			WHERE p.endpoint = d.endpoint AND p.subject = d.subject AND p.state = 'pending' AND p.seq < d.seq)
-		ORDER BY d.seq LIMIT ?`+lock), endpoint, t, t, limit)
+		ORDER BY d.endpoint, d.seq LIMIT ?`+lock), endpoint, t, t, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries to %s: %w", endpoint, err)
 	}
@@ -182,9 +223,6 @@ func (l *Ledger) Claim(ctx context.Context, endpoint string, limit int, now time
 		WHERE endpoint = ? AND seq IN (?`+strings.Repeat(", ?", len(seqs)-1)+`)`), args...); err != nil {
 		return nil, fmt.Errorf("claim deliveries to %s: lease: %w", endpoint, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("claim deliveries to %s: %w", endpoint, err)
-	}
 	return out, nil
 }
 
@@ -198,50 +236,82 @@ func (l *Ledger) Record(ctx context.Context, outcomes []events.Outcome) error {
 		return fmt.Errorf("record deliveries: begin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := l.recordTx(ctx, tx, outcomes); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record deliveries: %w", err)
+	}
+	return nil
+}
+
+// recordTx records inside tx; see Record.
+func (l *Ledger) recordTx(ctx context.Context, tx *sql.Tx, outcomes []events.Outcome) error {
 	type counts struct{ delivered, failed int64 }
 	byEndpoint := map[string]*counts{}
-	for _, o := range outcomes {
-		var (
-			res sql.Result
-			err error
-		)
-		at := l.d.ts(o.At)
-		if o.Delivered {
-			res, err = tx.ExecContext(ctx, l.d.rebind(`UPDATE event_deliveries
-				SET state = 'delivered', attempts = ?, delivered_at = ?, last_status = ?, last_error = '',
-				    lease = '', lease_until = NULL, updated_at = ?
-				WHERE endpoint = ? AND seq = ? AND lease = ? AND state = 'pending'`),
-				o.Attempts, at, o.Status, at, o.Endpoint, o.Seq, o.Lease)
-		} else {
-			state := events.StatePending
-			if o.Dead {
-				state = events.StateDead
+	sorted := slices.Clone(outcomes)
+	slices.SortFunc(sorted, func(a, b events.Outcome) int {
+		return cmp.Or(strings.Compare(a.Endpoint, b.Endpoint), cmp.Compare(a.Seq, b.Seq))
+	})
+	// One statement per batch of outcomes, not one per outcome: on
+	// PostgreSQL each statement is a round trip.
+	cast := func(t string) string {
+		if l.d.name == Postgres {
+			return "::" + t
+		}
+		return ""
+	}
+	row := "(?" + cast("text") + ", ?" + cast("bigint") + ", ?" + cast("text") + ", ?" + cast("text") + ", ?" + cast("integer") +
+		", ?" + cast("timestamptz") + ", ?" + cast("timestamptz") + ", ?" + cast("integer") + ", ?" + cast("text") + ", ?" + cast("timestamptz") + ")"
+	for len(sorted) > 0 {
+		batch := sorted[:min(len(sorted), 200)]
+		sorted = sorted[len(batch):]
+		args := make([]any, 0, 10*len(batch))
+		rows := make([]string, 0, len(batch))
+		for _, o := range batch {
+			state, next, delivered := events.StatePending, l.d.ts(o.NextAt), any(nil)
+			switch {
+			case o.Delivered:
+				state, next, delivered = events.StateDelivered, l.d.ts(o.At), l.d.ts(o.At)
+			case o.Dead:
+				state, next = events.StateDead, l.d.ts(o.At)
 			}
-			res, err = tx.ExecContext(ctx, l.d.rebind(`UPDATE event_deliveries
-				SET state = ?, attempts = ?, next_at = ?, last_status = ?, last_error = ?,
-				    lease = '', lease_until = NULL, updated_at = ?
-				WHERE endpoint = ? AND seq = ? AND lease = ? AND state = 'pending'`),
-				state, o.Attempts, l.d.ts(o.NextAt), o.Status, o.Error, at, o.Endpoint, o.Seq, o.Lease)
+			rows = append(rows, row)
+			args = append(args, o.Endpoint, o.Seq, o.Lease, state, o.Attempts, next, delivered, o.Status, o.Error, l.d.ts(o.At))
 		}
+		q := `WITH v (v_endpoint, v_seq, v_lease, v_state, v_attempts, v_next_at, v_delivered_at, v_status, v_error, v_at)
+			AS (VALUES ` + strings.Join(rows, ", ") + `)
+			UPDATE event_deliveries SET state = v_state, attempts = v_attempts, next_at = v_next_at,
+				delivered_at = COALESCE(v_delivered_at, delivered_at), last_status = v_status, last_error = v_error,
+				lease = '', lease_until = NULL, updated_at = v_at
+			FROM v WHERE endpoint = v_endpoint AND seq = v_seq AND lease = v_lease AND state = 'pending'
+			RETURNING endpoint, state`
+		res, err := tx.QueryContext(ctx, l.d.rebind(q), args...)
 		if err != nil {
-			return fmt.Errorf("record delivery of %d to %s: %w", o.Seq, o.Endpoint, err)
+			return fmt.Errorf("record deliveries: %w", err)
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("record delivery of %d to %s: %w", o.Seq, o.Endpoint, err)
+		// A delivery not returned had its lease lapse and another replica
+		// take it: that replica's outcome counts.
+		for res.Next() {
+			var ep, state string
+			if err := res.Scan(&ep, &state); err != nil {
+				res.Close()
+				return fmt.Errorf("record deliveries: %w", err)
+			}
+			c := byEndpoint[ep]
+			if c == nil {
+				c = &counts{}
+				byEndpoint[ep] = c
+			}
+			if state == events.StateDelivered {
+				c.delivered++
+			} else {
+				c.failed++
+			}
 		}
-		if n == 0 {
-			continue // the lease lapsed and another took it: its result counts
-		}
-		c := byEndpoint[o.Endpoint]
-		if c == nil {
-			c = &counts{}
-			byEndpoint[o.Endpoint] = c
-		}
-		if o.Delivered {
-			c.delivered++
-		} else {
-			c.failed++
+		res.Close()
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("record deliveries: %w", err)
 		}
 	}
 	eps := make([]string, 0, len(byEndpoint))
@@ -257,10 +327,49 @@ func (l *Ledger) Record(ctx context.Context, outcomes []events.Outcome) error {
 			return fmt.Errorf("record deliveries to %s: count: %w", ep, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("record deliveries: %w", err)
-	}
 	return nil
+}
+
+// Exchange implements events.Store: routing, recording and claiming in one
+// transaction, so the delivery loop takes the (on SQLite, single) writer
+// once per round.
+func (l *Ledger) Exchange(ctx context.Context, x events.Exchange) ([]events.Delivery, error) {
+	route, err := l.unrouted(ctx)
+	if err != nil {
+		return nil, err
+	}
+	claim := x.Claim > 0
+	if claim && !route {
+		if claim, err = l.due(ctx, x.Endpoint, x.Now); err != nil {
+			return nil, err
+		}
+	}
+	if !route && !claim && len(x.Outcomes) == 0 {
+		return nil, nil
+	}
+	tx, err := l.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("deliveries to %s: begin: %w", x.Endpoint, err)
+	}
+	defer tx.Rollback()
+	if route {
+		if _, err := l.routeTx(ctx, tx, x.Routes, 1000, x.Now); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.recordTx(ctx, tx, x.Outcomes); err != nil {
+		return nil, err
+	}
+	var out []events.Delivery
+	if x.Claim > 0 {
+		if out, err = l.claimTx(ctx, tx, x.Endpoint, x.Claim, x.Now, x.Lease); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("deliveries to %s: %w", x.Endpoint, err)
+	}
+	return out, nil
 }
 
 // SweepExpired implements events.Store. Each subject's expiries are
