@@ -65,6 +65,13 @@ type OpenAppeal struct {
 	FiledAt    time.Time `json:"filed_at"`
 }
 
+// OpenCase is a review case about the subject still open.
+type OpenCase struct {
+	CaseID   string    `json:"case_id"`
+	OpenedAt time.Time `json:"opened_at"`
+	DueAt    time.Time `json:"due_at"`
+}
+
 // Standing is an account's standing now: what holds it, and why.
 type Standing struct {
 	SubjectID   string
@@ -72,6 +79,7 @@ type Standing struct {
 	Suspension  *Suspension
 	Strikes     []Strike
 	OpenAppeals []OpenAppeal
+	OpenCases   []OpenCase
 	Cleared     []Cleared
 	Recent      []*Record
 	// Version changes whenever the subject's standing does.

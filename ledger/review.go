@@ -662,3 +662,28 @@ func (l *Ledger) Notes(ctx context.Context, itemID string) ([]Note, error) {
 	}
 	return out, nil
 }
+
+// openCases fills in the subject's open review case (one at most).
+func (l *Ledger) openCases(ctx context.Context, s *decision.Standing) error {
+	rows, err := l.r.QueryContext(ctx, l.d.rebind(`SELECT case_id, opened_at, due_at FROM review_cases
+		WHERE subject_id = ? AND status = 'open' ORDER BY opened_at, case_id`), s.SubjectID)
+	if err != nil {
+		return fmt.Errorf("cases: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			c           decision.OpenCase
+			opened, due dbTime
+		)
+		if err := rows.Scan(&c.CaseID, &opened, &due); err != nil {
+			return fmt.Errorf("cases: %w", err)
+		}
+		c.OpenedAt, c.DueAt = opened.Time, due.Time
+		s.OpenCases = append(s.OpenCases, c)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("cases: %w", err)
+	}
+	return nil
+}

@@ -192,6 +192,10 @@ func (l *Ledger) Standing(ctx context.Context, subjectID string, now time.Time) 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("standing of %q: appeals: %w", subjectID, err)
 	}
+	rows.Close()
+	if err := l.openCases(ctx, s); err != nil {
+		return nil, fmt.Errorf("standing of %q: %w", subjectID, err)
+	}
 	return s, nil
 }
 

@@ -156,6 +156,12 @@ func TestReviewQueue(t *testing.T) {
 		t.Errorf("ListQueue(b) after a second marked decision = %v, want b's one case", itemIDs(got))
 	}
 
+	// The account's standing lists its open case.
+	if st, err := g.enforcement(reader).GetStanding(ctx, connect.NewRequest(&enforcementv1.GetStandingRequest{SubjectId: "acct-queue-a"})); err != nil ||
+		len(st.Msg.GetStanding().GetOpenCases()) != 1 || st.Msg.GetStanding().GetOpenCases()[0].GetCaseId() != caseA.GetId() {
+		t.Errorf("GetStanding(a).open_cases = %v, %v; want a's case", st.Msg.GetStanding().GetOpenCases(), err)
+	}
+
 	// Roles.
 	_, err = g.review(decider).ListQueue(ctx, connect.NewRequest(&reviewv1.ListQueueRequest{}))
 	wantCode(t, "ListQueue with a decide token", err, connect.CodePermissionDenied)

@@ -217,6 +217,9 @@ func printStanding(w io.Writer, s *enforcementv1.Standing) {
 	for _, a := range s.GetOpenAppeals() {
 		fmt.Fprintf(w, "appeal     %s open since %s, of decision %s\n", a.GetAppealId(), a.GetFiledAt().AsTime().Format(time.RFC3339), a.GetDecisionId())
 	}
+	for _, c := range s.GetOpenCases() {
+		fmt.Fprintf(w, "case       %s open since %s, due %s\n", c.GetCaseId(), c.GetOpenedAt().AsTime().Format(time.RFC3339), c.GetDueAt().AsTime().Format(time.RFC3339))
+	}
 	for _, c := range s.GetCleared() {
 		fmt.Fprintf(w, "cleared    %s on its evidence until %s (appeal %s overturned decision %s)\n",
 			c.GetCode(), c.GetUntil().AsTime().Format(time.RFC3339), c.GetAppealId(), c.GetDecisionId())

@@ -179,6 +179,9 @@ func standingToProto(st *decision.Standing) *enforcementv1.Standing {
 	for _, a := range st.OpenAppeals {
 		out.OpenAppeals = append(out.OpenAppeals, &enforcementv1.OpenAppeal{AppealId: a.AppealID, DecisionId: a.DecisionID, FiledAt: ts(a.FiledAt)})
 	}
+	for _, c := range st.OpenCases {
+		out.OpenCases = append(out.OpenCases, &enforcementv1.OpenCase{CaseId: c.CaseID, OpenedAt: ts(c.OpenedAt), DueAt: ts(c.DueAt)})
+	}
 	for _, c := range st.Cleared {
 		out.Cleared = append(out.Cleared, &enforcementv1.ClearedRule{Code: c.Code, Rule: c.Rule, AppealId: c.AppealID, DecisionId: c.DecisionID, Until: ts(c.Until)})
 	}

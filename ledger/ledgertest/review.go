@@ -78,6 +78,12 @@ func testReviewCases(t *testing.T, open Opener) {
 		t.Errorf("GetCase after a second decision = %+v", c)
 	}
 
+	// The account's standing lists its open case.
+	st, err := l.Standing(ctxOf(t), "s-case", T0.Add(2*time.Hour))
+	if err != nil || len(st.OpenCases) != 1 || st.OpenCases[0].CaseID != it.ID || !st.OpenCases[0].DueAt.Equal(T0.Add(3*time.Hour)) {
+		t.Errorf("Standing(s-case).OpenCases = %+v, %v; want the open case due %v", st.OpenCases, err, T0.Add(3*time.Hour))
+	}
+
 	// None of these opens a case.
 	dry := reviewed("s-nocase", T0, time.Hour, "MODEL_RISK")
 	dry.DryRun = true

@@ -433,7 +433,9 @@ type Standing struct {
 	// Rules overturns cleared for the account, on their evidence.
 	Cleared []*ClearedRule `protobuf:"bytes,6,rep,name=cleared,proto3" json:"cleared,omitempty"`
 	// The last decisions, newest first.
-	Recent        []*v1.DecideResponse `protobuf:"bytes,7,rep,name=recent,proto3" json:"recent,omitempty"`
+	Recent []*v1.DecideResponse `protobuf:"bytes,7,rep,name=recent,proto3" json:"recent,omitempty"`
+	// Review cases about the account still open (the review queue).
+	OpenCases     []*OpenCase `protobuf:"bytes,8,rep,name=open_cases,json=openCases,proto3" json:"open_cases,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -517,6 +519,73 @@ func (x *Standing) GetRecent() []*v1.DecideResponse {
 	return nil
 }
 
+func (x *Standing) GetOpenCases() []*OpenCase {
+	if x != nil {
+		return x.OpenCases
+	}
+	return nil
+}
+
+type OpenCase struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CaseId        string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	OpenedAt      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=opened_at,json=openedAt,proto3" json:"opened_at,omitempty"`
+	DueAt         *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=due_at,json=dueAt,proto3" json:"due_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenCase) Reset() {
+	*x = OpenCase{}
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenCase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenCase) ProtoMessage() {}
+
+func (x *OpenCase) ProtoReflect() protoreflect.Message {
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenCase.ProtoReflect.Descriptor instead.
+func (*OpenCase) Descriptor() ([]byte, []int) {
+	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *OpenCase) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *OpenCase) GetOpenedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenedAt
+	}
+	return nil
+}
+
+func (x *OpenCase) GetDueAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueAt
+	}
+	return nil
+}
+
 type GetStandingResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Standing      *Standing              `protobuf:"bytes,1,opt,name=standing,proto3" json:"standing,omitempty"`
@@ -526,7 +595,7 @@ type GetStandingResponse struct {
 
 func (x *GetStandingResponse) Reset() {
 	*x = GetStandingResponse{}
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[7]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +607,7 @@ func (x *GetStandingResponse) String() string {
 func (*GetStandingResponse) ProtoMessage() {}
 
 func (x *GetStandingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[7]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +620,7 @@ func (x *GetStandingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStandingResponse.ProtoReflect.Descriptor instead.
 func (*GetStandingResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{7}
+	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetStandingResponse) GetStanding() *Standing {
@@ -581,7 +650,7 @@ type SuspendRequest struct {
 
 func (x *SuspendRequest) Reset() {
 	*x = SuspendRequest{}
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[8]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +662,7 @@ func (x *SuspendRequest) String() string {
 func (*SuspendRequest) ProtoMessage() {}
 
 func (x *SuspendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[8]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +675,7 @@ func (x *SuspendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendRequest.ProtoReflect.Descriptor instead.
 func (*SuspendRequest) Descriptor() ([]byte, []int) {
-	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{8}
+	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SuspendRequest) GetSubjectId() string {
@@ -666,7 +735,7 @@ type RestrictRequest struct {
 
 func (x *RestrictRequest) Reset() {
 	*x = RestrictRequest{}
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[9]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +747,7 @@ func (x *RestrictRequest) String() string {
 func (*RestrictRequest) ProtoMessage() {}
 
 func (x *RestrictRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[9]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +760,7 @@ func (x *RestrictRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestrictRequest.ProtoReflect.Descriptor instead.
 func (*RestrictRequest) Descriptor() ([]byte, []int) {
-	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{9}
+	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RestrictRequest) GetSubjectId() string {
@@ -760,7 +829,7 @@ type LiftRequest struct {
 
 func (x *LiftRequest) Reset() {
 	*x = LiftRequest{}
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[10]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +841,7 @@ func (x *LiftRequest) String() string {
 func (*LiftRequest) ProtoMessage() {}
 
 func (x *LiftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[10]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +854,7 @@ func (x *LiftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiftRequest.ProtoReflect.Descriptor instead.
 func (*LiftRequest) Descriptor() ([]byte, []int) {
-	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{10}
+	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LiftRequest) GetSubjectId() string {
@@ -850,7 +919,7 @@ type ReinstateRequest struct {
 
 func (x *ReinstateRequest) Reset() {
 	*x = ReinstateRequest{}
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[11]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +931,7 @@ func (x *ReinstateRequest) String() string {
 func (*ReinstateRequest) ProtoMessage() {}
 
 func (x *ReinstateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[11]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +944,7 @@ func (x *ReinstateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReinstateRequest.ProtoReflect.Descriptor instead.
 func (*ReinstateRequest) Descriptor() ([]byte, []int) {
-	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{11}
+	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReinstateRequest) GetSubjectId() string {
@@ -925,7 +994,7 @@ type SuspendResponse struct {
 
 func (x *SuspendResponse) Reset() {
 	*x = SuspendResponse{}
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[12]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1006,7 @@ func (x *SuspendResponse) String() string {
 func (*SuspendResponse) ProtoMessage() {}
 
 func (x *SuspendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[12]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1019,7 @@ func (x *SuspendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendResponse.ProtoReflect.Descriptor instead.
 func (*SuspendResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{12}
+	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SuspendResponse) GetDecision() *v1.DecideResponse {
@@ -979,7 +1048,7 @@ type RestrictResponse struct {
 
 func (x *RestrictResponse) Reset() {
 	*x = RestrictResponse{}
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[13]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1060,7 @@ func (x *RestrictResponse) String() string {
 func (*RestrictResponse) ProtoMessage() {}
 
 func (x *RestrictResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[13]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1073,7 @@ func (x *RestrictResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestrictResponse.ProtoReflect.Descriptor instead.
 func (*RestrictResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{13}
+	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RestrictResponse) GetDecision() *v1.DecideResponse {
@@ -1033,7 +1102,7 @@ type LiftResponse struct {
 
 func (x *LiftResponse) Reset() {
 	*x = LiftResponse{}
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[14]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1114,7 @@ func (x *LiftResponse) String() string {
 func (*LiftResponse) ProtoMessage() {}
 
 func (x *LiftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[14]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1127,7 @@ func (x *LiftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiftResponse.ProtoReflect.Descriptor instead.
 func (*LiftResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{14}
+	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LiftResponse) GetDecision() *v1.DecideResponse {
@@ -1087,7 +1156,7 @@ type ReinstateResponse struct {
 
 func (x *ReinstateResponse) Reset() {
 	*x = ReinstateResponse{}
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[15]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1168,7 @@ func (x *ReinstateResponse) String() string {
 func (*ReinstateResponse) ProtoMessage() {}
 
 func (x *ReinstateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[15]
+	mi := &file_gavel_enforcement_v1_enforcement_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1181,7 @@ func (x *ReinstateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReinstateResponse.ProtoReflect.Descriptor instead.
 func (*ReinstateResponse) Descriptor() ([]byte, []int) {
-	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{15}
+	return file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReinstateResponse) GetDecision() *v1.DecideResponse {
@@ -1172,7 +1241,7 @@ const file_gavel_enforcement_v1_enforcement_proto_rawDesc = "" +
 	"\tappeal_id\x18\x03 \x01(\tR\bappealId\x12\x1f\n" +
 	"\vdecision_id\x18\x04 \x01(\tR\n" +
 	"decisionId\x120\n" +
-	"\x05until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\x92\x03\n" +
+	"\x05until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\xd1\x03\n" +
 	"\bStanding\x12\x1d\n" +
 	"\n" +
 	"subject_id\x18\x01 \x01(\tR\tsubjectId\x120\n" +
@@ -1183,7 +1252,13 @@ const file_gavel_enforcement_v1_enforcement_proto_rawDesc = "" +
 	"\astrikes\x18\x04 \x03(\v2\x1c.gavel.enforcement.v1.StrikeR\astrikes\x12C\n" +
 	"\fopen_appeals\x18\x05 \x03(\v2 .gavel.enforcement.v1.OpenAppealR\vopenAppeals\x12;\n" +
 	"\acleared\x18\x06 \x03(\v2!.gavel.enforcement.v1.ClearedRuleR\acleared\x129\n" +
-	"\x06recent\x18\a \x03(\v2!.gavel.decision.v1.DecideResponseR\x06recent\"Q\n" +
+	"\x06recent\x18\a \x03(\v2!.gavel.decision.v1.DecideResponseR\x06recent\x12=\n" +
+	"\n" +
+	"open_cases\x18\b \x03(\v2\x1e.gavel.enforcement.v1.OpenCaseR\topenCases\"\x8f\x01\n" +
+	"\bOpenCase\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x127\n" +
+	"\topened_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bopenedAt\x121\n" +
+	"\x06due_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt\"Q\n" +
 	"\x13GetStandingResponse\x12:\n" +
 	"\bstanding\x18\x01 \x01(\v2\x1e.gavel.enforcement.v1.StandingR\bstanding\"\xd6\x01\n" +
 	"\x0eSuspendRequest\x12\x1d\n" +
@@ -1260,7 +1335,7 @@ func file_gavel_enforcement_v1_enforcement_proto_rawDescGZIP() []byte {
 	return file_gavel_enforcement_v1_enforcement_proto_rawDescData
 }
 
-var file_gavel_enforcement_v1_enforcement_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_gavel_enforcement_v1_enforcement_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_gavel_enforcement_v1_enforcement_proto_goTypes = []any{
 	(*GetStandingRequest)(nil),    // 0: gavel.enforcement.v1.GetStandingRequest
 	(*Hold)(nil),                  // 1: gavel.enforcement.v1.Hold
@@ -1269,60 +1344,64 @@ var file_gavel_enforcement_v1_enforcement_proto_goTypes = []any{
 	(*OpenAppeal)(nil),            // 4: gavel.enforcement.v1.OpenAppeal
 	(*ClearedRule)(nil),           // 5: gavel.enforcement.v1.ClearedRule
 	(*Standing)(nil),              // 6: gavel.enforcement.v1.Standing
-	(*GetStandingResponse)(nil),   // 7: gavel.enforcement.v1.GetStandingResponse
-	(*SuspendRequest)(nil),        // 8: gavel.enforcement.v1.SuspendRequest
-	(*RestrictRequest)(nil),       // 9: gavel.enforcement.v1.RestrictRequest
-	(*LiftRequest)(nil),           // 10: gavel.enforcement.v1.LiftRequest
-	(*ReinstateRequest)(nil),      // 11: gavel.enforcement.v1.ReinstateRequest
-	(*SuspendResponse)(nil),       // 12: gavel.enforcement.v1.SuspendResponse
-	(*RestrictResponse)(nil),      // 13: gavel.enforcement.v1.RestrictResponse
-	(*LiftResponse)(nil),          // 14: gavel.enforcement.v1.LiftResponse
-	(*ReinstateResponse)(nil),     // 15: gavel.enforcement.v1.ReinstateResponse
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(*v1.DecideResponse)(nil),     // 17: gavel.decision.v1.DecideResponse
-	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
+	(*OpenCase)(nil),              // 7: gavel.enforcement.v1.OpenCase
+	(*GetStandingResponse)(nil),   // 8: gavel.enforcement.v1.GetStandingResponse
+	(*SuspendRequest)(nil),        // 9: gavel.enforcement.v1.SuspendRequest
+	(*RestrictRequest)(nil),       // 10: gavel.enforcement.v1.RestrictRequest
+	(*LiftRequest)(nil),           // 11: gavel.enforcement.v1.LiftRequest
+	(*ReinstateRequest)(nil),      // 12: gavel.enforcement.v1.ReinstateRequest
+	(*SuspendResponse)(nil),       // 13: gavel.enforcement.v1.SuspendResponse
+	(*RestrictResponse)(nil),      // 14: gavel.enforcement.v1.RestrictResponse
+	(*LiftResponse)(nil),          // 15: gavel.enforcement.v1.LiftResponse
+	(*ReinstateResponse)(nil),     // 16: gavel.enforcement.v1.ReinstateResponse
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*v1.DecideResponse)(nil),     // 18: gavel.decision.v1.DecideResponse
+	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
 }
 var file_gavel_enforcement_v1_enforcement_proto_depIdxs = []int32{
-	16, // 0: gavel.enforcement.v1.Hold.since:type_name -> google.protobuf.Timestamp
-	16, // 1: gavel.enforcement.v1.Hold.until:type_name -> google.protobuf.Timestamp
-	16, // 2: gavel.enforcement.v1.Suspension.since:type_name -> google.protobuf.Timestamp
-	16, // 3: gavel.enforcement.v1.Suspension.until:type_name -> google.protobuf.Timestamp
-	16, // 4: gavel.enforcement.v1.Strike.at:type_name -> google.protobuf.Timestamp
-	16, // 5: gavel.enforcement.v1.Strike.expires_at:type_name -> google.protobuf.Timestamp
-	16, // 6: gavel.enforcement.v1.OpenAppeal.filed_at:type_name -> google.protobuf.Timestamp
-	16, // 7: gavel.enforcement.v1.ClearedRule.until:type_name -> google.protobuf.Timestamp
+	17, // 0: gavel.enforcement.v1.Hold.since:type_name -> google.protobuf.Timestamp
+	17, // 1: gavel.enforcement.v1.Hold.until:type_name -> google.protobuf.Timestamp
+	17, // 2: gavel.enforcement.v1.Suspension.since:type_name -> google.protobuf.Timestamp
+	17, // 3: gavel.enforcement.v1.Suspension.until:type_name -> google.protobuf.Timestamp
+	17, // 4: gavel.enforcement.v1.Strike.at:type_name -> google.protobuf.Timestamp
+	17, // 5: gavel.enforcement.v1.Strike.expires_at:type_name -> google.protobuf.Timestamp
+	17, // 6: gavel.enforcement.v1.OpenAppeal.filed_at:type_name -> google.protobuf.Timestamp
+	17, // 7: gavel.enforcement.v1.ClearedRule.until:type_name -> google.protobuf.Timestamp
 	1,  // 8: gavel.enforcement.v1.Standing.holds:type_name -> gavel.enforcement.v1.Hold
 	2,  // 9: gavel.enforcement.v1.Standing.suspension:type_name -> gavel.enforcement.v1.Suspension
 	3,  // 10: gavel.enforcement.v1.Standing.strikes:type_name -> gavel.enforcement.v1.Strike
 	4,  // 11: gavel.enforcement.v1.Standing.open_appeals:type_name -> gavel.enforcement.v1.OpenAppeal
 	5,  // 12: gavel.enforcement.v1.Standing.cleared:type_name -> gavel.enforcement.v1.ClearedRule
-	17, // 13: gavel.enforcement.v1.Standing.recent:type_name -> gavel.decision.v1.DecideResponse
-	6,  // 14: gavel.enforcement.v1.GetStandingResponse.standing:type_name -> gavel.enforcement.v1.Standing
-	18, // 15: gavel.enforcement.v1.SuspendRequest.duration:type_name -> google.protobuf.Duration
-	18, // 16: gavel.enforcement.v1.RestrictRequest.duration:type_name -> google.protobuf.Duration
-	17, // 17: gavel.enforcement.v1.SuspendResponse.decision:type_name -> gavel.decision.v1.DecideResponse
-	6,  // 18: gavel.enforcement.v1.SuspendResponse.standing:type_name -> gavel.enforcement.v1.Standing
-	17, // 19: gavel.enforcement.v1.RestrictResponse.decision:type_name -> gavel.decision.v1.DecideResponse
-	6,  // 20: gavel.enforcement.v1.RestrictResponse.standing:type_name -> gavel.enforcement.v1.Standing
-	17, // 21: gavel.enforcement.v1.LiftResponse.decision:type_name -> gavel.decision.v1.DecideResponse
-	6,  // 22: gavel.enforcement.v1.LiftResponse.standing:type_name -> gavel.enforcement.v1.Standing
-	17, // 23: gavel.enforcement.v1.ReinstateResponse.decision:type_name -> gavel.decision.v1.DecideResponse
-	6,  // 24: gavel.enforcement.v1.ReinstateResponse.standing:type_name -> gavel.enforcement.v1.Standing
-	0,  // 25: gavel.enforcement.v1.EnforcementService.GetStanding:input_type -> gavel.enforcement.v1.GetStandingRequest
-	8,  // 26: gavel.enforcement.v1.EnforcementService.Suspend:input_type -> gavel.enforcement.v1.SuspendRequest
-	9,  // 27: gavel.enforcement.v1.EnforcementService.Restrict:input_type -> gavel.enforcement.v1.RestrictRequest
-	10, // 28: gavel.enforcement.v1.EnforcementService.Lift:input_type -> gavel.enforcement.v1.LiftRequest
-	11, // 29: gavel.enforcement.v1.EnforcementService.Reinstate:input_type -> gavel.enforcement.v1.ReinstateRequest
-	7,  // 30: gavel.enforcement.v1.EnforcementService.GetStanding:output_type -> gavel.enforcement.v1.GetStandingResponse
-	12, // 31: gavel.enforcement.v1.EnforcementService.Suspend:output_type -> gavel.enforcement.v1.SuspendResponse
-	13, // 32: gavel.enforcement.v1.EnforcementService.Restrict:output_type -> gavel.enforcement.v1.RestrictResponse
-	14, // 33: gavel.enforcement.v1.EnforcementService.Lift:output_type -> gavel.enforcement.v1.LiftResponse
-	15, // 34: gavel.enforcement.v1.EnforcementService.Reinstate:output_type -> gavel.enforcement.v1.ReinstateResponse
-	30, // [30:35] is the sub-list for method output_type
-	25, // [25:30] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	18, // 13: gavel.enforcement.v1.Standing.recent:type_name -> gavel.decision.v1.DecideResponse
+	7,  // 14: gavel.enforcement.v1.Standing.open_cases:type_name -> gavel.enforcement.v1.OpenCase
+	17, // 15: gavel.enforcement.v1.OpenCase.opened_at:type_name -> google.protobuf.Timestamp
+	17, // 16: gavel.enforcement.v1.OpenCase.due_at:type_name -> google.protobuf.Timestamp
+	6,  // 17: gavel.enforcement.v1.GetStandingResponse.standing:type_name -> gavel.enforcement.v1.Standing
+	19, // 18: gavel.enforcement.v1.SuspendRequest.duration:type_name -> google.protobuf.Duration
+	19, // 19: gavel.enforcement.v1.RestrictRequest.duration:type_name -> google.protobuf.Duration
+	18, // 20: gavel.enforcement.v1.SuspendResponse.decision:type_name -> gavel.decision.v1.DecideResponse
+	6,  // 21: gavel.enforcement.v1.SuspendResponse.standing:type_name -> gavel.enforcement.v1.Standing
+	18, // 22: gavel.enforcement.v1.RestrictResponse.decision:type_name -> gavel.decision.v1.DecideResponse
+	6,  // 23: gavel.enforcement.v1.RestrictResponse.standing:type_name -> gavel.enforcement.v1.Standing
+	18, // 24: gavel.enforcement.v1.LiftResponse.decision:type_name -> gavel.decision.v1.DecideResponse
+	6,  // 25: gavel.enforcement.v1.LiftResponse.standing:type_name -> gavel.enforcement.v1.Standing
+	18, // 26: gavel.enforcement.v1.ReinstateResponse.decision:type_name -> gavel.decision.v1.DecideResponse
+	6,  // 27: gavel.enforcement.v1.ReinstateResponse.standing:type_name -> gavel.enforcement.v1.Standing
+	0,  // 28: gavel.enforcement.v1.EnforcementService.GetStanding:input_type -> gavel.enforcement.v1.GetStandingRequest
+	9,  // 29: gavel.enforcement.v1.EnforcementService.Suspend:input_type -> gavel.enforcement.v1.SuspendRequest
+	10, // 30: gavel.enforcement.v1.EnforcementService.Restrict:input_type -> gavel.enforcement.v1.RestrictRequest
+	11, // 31: gavel.enforcement.v1.EnforcementService.Lift:input_type -> gavel.enforcement.v1.LiftRequest
+	12, // 32: gavel.enforcement.v1.EnforcementService.Reinstate:input_type -> gavel.enforcement.v1.ReinstateRequest
+	8,  // 33: gavel.enforcement.v1.EnforcementService.GetStanding:output_type -> gavel.enforcement.v1.GetStandingResponse
+	13, // 34: gavel.enforcement.v1.EnforcementService.Suspend:output_type -> gavel.enforcement.v1.SuspendResponse
+	14, // 35: gavel.enforcement.v1.EnforcementService.Restrict:output_type -> gavel.enforcement.v1.RestrictResponse
+	15, // 36: gavel.enforcement.v1.EnforcementService.Lift:output_type -> gavel.enforcement.v1.LiftResponse
+	16, // 37: gavel.enforcement.v1.EnforcementService.Reinstate:output_type -> gavel.enforcement.v1.ReinstateResponse
+	33, // [33:38] is the sub-list for method output_type
+	28, // [28:33] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_gavel_enforcement_v1_enforcement_proto_init() }
@@ -1336,7 +1415,7 @@ func file_gavel_enforcement_v1_enforcement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gavel_enforcement_v1_enforcement_proto_rawDesc), len(file_gavel_enforcement_v1_enforcement_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
