@@ -20,6 +20,8 @@ func TestHelpGoesToStdout(t *testing.T) {
 		{[]string{"appeal", "file", "--help"}, []string{"--statement", "--addr"}, []string{"--outcome", "--status", "--release"}},
 		{[]string{"appeal", "resolve", "-h"}, []string{"--outcome", "--reviewer"}, []string{"--statement", "--status"}},
 		{[]string{"decide", "--help"}, []string{"--checkpoint"}, nil},
+		{[]string{"queue", "resolve", "--help"}, []string{"--as", "--note", "--reviewer"}, []string{"--release", "--kind", "--text"}},
+		{[]string{"queue", "list", "-h"}, []string{"--kind", "--overdue", "--unassigned"}, []string{"--capability", "--release"}},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), tc.args, &out, &errb); code != exitOK {

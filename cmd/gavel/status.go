@@ -214,6 +214,9 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			if len(m.GetAppealIds()) > 0 {
 				fmt.Fprintf(stdout, "           taken while appeals %s were open\n", strings.Join(m.GetAppealIds(), ", "))
 			}
+			if m.GetCaseId() != "" {
+				fmt.Fprintf(stdout, "           resolving review case %s\n", m.GetCaseId())
+			}
 		}
 	}
 	return nil

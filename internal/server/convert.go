@@ -177,7 +177,7 @@ func reviewerDetail(rec *decision.Record, out *decisionv1.GetDecisionResponse) {
 		out.Manual = &decisionv1.ManualAction{
 			Kind: string(m.Kind), ReasonCode: m.ReasonCode, Note: m.Note, Reviewer: m.Reviewer, Caller: m.Caller,
 			Capabilities: m.Capabilities, Suspension: m.Suspension, Duration: durationOrNil(m.Duration),
-			Lifted: m.Lifted, AppealIds: m.AppealIDs,
+			Lifted: m.Lifted, AppealIds: m.AppealIDs, CaseId: m.CaseID,
 		}
 	}
 	for _, s := range rec.Signals {

@@ -1855,7 +1855,9 @@ type ManualAction struct {
 	// The decisions whose holds or suspension the action ended.
 	Lifted []string `protobuf:"bytes,9,rep,name=lifted,proto3" json:"lifted,omitempty"`
 	// The subject's appeals open when the action was taken.
-	AppealIds     []string `protobuf:"bytes,10,rep,name=appeal_ids,json=appealIds,proto3" json:"appeal_ids,omitempty"`
+	AppealIds []string `protobuf:"bytes,10,rep,name=appeal_ids,json=appealIds,proto3" json:"appeal_ids,omitempty"`
+	// The review case the action resolved, if any.
+	CaseId        string `protobuf:"bytes,11,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1958,6 +1960,13 @@ func (x *ManualAction) GetAppealIds() []string {
 		return x.AppealIds
 	}
 	return nil
+}
+
+func (x *ManualAction) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
 }
 
 // ShadowVerdict is a candidate policy's verdict on a decision it shadowed.
@@ -2532,7 +2541,7 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"\bevidence\x18\x04 \x03(\v2\x17.google.protobuf.StructR\bevidence\x12*\n" +
 	"\x11cleared_by_appeal\x18\x05 \x01(\tR\x0fclearedByAppeal\x12/\n" +
 	"\x13overturned_decision\x18\x06 \x01(\tR\x12overturnedDecision\x120\n" +
-	"\x05until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\xbd\x02\n" +
+	"\x05until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\xd6\x02\n" +
 	"\fManualAction\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1f\n" +
 	"\vreason_code\x18\x02 \x01(\tR\n" +
@@ -2548,7 +2557,8 @@ const file_gavel_decision_v1_decision_proto_rawDesc = "" +
 	"\x06lifted\x18\t \x03(\tR\x06lifted\x12\x1d\n" +
 	"\n" +
 	"appeal_ids\x18\n" +
-	" \x03(\tR\tappealIds\"\xf5\x01\n" +
+	" \x03(\tR\tappealIds\x12\x17\n" +
+	"\acase_id\x18\v \x01(\tR\x06caseId\"\xf5\x01\n" +
 	"\rShadowVerdict\x121\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x19.gavel.decision.v1.ActionR\x06action\x123\n" +
 	"\areasons\x18\x02 \x03(\v2\x19.gavel.decision.v1.ReasonR\areasons\x12'\n" +
