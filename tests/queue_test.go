@@ -240,6 +240,11 @@ func TestReviewQueue(t *testing.T) {
 	if d := res.Msg.GetDecision(); d.GetSource() != "manual" || d.GetAction() != decisionv1.Action_ACTION_ALLOW || !slices.Equal(codes(d), []string{"REINSTATED"}) {
 		t.Errorf("Resolve(a, lift) decision = %v", d)
 	}
+	if got, err := g.decisions(desk).GetDecision(ctx, connect.NewRequest(&decisionv1.GetDecisionRequest{
+		DecisionId: res.Msg.GetItem().GetActionDecisionId(), View: decisionv1.View_VIEW_REVIEWER,
+	})); err != nil || got.Msg.GetManual().GetCaseId() != caseA.GetId() || got.Msg.GetManual().GetKind() != "lift" {
+		t.Errorf("GetDecision(the lift).manual = %v, %v; want a lift naming case %s", got.Msg.GetManual(), err, caseA.GetId())
+	}
 	st, err := g.enforcement(desk).GetStanding(ctx, connect.NewRequest(&enforcementv1.GetStandingRequest{SubjectId: "acct-queue-a"}))
 	if err != nil || len(st.Msg.GetStanding().GetHolds()) != 0 {
 		t.Errorf("standing of a after the lift = %v, %v; want no hold", st.Msg.GetStanding().GetHolds(), err)
