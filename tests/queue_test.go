@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,8 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/gavel/gavel/events"
+	"github.com/gavel/gavel/events/eventstest"
 	"github.com/gavel/gavel/internal/pgtest"
 	appealv1 "github.com/gavel/gavel/proto/gavel/appeal/v1"
 	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
@@ -339,5 +342,58 @@ func TestReviewQueue(t *testing.T) {
 	}
 	if r = cli("queue", "list"); r.code != 0 || !strings.Contains(r.stdout, "the queue is empty") {
 		t.Errorf("gavel queue list (empty) = %s", r)
+	}
+}
+
+// TestCaseEventsDelivered: a case opened by a decision and resolved through
+// the queue reach the marketplace's webhook as gavel.case.opened and
+// gavel.case.resolved, signed, after the decision's own event, in order.
+func TestCaseEventsDelivered(t *testing.T) {
+	secret := eventstest.NewSecret()
+	r := eventstest.NewReceiver(t, secret)
+	g := startGavel(t, append(detectorsOff(t), eventsEnv(r, secret)...)...)
+	d := decideOK(t, g.decisions(), at("acct-case-events", "payout_method_change", fraudScore(0.95)))
+	q := g.review()
+	items, err := q.ListQueue(ctxT(t), connect.NewRequest(&reviewv1.ListQueueRequest{SubjectId: "acct-case-events"}))
+	if err != nil || len(items.Msg.GetItems()) != 1 {
+		t.Fatalf("ListQueue = %v, %v; want the case", items, err)
+	}
+	id := items.Msg.GetItems()[0].GetId()
+	if _, err := q.Resolve(ctxT(t), connect.NewRequest(&reviewv1.ResolveRequest{
+		Id: id, Resolution: reviewv1.Resolution_RESOLUTION_UPHOLD, Reviewer: "ana", Note: "the model is right",
+	})); err != nil {
+		t.Fatal(err)
+	}
+	var got []eventstest.Received
+	eventually(t, 30*time.Second, "the case's events delivered", func() (bool, string) {
+		got = nil
+		for _, ev := range r.Delivered()["acct-case-events"] {
+			if ev.Type == events.TypeCaseOpened || ev.Type == events.TypeCaseResolved || ev.Type == events.TypeDecisionRestrictive {
+				got = append(got, ev)
+			}
+		}
+		return len(got) >= 3, fmt.Sprintf("%d of 3", len(got))
+	})
+	var types []string
+	for _, ev := range got {
+		types = append(types, ev.Type)
+	}
+	if want := []string{events.TypeDecisionRestrictive, events.TypeCaseOpened, events.TypeCaseResolved}; !slices.Equal(types, want) {
+		t.Fatalf("case events delivered = %v, want %v", types, want)
+	}
+	var opened, resolved events.CaseData
+	if err := json.Unmarshal(got[1].Data, &opened); err != nil || opened.CaseID != id || opened.DecisionID != d.GetDecisionId() || !slices.Equal(opened.Reasons, []string{"MODEL_RISK"}) {
+		t.Errorf("gavel.case.opened data = %s (%v)", got[1].Data, err)
+	}
+	if err := json.Unmarshal(got[2].Data, &resolved); err != nil || resolved.CaseID != id || resolved.Resolution != "uphold" {
+		t.Errorf("gavel.case.resolved data = %s (%v)", got[2].Data, err)
+	}
+	for _, ev := range got {
+		if ev.Signatures == 0 {
+			t.Errorf("%s delivered without a verified signature", ev.Type)
+		}
+	}
+	if p := r.Problems(); len(p) > 0 {
+		t.Errorf("receiver problems: %v", p)
 	}
 }
