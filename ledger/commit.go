@@ -149,7 +149,7 @@ func (l *Ledger) store(ctx context.Context, tx *sql.Tx, rec *decision.Record, ba
 	res, err := tx.StmtContext(ctx, l.put.decision).ExecContext(ctx,
 		st.DecisionID, st.RequestID, st.SubjectID, st.Checkpoint, l.d.ts(st.DecidedAt),
 		st.Verdict.Action.String(), string(codesJSON), st.Fallback, st.DryRun,
-		st.Verdict.BundleRevision, int64(st.Latency), string(body), source)
+		st.Verdict.BundleRevision, int64(st.Latency), l.packRecord(body), source)
 	if err != nil {
 		return stored{}, fmt.Errorf("commit decision %s: insert: %w", st.DecisionID, err)
 	}

@@ -44,6 +44,9 @@ type Config struct {
 	// one transaction (group commit: groupcommit.go); 1 commits each in a
 	// transaction of its own. Default 64.
 	SQLiteCommitBatch int
+	// SQLitePlainRecords stores records on SQLite as plain JSON instead of
+	// zstd-compressed JSON (recordcodec.go); either reads back the same.
+	SQLitePlainRecords bool
 	// ClearFor is how long an overturn clears the rules that fired in the
 	// overturned decision, on their evidence, for the subject. Default 180
 	// days (gavel sets it to the appeal window unless configured).

@@ -150,7 +150,11 @@ func (l *Ledger) scanRecord(row *sql.Row) (*decision.Record, error) {
 	return decodeRecord(body)
 }
 
-func decodeRecord(body []byte) (*decision.Record, error) {
+func decodeRecord(stored []byte) (*decision.Record, error) {
+	body, err := unpackRecord(stored)
+	if err != nil {
+		return nil, err
+	}
 	rec := new(decision.Record)
 	if err := json.Unmarshal(body, rec); err != nil {
 		return nil, fmt.Errorf("decode stored record: %w", err)

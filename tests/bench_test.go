@@ -42,15 +42,17 @@ func policyEngine(b testing.TB) *bundles.Engine {
 	return eng
 }
 
-func sqliteLedger(b testing.TB) *ledger.Ledger { return sqliteLedgerBatch(b, 0) }
+func sqliteLedger(b testing.TB) *ledger.Ledger { return sqliteLedgerWith(b, 0, false) }
 
-// sqliteLedgerBatch opens a SQLite ledger committing up to batch decisions
-// together (0: the default; 1: each alone).
-func sqliteLedgerBatch(b testing.TB, batch int) *ledger.Ledger {
+// sqliteLedgerWith opens a SQLite ledger committing up to batch decisions
+// together (0: the default; 1: each alone), its records stored as plain
+// JSON if plain.
+func sqliteLedgerWith(b testing.TB, batch int, plain bool) *ledger.Ledger {
 	b.Helper()
 	cfg := ledger.DefaultConfig()
 	cfg.Driver, cfg.Path = ledger.SQLite, filepath.Join(b.TempDir(), "ledger.db")
 	cfg.SQLiteCommitBatch = batch
+	cfg.SQLitePlainRecords = plain
 	l, err := ledger.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
@@ -258,8 +260,9 @@ func postgresLedger(b testing.TB) *ledger.Ledger {
 // BenchmarkDecideLedger is Decide's throughput in-process with many callers
 // at once (b.RunParallel, 4 goroutines a core), signals inline, on the
 // repo's policies: with the ledger discarded (the baseline: what the ledger
-// costs is the ratio), on SQLite (group commit, and each decision committed
-// alone) and on PostgreSQL.
+// costs is the ratio), on SQLite (as configured by default; with records
+// stored as plain JSON; and with each decision committed alone as well, as
+// before group commit) and on PostgreSQL.
 func BenchmarkDecideLedger(b *testing.B) {
 	for _, c := range []struct {
 		name string
@@ -267,7 +270,8 @@ func BenchmarkDecideLedger(b *testing.B) {
 	}{
 		{"baseline", func(testing.TB) decision.Ledger { return discardLedger{} }},
 		{"sqlite", func(b testing.TB) decision.Ledger { return sqliteLedger(b) }},
-		{"sqlite-commit-alone", func(b testing.TB) decision.Ledger { return sqliteLedgerBatch(b, 1) }},
+		{"sqlite-plain-records", func(b testing.TB) decision.Ledger { return sqliteLedgerWith(b, 0, true) }},
+		{"sqlite-commit-alone-plain-records", func(b testing.TB) decision.Ledger { return sqliteLedgerWith(b, 1, true) }},
 		{"postgres", func(b testing.TB) decision.Ledger { return postgresLedger(b) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {

@@ -1,0 +1,57 @@
+package ledger
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// On SQLite the decisions table holds each record as zstd-compressed JSON.
+// A record is mostly its input document, signals, detector statuses and
+// reasons with their catalog texts: about 8.6 KB of JSON for a decision
+// with six detectors, which SQLite spreads over two overflow pages besides
+// the row's own, every one of them written to the WAL at the COMMIT and
+// read back by replay. Compressed it is about 2.2 KB. PostgreSQL stores
+// jsonb (and compresses large values itself), so records there stay JSON.
+//
+// Records are told apart by their first bytes: a zstd frame starts with its
+// magic number, JSON with '{'. Ledgers written before compression, and
+// those opened with SQLitePlainRecords, read the same.
+
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+var (
+	recordEncoder = mustZstd(zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true)))
+	recordDecoder = mustZstd(zstd.NewReader(nil, zstd.WithDecoderConcurrency(0),
+		zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(64<<20)))
+)
+
+func mustZstd[T any](v T, err error) T {
+	if err != nil {
+		panic(fmt.Sprintf("zstd: %v", err)) // fixed, valid options
+	}
+	return v
+}
+
+// packRecord returns the value stored in decisions.record for the JSON
+// body of a record.
+func (l *Ledger) packRecord(body []byte) any {
+	if l.d.name != SQLite || l.cfg.SQLitePlainRecords {
+		return string(body)
+	}
+	return recordEncoder.EncodeAll(body, make([]byte, 0, len(body)/3))
+}
+
+// unpackRecord returns the JSON of a stored record.
+func unpackRecord(stored []byte) ([]byte, error) {
+	if !bytes.HasPrefix(stored, zstdMagic) {
+		return stored, nil
+	}
+	body, err := recordDecoder.DecodeAll(stored, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decompress stored record: %w", err)
+	}
+	return body, nil
+}
