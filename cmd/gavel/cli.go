@@ -52,6 +52,9 @@ func rootCommand(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 				return nil
 			},
 			ValidArgsFunction: func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				if wantsFile(c.name, args, toComplete) {
+					return nil, cobra.ShellCompDirectiveDefault // the shell completes file names
+				}
 				return complete(ctx, c, args, toComplete), cobra.ShellCompDirectiveNoFileComp
 			},
 		})
@@ -72,6 +75,28 @@ var (
 	flagPattern = regexp.MustCompile(`(?m)^\s+(?:-\w, )?(--[a-z0-9][a-z0-9-]*)`)
 	subPattern  = regexp.MustCompile(`(?m)^\s*gavel [a-z]+ ([a-z][a-z-]*)\b`)
 )
+
+// fileFlags take a file or folder; fileArgs are the subcommands whose
+// arguments are files (gavel detectors check <binary>, gavel bundle build
+// <dir>, ...).
+var (
+	fileFlags = map[string]bool{"--bundle": true, "--html": true, "--config": true, "--ca": true, "--cert": true,
+		"--key": true, "--out": true, "-o": true, "--output": true, "--data-dir": true, "--signing-key": true, "-f": true, "--file": true}
+	fileArgs = map[string]bool{"detectors check": true, "bundle build": true, "bundle sign": true, "bundle verify": true,
+		"bundle inspect": true, "policy test": true, "policy check": true}
+)
+
+// wantsFile reports whether the word being completed is a file name: the
+// value of a flag that takes one, or an argument of a subcommand that does.
+func wantsFile(name string, args []string, toComplete string) bool {
+	if strings.HasPrefix(toComplete, "-") {
+		return false
+	}
+	if len(args) > 0 && fileFlags[args[len(args)-1]] {
+		return true
+	}
+	return len(args) > 0 && fileArgs[name+" "+args[0]]
+}
 
 // complete offers a command's subcommands (before any is given) or its
 // flags, read from the help it prints for args + --help.

@@ -84,4 +84,20 @@ func TestCompletion(t *testing.T) {
 	if got := complete("serve", "--data"); !slices.Equal(got, []string{"--data-dir"}) {
 		t.Errorf("completing gavel serve --data = %v, want --data-dir", got)
 	}
+	// A file is completed by the shell: cobra's directive 0 (default)
+	// rather than 4 (no file completion).
+	directive := func(args ...string) string {
+		var out, errb bytes.Buffer
+		run(context.Background(), append([]string{"__complete"}, args...), &out, &errb)
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		return lines[len(lines)-1]
+	}
+	for _, args := range [][]string{{"detectors", "check", ""}, {"replay", "--bundle", ""}, {"bundle", "inspect", ""}} {
+		if got := directive(args...); got != ":0" {
+			t.Errorf("completing gavel %v: directive %s, want :0 (file names)", args, got)
+		}
+	}
+	if got := directive("detectors", "check", "--"); got != ":4" {
+		t.Errorf("completing gavel detectors check --: directive %s, want :4 (its flags)", got)
+	}
 }
