@@ -305,6 +305,13 @@ func startGavel(work, name string, env []string, args ...string) (*server, error
 	// Info: the level of "gavel serving"; decisions are logged at debug.
 	cmd := exec.Command(filepath.Join(bin, "gavel"), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "info"}, args...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "GAVEL_DETECTORS__DIR=" + bin}, env...)
+	// The Go runtime's memory knobs reach gavel (not OPA): GOMEMLIMIT=150MiB
+	// make bench shows what a soft memory limit does to RSS and latency.
+	for _, k := range []string{"GOMEMLIMIT", "GOGC"} {
+		if v, ok := os.LookupEnv(k); ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
 	s := &server{name: "gavel " + name, cmd: cmd, dataDir: dataDir, done: make(chan error, 1), logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	addr, err := s.start(func(line string) string {
 		if m := servingLine.FindStringSubmatch(line); m != nil {
