@@ -177,26 +177,53 @@ func (l *Ledger) due(ctx context.Context, endpoint string, now time.Time) (bool,
 // claimTx claims inside tx; see Claim.
 func (l *Ledger) claimTx(ctx context.Context, tx *sql.Tx, endpoint string, limit int, now time.Time, lease time.Duration) ([]events.Delivery, error) {
 	t := l.d.ts(now)
-	lock := ""
-	if l.d.name == Postgres {
-		// A row another replica is leasing right now is skipped, not
-		// waited for; once leased it fails the lease_until test.
-		lock = " FOR UPDATE OF d SKIP LOCKED"
-	}
-	rows, err := tx.QueryContext(ctx, l.d.rebind(`SELECT d.seq, d.attempts, e.event_id, e.type, e.subject, e.at, e.data
-		FROM event_deliveries d JOIN events e ON e.seq = d.seq
+	token := uuid.Must(uuid.NewV7()).String()
+	const heads = `FROM event_deliveries d
 		WHERE d.endpoint = ? AND d.state = 'pending' AND d.next_at <= ? AND (d.lease_until IS NULL OR d.lease_until <= ?)
 		  AND NOT EXISTS (SELECT 1 FROM event_deliveries p
 			WHERE p.endpoint = d.endpoint AND p.subject = d.subject AND p.state = 'pending' AND p.seq < d.seq)
-		ORDER BY d.endpoint, d.seq LIMIT ?`+lock), endpoint, t, t, limit)
+		ORDER BY d.endpoint, d.seq LIMIT ?`
+	if l.d.name == Postgres {
+		// One statement: pick, lease and read. A row another replica is
+		// leasing right now is skipped, not waited for; once leased it
+		// fails the lease_until test.
+		return l.scanClaimed(endpoint, token, func() (*sql.Rows, error) {
+			return tx.QueryContext(ctx, l.d.rebind(`WITH c AS (SELECT d.endpoint, d.seq `+heads+` FOR UPDATE OF d SKIP LOCKED),
+				u AS (UPDATE event_deliveries SET lease = ?, lease_until = ?, updated_at = ?
+					FROM c WHERE event_deliveries.endpoint = c.endpoint AND event_deliveries.seq = c.seq
+					RETURNING event_deliveries.seq, event_deliveries.attempts)
+				SELECT u.seq, u.attempts, e.event_id, e.type, e.subject, e.at, e.data
+				FROM u JOIN events e ON e.seq = u.seq ORDER BY u.seq`),
+				endpoint, t, t, limit, token, l.d.ts(now.Add(lease)), t)
+		})
+	}
+	out, err := l.scanClaimed(endpoint, token, func() (*sql.Rows, error) {
+		return tx.QueryContext(ctx, l.d.rebind(`SELECT d.seq, d.attempts, e.event_id, e.type, e.subject, e.at, e.data
+			FROM (SELECT d.seq, d.attempts `+heads+`) d JOIN events e ON e.seq = d.seq ORDER BY d.seq`), endpoint, t, t, limit)
+	})
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	seqs := make([]any, 0, len(out))
+	for _, d := range out {
+		seqs = append(seqs, d.Event.Seq)
+	}
+	args := append([]any{token, l.d.ts(now.Add(lease)), t, endpoint}, seqs...)
+	if _, err := tx.ExecContext(ctx, l.d.rebind(`UPDATE event_deliveries SET lease = ?, lease_until = ?, updated_at = ?
+		WHERE endpoint = ? AND seq IN (?`+strings.Repeat(", ?", len(seqs)-1)+`)`), args...); err != nil {
+		return nil, fmt.Errorf("claim deliveries to %s: lease: %w", endpoint, err)
+	}
+	return out, nil
+}
+
+// scanClaimed reads claimed deliveries (seq, attempts, and the event).
+func (l *Ledger) scanClaimed(endpoint, token string, query func() (*sql.Rows, error)) ([]events.Delivery, error) {
+	rows, err := query()
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries to %s: %w", endpoint, err)
 	}
-	token := uuid.Must(uuid.NewV7()).String()
-	var (
-		out  []events.Delivery
-		seqs []any
-	)
+	defer rows.Close()
+	var out []events.Delivery
 	for rows.Next() {
 		var (
 			d    = events.Delivery{Endpoint: endpoint, Lease: token}
@@ -204,24 +231,13 @@ func (l *Ledger) claimTx(ctx context.Context, tx *sql.Tx, endpoint string, limit
 			data string
 		)
 		if err := rows.Scan(&d.Event.Seq, &d.Attempts, &d.Event.ID, &d.Event.Type, &d.Event.Subject, &at, &data); err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("claim deliveries to %s: %w", endpoint, err)
 		}
 		d.Event.Time, d.Event.Data = at.Time, []byte(data)
 		out = append(out, d)
-		seqs = append(seqs, d.Event.Seq)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim deliveries to %s: %w", endpoint, err)
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	args := append([]any{token, l.d.ts(now.Add(lease)), t, endpoint}, seqs...)
-	if _, err := tx.ExecContext(ctx, l.d.rebind(`UPDATE event_deliveries SET lease = ?, lease_until = ?, updated_at = ?
-		WHERE endpoint = ? AND seq IN (?`+strings.Repeat(", ?", len(seqs)-1)+`)`), args...); err != nil {
-		return nil, fmt.Errorf("claim deliveries to %s: lease: %w", endpoint, err)
 	}
 	return out, nil
 }
@@ -279,13 +295,28 @@ func (l *Ledger) recordTx(ctx context.Context, tx *sql.Tx, outcomes []events.Out
 			rows = append(rows, row)
 			args = append(args, o.Endpoint, o.Seq, o.Lease, state, o.Attempts, next, delivered, o.Status, o.Error, l.d.ts(o.At))
 		}
-		q := `WITH v (v_endpoint, v_seq, v_lease, v_state, v_attempts, v_next_at, v_delivered_at, v_status, v_error, v_at)
-			AS (VALUES ` + strings.Join(rows, ", ") + `)
-			UPDATE event_deliveries SET state = v_state, attempts = v_attempts, next_at = v_next_at,
+		values := `WITH v (v_endpoint, v_seq, v_lease, v_state, v_attempts, v_next_at, v_delivered_at, v_status, v_error, v_at)
+			AS (VALUES ` + strings.Join(rows, ", ") + `)`
+		update := `UPDATE event_deliveries SET state = v_state, attempts = v_attempts, next_at = v_next_at,
 				delivered_at = COALESCE(v_delivered_at, delivered_at), last_status = v_status, last_error = v_error,
 				lease = '', lease_until = NULL, updated_at = v_at
 			FROM v WHERE endpoint = v_endpoint AND seq = v_seq AND lease = v_lease AND state = 'pending'
 			RETURNING endpoint, state`
+		if l.d.name == Postgres {
+			// The counts in the same statement: one round trip. A delivery
+			// the update does not return had its lease lapse and another
+			// replica take it: that replica's outcome counts.
+			if _, err := tx.ExecContext(ctx, l.d.rebind(values+`, u AS (`+update+`)
+				INSERT INTO event_endpoints (endpoint, delivered, failed)
+				SELECT endpoint, count(*) FILTER (WHERE state = 'delivered'), count(*) FILTER (WHERE state <> 'delivered')
+				FROM u GROUP BY endpoint ORDER BY endpoint
+				ON CONFLICT (endpoint) DO UPDATE SET delivered = event_endpoints.delivered + excluded.delivered,
+					failed = event_endpoints.failed + excluded.failed`), args...); err != nil {
+				return fmt.Errorf("record deliveries: %w", err)
+			}
+			continue
+		}
+		q := values + " " + update
 		res, err := tx.QueryContext(ctx, l.d.rebind(q), args...)
 		if err != nil {
 			return fmt.Errorf("record deliveries: %w", err)
@@ -339,7 +370,9 @@ func (l *Ledger) Exchange(ctx context.Context, x events.Exchange) ([]events.Deli
 		return nil, err
 	}
 	claim := x.Claim > 0
-	if claim && !route {
+	if claim && !route && l.d.name == SQLite {
+		// On SQLite a look from the read pool first spares the one writer;
+		// on PostgreSQL the claim itself is as cheap as the look.
 		if claim, err = l.due(ctx, x.Endpoint, x.Now); err != nil {
 			return nil, err
 		}
