@@ -21,7 +21,8 @@ import (
 // decisions (open loop, 500/s by default: GAVEL_BENCH_EVENTS_RATE) for a
 // fixed time (10 s: GAVEL_BENCH_EVENTS_SECONDS), a share of them
 // restrictive, every event delivered to a real receiver on this machine
-// that verifies each signature. It reports the decisions' latency, the
+// that verifies each signature, with the endpoint's concurrency 32
+// (GAVEL_BENCH_EVENTS_CONCURRENCY). It reports the decisions' latency, the
 // events delivered per second while the load ran, and each event's delay
 // from its time (the decision's time, just before its commit) to its
 // arrival at the receiver. Run it once per case:
@@ -57,7 +58,11 @@ func benchEvents(b *testing.B, env []string, rate int, run time.Duration, share 
 	secret := eventstest.NewSecret()
 	r := eventstest.NewReceiver(b, secret)
 	env = append(env, eventsEnv(r, secret)...)
-	env = append(env, "GAVEL_EVENTS__ENDPOINTS__MARKET__CONCURRENCY=32", "GAVEL_SERVER__MAX_IN_FLIGHT=0")
+	concurrency := "32"
+	if v := os.Getenv("GAVEL_BENCH_EVENTS_CONCURRENCY"); v != "" {
+		concurrency = v
+	}
+	env = append(env, "GAVEL_EVENTS__ENDPOINTS__MARKET__CONCURRENCY="+concurrency, "GAVEL_SERVER__MAX_IN_FLIGHT=0")
 	g := startGavel(b, env...)
 	client := g.decisions()
 
