@@ -57,12 +57,21 @@ func BenchmarkEventDelivery(b *testing.B) {
 func benchEvents(b *testing.B, env []string, rate int, run time.Duration, share int) {
 	secret := eventstest.NewSecret()
 	r := eventstest.NewReceiver(b, secret)
-	env = append(env, eventsEnv(r, secret)...)
+	// GAVEL_BENCH_EVENTS_OFF=1 configures no endpoint: the same decisions
+	// with their events written but not delivered, to see what delivery
+	// costs the decisions.
+	off := os.Getenv("GAVEL_BENCH_EVENTS_OFF") == "1"
+	if !off {
+		env = append(env, eventsEnv(r, secret)...)
+	}
 	concurrency := "32"
 	if v := os.Getenv("GAVEL_BENCH_EVENTS_CONCURRENCY"); v != "" {
 		concurrency = v
 	}
-	env = append(env, "GAVEL_EVENTS__ENDPOINTS__MARKET__CONCURRENCY="+concurrency, "GAVEL_SERVER__MAX_IN_FLIGHT=0")
+	env = append(env, "GAVEL_SERVER__MAX_IN_FLIGHT=0")
+	if !off {
+		env = append(env, "GAVEL_EVENTS__ENDPOINTS__MARKET__CONCURRENCY="+concurrency)
+	}
 	g := startGavel(b, env...)
 	client := g.decisions()
 
@@ -114,6 +123,15 @@ func benchEvents(b *testing.B, env []string, rate int, run time.Duration, share 
 	close(jobs)
 	wg.Wait()
 	loadEnd := time.Now()
+	if off {
+		slices.Sort(latencies)
+		elapsed := loadEnd.Sub(start).Seconds()
+		b.ReportMetric(float64(len(latencies))/elapsed, "decisions/s")
+		b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "decide-p99-ms")
+		b.Logf("no endpoint: %d decisions (%d restrictive, %d failed) in %.1fs: decide p50 %v p99 %v",
+			len(latencies)+failed, restrictive, failed, elapsed, latencies[len(latencies)/2], latencies[len(latencies)*99/100])
+		return
+	}
 	eventually(b, 5*time.Minute, "every event delivered", func() (bool, string) {
 		st := eventsStatus(b, g)
 		if st == nil || len(st.GetEndpoints()) != 1 {
