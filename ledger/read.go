@@ -163,6 +163,33 @@ func decodeRecord(stored []byte) (*decision.Record, error) {
 	return rec, nil
 }
 
+// decodeRecordForReplay is decodeRecord leaving Signals and Detectors
+// empty: the fields of the same JSON names on replayRecord are shallower
+// than the embedded record's, so they take those values and skip them.
+func decodeRecordForReplay(stored []byte) (*decision.Record, error) {
+	body, err := unpackRecord(stored)
+	if err != nil {
+		return nil, err
+	}
+	rec := replayRecord{Record: new(decision.Record)}
+	if err := json.Unmarshal(body, &rec); err != nil {
+		return nil, fmt.Errorf("decode stored record: %w", err)
+	}
+	rec.DecidedAt = normTime(rec.DecidedAt)
+	return rec.Record, nil
+}
+
+type replayRecord struct {
+	*decision.Record
+	Signals   skipJSON `json:"signals"`
+	Detectors skipJSON `json:"detectors"`
+}
+
+// skipJSON accepts any JSON value and keeps nothing.
+type skipJSON struct{}
+
+func (skipJSON) UnmarshalJSON([]byte) error { return nil }
+
 // cursor is where a page ends: the last decision's time and id.
 type cursor struct {
 	Subject string    `json:"s"`

@@ -2,9 +2,11 @@ package ledger
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -93,5 +95,45 @@ func TestSQLiteRecordCorrupt(t *testing.T) {
 	}
 	if _, err := l.Get(t.Context(), rec.DecisionID); err == nil || !strings.Contains(err.Error(), "decompress stored record") {
 		t.Errorf("Get(corrupt record) = %v, want a decompression error", err)
+	}
+}
+
+// TestDecodeForReplay: a replay's decode of a stored record (compressed or
+// plain) is the whole decode without the signals list and the detectors'
+// reports, and everything replay reads is there.
+func TestDecodeForReplay(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("testdata", "record-6-detectors.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Ledger{d: &dialect{name: SQLite}}
+	for name, stored := range map[string][]byte{"compressed": l.packRecord(raw).([]byte), "plain": raw} {
+		t.Run(name, func(t *testing.T) {
+			e := &Encoded{DecisionID: "d-1", DecidedAt: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), body: stored}
+			whole, err := e.Decode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(whole.Record.Signals) == 0 || len(whole.Record.Detectors) == 0 {
+				t.Fatalf("fixture: want signals and detectors in the whole record, got %d and %d", len(whole.Record.Signals), len(whole.Record.Detectors))
+			}
+			lean, err := e.DecodeForReplay()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lean.Record.Signals != nil || lean.Record.Detectors != nil {
+				t.Errorf("DecodeForReplay kept %d signals and %d detector reports, want none", len(lean.Record.Signals), len(lean.Record.Detectors))
+			}
+			if diff := cmp.Diff(whole, lean, cmpopts.IgnoreFields(decision.Record{}, "Signals", "Detectors")); diff != "" {
+				t.Errorf("DecodeForReplay differs from Decode beyond signals and detectors (-whole +lean):\n%s", diff)
+			}
+			if len(lean.Record.Input) == 0 || len(lean.Record.Verdict.Reasons) == 0 {
+				t.Errorf("DecodeForReplay lost the input (%d keys) or the reasons (%d)", len(lean.Record.Input), len(lean.Record.Verdict.Reasons))
+			}
+		})
+	}
+	if _, err := (&Encoded{DecisionID: "d-bad", body: []byte(`{"input": [`)}).DecodeForReplay(); err == nil || !strings.Contains(err.Error(), "d-bad") {
+		t.Errorf("DecodeForReplay of a truncated record: error %v, want one naming the decision", err)
 	}
 }

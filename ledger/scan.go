@@ -107,7 +107,18 @@ type Encoded struct {
 
 // Decode decodes the stored record.
 func (e *Encoded) Decode() (*Stored, error) {
-	rec, err := decodeRecord(e.body)
+	return e.decode(decodeRecord)
+}
+
+// DecodeForReplay decodes the stored record without the parts a replay
+// never reads: the detectors' reports and the signals list (the input
+// document keeps the signals the policy saw). About half of a record.
+func (e *Encoded) DecodeForReplay() (*Stored, error) {
+	return e.decode(decodeRecordForReplay)
+}
+
+func (e *Encoded) decode(dec func([]byte) (*decision.Record, error)) (*Stored, error) {
+	rec, err := dec(e.body)
 	if err != nil {
 		return nil, fmt.Errorf("scan decisions: decision %s: %w", e.DecisionID, err)
 	}

@@ -131,6 +131,7 @@ running gavel replays its own ledger (--addr, --token, --ca, --cert, --key).
 	}
 
 	progress := newProgress(stderr)
+	defer replay.TuneGC()()
 	rep, err := replay.Run(ctx, led, candidate, replay.Options{
 		Filter: filter, Workers: *workers, MaxEscalations: *maxList, Progress: progress.update,
 	})

@@ -183,7 +183,7 @@ type outcome struct {
 // evaluate decodes one stored decision and evaluates it under candidate,
 // unless it cannot be replayed faithfully.
 func evaluate(ctx context.Context, candidate decision.Evaluator, e *ledger.Encoded, timeout time.Duration) outcome {
-	s, err := e.Decode()
+	s, err := e.DecodeForReplay()
 	if err != nil {
 		return outcome{decodeErr: err}
 	}
