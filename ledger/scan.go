@@ -135,10 +135,17 @@ func (l *Ledger) ScanEncoded(ctx context.Context, f Filter, pageSize int) iter.S
 	q := l.d.rebind(`SELECT record, decided_at, decision_id, overturned_at IS NOT NULL FROM decisions
 		WHERE ` + f.where() + ` AND (decided_at > ? OR (decided_at = ? AND decision_id > ?))
 		ORDER BY decided_at, decision_id LIMIT ?`)
+	since, _ := f.bounds()
 	return func(yield func(*Encoded, error) bool) {
 		afterAt, afterID := scanFloor.Add(-time.Microsecond), ""
 		for {
-			args := append(l.filterArgs(f), l.d.ts(afterAt), l.d.ts(afterAt), afterID, pageSize)
+			// The page's lower bound is the cursor's time once past since:
+			// a bound the index seeks to. The OR after it, with its own
+			// parameters, is none, and every page would walk the index from
+			// since to the cursor (a replay of 1,000,000 decisions spent a
+			// third of its CPU there).
+			args := l.filterArgs(Filter{Since: laterOf(since, afterAt), Until: f.Until, Checkpoint: f.Checkpoint})
+			args = append(args, l.d.ts(afterAt), l.d.ts(afterAt), afterID, pageSize)
 			page, err := l.scanPage(ctx, q, args)
 			if err == nil && len(page) > 0 {
 				err = l.appealOutcomes(ctx, page)
@@ -159,6 +166,13 @@ func (l *Ledger) ScanEncoded(ctx context.Context, f Filter, pageSize int) iter.S
 			afterAt, afterID = last.DecidedAt, last.DecisionID
 		}
 	}
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (l *Ledger) scanPage(ctx context.Context, q string, args []any) ([]*Encoded, error) {
