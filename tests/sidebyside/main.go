@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -103,7 +104,8 @@ func want(key string) bool {
 type row struct {
 	name, load  string
 	res         *loadgen.Result
-	rss         int64 // peak, bytes, server and its children
+	rss         int64         // peak, bytes, server and its children
+	cpu         time.Duration // CPU time of the server and its children during the run
 	rssNote     string
 	ref         string  // what ratio compares with
 	ratio       float64 // throughput ratio to ref; 0: none
@@ -703,17 +705,17 @@ func captureInput(base string) (json.RawMessage, string, error) {
 func closedRow(ctx context.Context, name string, s *server, do loadgen.Do, gavel bool) row {
 	slog.Info("closed loop", "row", name, "conns", *conns, "duration", *duration)
 	loadgen.Closed(ctx, *conns, *warmup, do)
-	peak := sampleRSS(s.pid())
+	peak, cpu0 := sampleRSS(s.pid()), treeCPU(s.pid())
 	res := loadgen.Closed(ctx, *conns, *duration, do)
-	return row{name: name, load: fmt.Sprintf("closed, %d conns", *conns), res: res, rss: peak(), gavel: gavel}
+	return row{name: name, load: fmt.Sprintf("closed, %d conns", *conns), res: res, rss: peak(), cpu: treeCPU(s.pid()) - cpu0, gavel: gavel}
 }
 
 func openRow(ctx context.Context, name string, s *server, do loadgen.Do, gavel bool) row {
 	slog.Info("open loop", "row", name, "rate", *rate, "duration", *openFor)
 	loadgen.Open(ctx, *rate, *warmup, *openConns, do)
-	peak := sampleRSS(s.pid())
+	peak, cpu0 := sampleRSS(s.pid()), treeCPU(s.pid())
 	res := loadgen.Open(ctx, *rate, *openFor, *openConns, do)
-	return row{name: name, load: fmt.Sprintf("open, %.0f/s", *rate), res: res, rss: peak(), gavel: gavel}
+	return row{name: name, load: fmt.Sprintf("open, %.0f/s", *rate), res: res, rss: peak(), cpu: treeCPU(s.pid()) - cpu0, gavel: gavel}
 }
 
 func against(r, ref row) row {
@@ -882,12 +884,27 @@ func topUp(ctx context.Context, path string, n int) error {
 	}
 	start := time.Now()
 	have := base
+	// Each round of copies is moved later than the round before by the
+	// span of the originals, and copied in time order, so that time order
+	// is the order of insertion, as in a ledger that grew by deciding: a
+	// replay reads the file front to back, not one row of every round for
+	// each time.
+	var span float64
+	if err := db.QueryRowContext(ctx, `SELECT (julianday(max(decided_at)) - julianday(min(decided_at))) * 86400
+		FROM decisions`).Scan(&span); err != nil {
+		return fmt.Errorf("span of stored decisions: %w", err)
+	}
+	shift := int64(math.Ceil(span)) + 1
 	for round := 1; have < n; round++ {
+		// decided_at is fixed width, "2006-01-02T15:04:05.000000Z": the
+		// seconds move, the microseconds stay.
 		res, err := db.ExecContext(ctx, `INSERT INTO decisions (decision_id, request_id, subject_id, checkpoint,
 			decided_at, action, codes, fallback, dry_run, bundle_revision, latency_ns, record)
 			SELECT decision_id || '-copy' || ?1, request_id || '-copy' || ?1, subject_id, checkpoint,
-			decided_at, action, codes, fallback, dry_run, bundle_revision, latency_ns, record
-			FROM decisions WHERE decision_id NOT LIKE '%-copy%' LIMIT ?2`, round, min(base, n-have))
+			strftime('%Y-%m-%dT%H:%M:%S', decided_at, '+' || (?1 * ?3) || ' seconds') || substr(decided_at, 20),
+			action, codes, fallback, dry_run, bundle_revision, latency_ns, record
+			FROM decisions WHERE decision_id NOT LIKE '%-copy%' ORDER BY decided_at, decision_id LIMIT ?2`,
+			round, min(base, n-have), shift)
 		if err != nil {
 			return fmt.Errorf("copy stored decisions: %w", err)
 		}
@@ -1047,6 +1064,43 @@ func sampleRSS(pid int) func() int64 {
 	}
 }
 
+// treeCPU is the CPU time (user and system) pid and its direct children
+// have used so far, from /proc (clock ticks of 10 ms).
+func treeCPU(pid int) time.Duration {
+	total := cpuOf(strconv.Itoa(pid))
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if f := statFields(e.Name()); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			total += cpuOf(e.Name())
+		}
+	}
+	return total
+}
+
+func cpuOf(pid string) time.Duration {
+	f := statFields(pid)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// statFields are the fields of /proc/PID/stat after the command name:
+// [0] state, [1] parent, ..., [11] utime, [12] stime.
+func statFields(pid string) []string {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+}
+
 // treeRSS is the resident memory of pid and its direct children, in bytes.
 func treeRSS(pid int) int64 {
 	total := rssOf(pid)
@@ -1056,13 +1110,7 @@ func treeRSS(pid int) int64 {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+		if f := statFields(e.Name()); len(f) > 1 && f[1] == strconv.Itoa(pid) {
 			total += rssOf(child)
 		}
 	}
@@ -1090,16 +1138,16 @@ func printTable(stamp time.Time, rows []row) error {
 	cpu := cpuModel()
 	var md strings.Builder
 	fmt.Fprintf(&md, "`make bench`, %s, %s (%d cores, %s), Go %s\n\n", stamp.Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), cpu, strings.TrimPrefix(runtime.Version(), "go"))
-	fmt.Fprintf(&md, "| | load | throughput | p50 | p99 | peak RSS | vs | whole | detectors skipped / late / failed | fallback | errors |\n")
-	fmt.Fprintf(&md, "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|\n")
+	fmt.Fprintf(&md, "| | load | throughput | p50 | p99 | peak RSS | CPU per answer | vs | whole | detectors skipped / late / failed | fallback | errors |\n")
+	fmt.Fprintf(&md, "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|\n")
 	for _, r := range rows {
 		if r.eval > 0 {
-			fmt.Fprintf(&md, "| %s | %s | | %s (p99 %s) | | | %.2f× goal | | | | policy eval p50 %s; goal ≤ 100 µs p50 |\n",
+			fmt.Fprintf(&md, "| %s | %s | | %s (p99 %s) | | | | %.2f× goal | | | | policy eval p50 %s; goal ≤ 100 µs p50 |\n",
 				r.name, r.load, us(r.overhead), us(r.overhead99), float64(r.overhead)/float64(100*time.Microsecond), us(r.eval))
 			continue
 		}
 		if r.replayRate > 0 {
-			fmt.Fprintf(&md, "| %s | %s | %.0f/s | | | %s | %.2f× limit | | | | %s |\n",
+			fmt.Fprintf(&md, "| %s | %s | %.0f/s | | | %s | | %.2f× limit | | | | %s |\n",
 				r.name, r.load, r.replayRate, mb(r.rss, r.rssNote), r.ratio, r.note)
 			continue
 		}
@@ -1119,9 +1167,13 @@ func printTable(stamp time.Time, rows []row) error {
 		if r.note != "" {
 			errs = strings.TrimPrefix(errs+"; "+r.note, "; ")
 		}
-		fmt.Fprintf(&md, "| %s | %s | %.0f/s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		perAnswer := ""
+		if n := r.res.Answered(); n > 0 && r.cpu > 0 {
+			perAnswer = us(r.cpu / time.Duration(n))
+		}
+		fmt.Fprintf(&md, "| %s | %s | %.0f/s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.name, r.load, r.res.Throughput(), ms(r.res.Quantile(0.5)), ms(r.res.Quantile(0.99)),
-			mb(r.rss, r.rssNote), vs, wholeCol, degraded, fb, errs)
+			mb(r.rss, r.rssNote), perAnswer, vs, wholeCol, degraded, fb, errs)
 	}
 	fmt.Println()
 	fmt.Print(md.String())
