@@ -186,7 +186,8 @@ func BenchmarkDecide(b *testing.B) {
 // detectors in process and a SQLite ledger, many callers at once; it
 // counts the decisions whose detectors did not all answer.
 func BenchmarkDecideBuiltinParallel(b *testing.B) {
-	e := newEngine(b, builtinHost(b), sqliteLedger(b))
+	l := sqliteLedger(b)
+	e := newEngine(b, builtinHost(b), l)
 	var seq, degraded atomic.Int64
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -210,6 +211,9 @@ func BenchmarkDecideBuiltinParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "decisions/s")
 	b.ReportMetric(float64(degraded.Load())/float64(b.N), "degraded/op")
+	if txs, ds := l.GroupCommits(); txs > 0 {
+		b.ReportMetric(float64(ds)/float64(txs), "decisions/commit")
+	}
 }
 
 // discardLedger is a decision.Ledger that keeps nothing: no history, every

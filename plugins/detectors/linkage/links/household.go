@@ -35,6 +35,7 @@ type AccountFacts struct {
 // RecordAccount stores account's family-name hash and creation time; empty
 // or zero values leave what is known.
 func (s *Store) RecordAccount(ctx context.Context, account, familyHash string, createdAt time.Time) error {
+	defer s.serialise()()
 	var created int64
 	if !createdAt.IsZero() {
 		created = createdAt.UnixNano()
@@ -52,6 +53,7 @@ func (s *Store) RecordAccount(ctx context.Context, account, familyHash string, c
 
 // Flag records that decision restricted account.
 func (s *Store) Flag(ctx context.Context, account, decisionID string, at time.Time) error {
+	defer s.serialise()()
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO linkage_accounts (account, flagged_by, flagged_at) VALUES (?, ?, ?)
 		ON CONFLICT (account) DO UPDATE SET flagged_by = excluded.flagged_by, flagged_at = excluded.flagged_at`),
 		account, decisionID, at.UnixNano())
@@ -63,6 +65,7 @@ func (s *Store) Flag(ctx context.Context, account, decisionID string, at time.Ti
 
 // Unflag forgets that decision restricted account (it was overturned).
 func (s *Store) Unflag(ctx context.Context, account, decisionID string) error {
+	defer s.serialise()()
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE linkage_accounts SET flagged_by = '', flagged_at = 0
 		WHERE account = ? AND flagged_by = ?`), account, decisionID)
 	if err != nil {

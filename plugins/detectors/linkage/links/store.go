@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,6 +36,23 @@ type Store struct {
 	db       *sql.DB
 	postgres bool
 	where    string // for errors: the SQLite path or "postgres"
+	// writes takes this process's SQLite writes through one at a time
+	// before they begin: SQLite's busy handler makes a waiting writer sleep
+	// (for up to 100 ms a turn), far past the detector's budget when many
+	// decisions link at once; a mutex hands over the moment the last commit
+	// is done. Other processes on the file still wait on busy_timeout.
+	writes sync.Mutex
+}
+
+// serialise takes the SQLite write turn (see Store.writes) and returns its
+// release; on PostgreSQL, where row and advisory locks order the writers,
+// it does nothing.
+func (s *Store) serialise() (release func()) {
+	if s.postgres {
+		return func() {}
+	}
+	s.writes.Lock()
+	return s.writes.Unlock
 }
 
 // The schema, identical on both backends. Times are Unix nanoseconds.
@@ -195,6 +213,7 @@ func (s *Store) link(ctx context.Context, account string, keys []Key, at, since 
 	if s.postgres {
 		return s.linkPipelined(ctx, account, keys, at, since, record)
 	}
+	defer s.serialise()()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("linkage store: begin: %w", err)
@@ -370,6 +389,7 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, account string, keys []K
 // Suspend records that decision suspended account, and the keys the account
 // used in it (in case its own Detect was missed). Idempotent.
 func (s *Store) Suspend(ctx context.Context, account, decisionID string, keys []Key, at time.Time) error {
+	defer s.serialise()()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("linkage store: begin: %w", err)
@@ -394,6 +414,7 @@ func (s *Store) Suspend(ctx context.Context, account, decisionID string, keys []
 // Unsuspend forgets the suspension of account by decision (it was
 // overturned). The account stays suspended if another decision suspended it.
 func (s *Store) Unsuspend(ctx context.Context, account, decisionID string) error {
+	defer s.serialise()()
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM linkage_suspensions WHERE account = ? AND decision_id = ?`),
 		account, decisionID); err != nil {
 		return fmt.Errorf("linkage store: forget suspension: %w", err)

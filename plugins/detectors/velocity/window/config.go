@@ -36,6 +36,14 @@ type Config struct {
 	// IgnoreEmailDomains are never counted by email domain: large free-mail
 	// providers, where many signups a day are normal.
 	IgnoreEmailDomains map[string]bool
+	// CountLimit is the most events a count reads: a count that reaches it
+	// is reported as "at least CountLimit" (value "100+", evidence
+	// count_capped). A burst from one disposable email domain may put
+	// hundreds of thousands of events in a day's window; counting them all
+	// on every call would make the detector slower the larger the attack it
+	// is there to see. It is never below a rule's threshold, so scores are
+	// exact.
+	CountLimit int
 	// PruneEvery is how many recorded calls pass between deletions of the
 	// events older than every window (SQLite; Redis expires them itself).
 	PruneEvery int
@@ -54,6 +62,9 @@ func DefaultRules() []Rule {
 		{Name: "logins_per_device_accounts", Checkpoint: "login", KeyKind: KindDevice, Distinct: true, Threshold: 3},
 	}
 }
+
+// DefaultCountLimit is CountLimit before configuration.
+const DefaultCountLimit = 100
 
 // DefaultIgnoreEmailDomains are the large free-mail providers.
 const DefaultIgnoreEmailDomains = "gmail.com,googlemail.com,outlook.com,hotmail.com,live.com,msn.com," +
@@ -88,13 +99,16 @@ func LoadConfig(env func(key, def string) string) (Config, error) {
 	if duration("WINDOW", window) <= 0 {
 		window = "24h" // reported once above, not again for every rule
 	}
-	cfg := Config{IgnoreEmailDomains: map[string]bool{}, PruneEvery: integer("PRUNE_EVERY", 1000, 1)}
+	cfg := Config{IgnoreEmailDomains: map[string]bool{}, PruneEvery: integer("PRUNE_EVERY", 1000, 1), CountLimit: integer("COUNT_LIMIT", DefaultCountLimit, 2)}
 	for _, r := range DefaultRules() {
 		key := strings.ToUpper(r.Name)
 		r.Signal = "velocity." + r.Name
 		r.Window = duration(key+"_WINDOW", window)
 		r.Threshold = integer(key+"_THRESHOLD", r.Threshold, 2)
 		cfg.Rules = append(cfg.Rules, r)
+		if cfg.CountLimit >= 2 && r.Threshold > cfg.CountLimit {
+			errs = append(errs, fmt.Errorf("COUNT_LIMIT: %d is below %s_THRESHOLD (%d): the score would stop short of 1", cfg.CountLimit, key, r.Threshold))
+		}
 	}
 	for _, d := range strings.Split(env("IGNORE_EMAIL_DOMAINS", DefaultIgnoreEmailDomains), ",") {
 		if d = strings.ToLower(strings.TrimSpace(d)); d != "" {

@@ -30,7 +30,8 @@ type Counter interface {
 	// either way, atomically. Events are counted in the order they are
 	// recorded, not by their times: concurrent calls carry times taken a
 	// little apart, in any order, and the n-th event recorded under a key in
-	// its window sees n, exactly once, on one store handle or many.
+	// its window sees n, exactly once, on one store handle or many. A count
+	// may stop at its query's Limit.
 	Observe(ctx context.Context, at time.Time, record bool, qs []Query) ([]int, error)
 }
 
@@ -91,7 +92,7 @@ func (d *Detector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (*
 		if !ok {
 			continue
 		}
-		q := Query{Key: r.Name + "\x00" + key, Window: r.Window, Distinct: r.Distinct}
+		q := Query{Key: r.Name + "\x00" + key, Window: r.Window, Distinct: r.Distinct, Limit: d.cfg.CountLimit}
 		if r.Distinct {
 			if q.Member = req.GetSubject().GetId(); q.Member == "" {
 				continue
@@ -129,12 +130,19 @@ func (d *Detector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (*
 	}
 	resp := &detectorv1.DetectResponse{Signals: make([]*detectorv1.Signal, len(rules))}
 	for i, r := range rules {
-		resp.Signals[i] = sdk.NewSignal(r.Signal, Score(counts[i], r.Threshold), strconv.Itoa(counts[i]), map[string]any{
-			"count":     counts[i],
+		n, value := counts[i], strconv.Itoa(counts[i])
+		evidence := map[string]any{
+			"count":     n,
 			"window":    r.Window.String(),
 			"threshold": r.Threshold,
 			"key_kind":  r.KeyKind,
-		}, 1)
+		}
+		if limit := d.cfg.CountLimit; limit > 0 && n >= limit {
+			// At least the limit: the count stopped reading there.
+			n, value = limit, strconv.Itoa(limit)+"+"
+			evidence["count"], evidence["count_capped"] = n, true
+		}
+		resp.Signals[i] = sdk.NewSignal(r.Signal, Score(n, r.Threshold), value, evidence, 1)
 	}
 	return resp, nil
 }

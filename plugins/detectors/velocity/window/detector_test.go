@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -216,6 +217,56 @@ func TestDetectScoreAndEvidence(t *testing.T) {
 	})
 }
 
+// TestDetectCountLimit: a count stops at COUNT_LIMIT and says so (value
+// "4+", evidence count_capped) on every store, recorded, dry run and
+// distinct alike, with the score that of the limit.
+func TestDetectCountLimit(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		d := newDetector(t, b, map[string]string{"COUNT_LIMIT": "4", "SIGNUPS_PER_EMAIL_DOMAIN_THRESHOLD": "4", "SIGNUPS_PER_IP_THRESHOLD": "4",
+			"LOGINS_PER_DEVICE_ACCOUNTS_THRESHOLD": "3"})
+		signal := func(r req, name string) *detectorv1.Signal {
+			t.Helper()
+			resp, err := d.Detect(context.Background(), r.proto())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range resp.GetSignals() {
+				if s.GetName() == name {
+					return s
+				}
+			}
+			t.Fatalf("Detect(%+v): no %s signal in %v", r, name, resp.GetSignals())
+			return nil
+		}
+		for i := range 7 {
+			r := signup(fmt.Sprintf("203.0.113.%d", i), "", fmt.Sprintf("u%d@burst.example", i), t0.Add(time.Duration(i)*time.Second))
+			r.dryRun = i == 6 // a dry run past the limit is capped too
+			s := signal(r, "velocity.signups_per_email_domain")
+			ev := s.GetEvidence().GetFields()
+			wantValue, wantCount, capped := strconv.Itoa(i+1), float64(i+1), false
+			if i+1 >= 4 {
+				wantValue, wantCount, capped = "4+", 4, true
+			}
+			if s.GetValue() != wantValue || ev["count"].GetNumberValue() != wantCount || ev["count_capped"].GetBoolValue() != capped {
+				t.Errorf("signup %d: value %q, evidence %v; want value %q, count %v, count_capped %v", i+1, s.GetValue(), ev, wantValue, wantCount, capped)
+			}
+			if i+1 >= 4 && s.GetScore() != 1 {
+				t.Errorf("signup %d: score %v, want 1 at the limit", i+1, s.GetScore())
+			}
+		}
+		// Distinct accounts on one device: capped at the limit as well.
+		var last *detectorv1.Signal
+		for i := range 6 {
+			last = signal(req{checkpoint: "login", subject: fmt.Sprintf("acct-%d", i), device: "dev-shared", at: t0.Add(time.Duration(i) * time.Second)},
+				"velocity.logins_per_device_accounts")
+		}
+		if last.GetValue() != "4+" || !last.GetEvidence().GetFields()["count_capped"].GetBoolValue() {
+			t.Errorf("6 accounts on one device: value %q, evidence %v; want 4+, capped", last.GetValue(), last.GetEvidence().GetFields())
+		}
+	})
+}
+
 func TestScore(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -333,7 +384,7 @@ func TestDetectSurvivesRestart(t *testing.T) {
 func TestDetectConcurrent(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
-		replicas := []*Detector{newDetector(t, b, map[string]string{"PRUNE_EVERY": "7"}), newDetector(t, b, map[string]string{"PRUNE_EVERY": "7"})}
+		replicas := []*Detector{newDetector(t, b, map[string]string{"PRUNE_EVERY": "7", "COUNT_LIMIT": "1000"}), newDetector(t, b, map[string]string{"PRUNE_EVERY": "7", "COUNT_LIMIT": "1000"})}
 		const workers, each = 8, 25
 		seen := make(chan int, workers*each)
 		var wg sync.WaitGroup
@@ -451,6 +502,15 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if cfg.MaxWindow() != 2*time.Hour {
 		t.Errorf("MaxWindow() = %v, want 2h", cfg.MaxWindow())
+	}
+
+	if cfg.CountLimit != DefaultCountLimit {
+		t.Errorf("LoadConfig: CountLimit = %d, want %d", cfg.CountLimit, DefaultCountLimit)
+	}
+	// A limit below a threshold would keep that rule's score under 1.
+	if _, err := LoadConfig(env(map[string]string{"COUNT_LIMIT": "10", "SIGNUPS_PER_EMAIL_DOMAIN_THRESHOLD": "20"})); err == nil ||
+		!strings.Contains(err.Error(), "COUNT_LIMIT: 10 is below SIGNUPS_PER_EMAIL_DOMAIN_THRESHOLD (20)") {
+		t.Errorf("LoadConfig(COUNT_LIMIT under a threshold) = %v, want it refused, naming both", err)
 	}
 
 	_, err = LoadConfig(env(map[string]string{"WINDOW": "soon", "SIGNUPS_PER_DEVICE_THRESHOLD": "1", "PRUNE_EVERY": "x"}))

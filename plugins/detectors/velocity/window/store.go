@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -16,7 +17,14 @@ import (
 // restart. Keys and members are stored as hashes: the file holds no IP
 // address, device id or account id in the clear.
 type Store struct {
-	db *sql.DB
+	db                           *sql.DB
+	insert, count, countDistinct *sql.Stmt
+	// mu takes this process's calls through one at a time before they
+	// BEGIN: SQLite's busy handler makes a waiting writer sleep (for up to
+	// 100 ms a turn), far past the detector's budget when many decisions
+	// count at once; a mutex hands over the moment the last commit is done.
+	// Other processes on the file still wait on busy_timeout.
+	mu sync.Mutex
 }
 
 const schema = `
@@ -25,7 +33,9 @@ CREATE TABLE IF NOT EXISTS events (
 	member TEXT    NOT NULL DEFAULT '',
 	at     INTEGER NOT NULL -- Unix nanoseconds
 ) STRICT;
-CREATE INDEX IF NOT EXISTS events_key_at ON events (key, at);
+-- (key, at, member) answers every count from the index alone.
+CREATE INDEX IF NOT EXISTS events_key_at_member ON events (key, at, member);
+DROP INDEX IF EXISTS events_key_at;
 CREATE INDEX IF NOT EXISTS events_at ON events (at);`
 
 // Open opens (creating if needed) the store in the SQLite file at path.
@@ -44,20 +54,50 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("create velocity store schema in %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{{&s.insert, insertEvent}, {&s.count, countEvents}, {&s.countDistinct, countMembers}} {
+		if *p.stmt, err = db.Prepare(p.sql); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("prepare velocity store statement in %s: %w", path, err)
+		}
+	}
+	return s, nil
 }
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 
+// The store's statements, prepared once. ?1 key, ?2 the window's start
+// (exclusive), ?3 the most rows to read, ?4 the current event's member
+// (distinct counts only), ?5 whether it is recorded (in the table already) or only counted here (a dry
+// run). No upper bound on the time: an event recorded before this one with
+// a later time (its decision started later, and overtook this one) is
+// counted too. The limit bounds the work of a count whatever the number of
+// events under the key (Query.Limit).
+const (
+	insertEvent = `INSERT INTO events (key, member, at) VALUES (?, ?, ?)`
+	countEvents = `SELECT COUNT(*) FROM (
+		SELECT 1 FROM events WHERE key = ?1 AND at > ?2
+		UNION ALL SELECT 1 WHERE NOT ?5
+		LIMIT ?3)`
+	countMembers = `SELECT COUNT(*) FROM (
+		SELECT DISTINCT member FROM (SELECT member FROM events WHERE key = ?1 AND at > ?2
+			UNION ALL SELECT ?4 WHERE NOT ?5) LIMIT ?3)`
+)
+
 // Query asks how many events under Key fall in the Window ending at the
 // observation's time, the observed event included. With Distinct it counts
-// distinct members instead (accounts per device).
+// distinct members instead (accounts per device). A count may stop at Limit
+// (when positive): a store need not read further.
 type Query struct {
 	Key      string
 	Member   string
 	Distinct bool
 	Window   time.Duration
+	Limit    int
 }
 
 // Observe implements Counter in one transaction per call. BEGIN IMMEDIATE
@@ -65,6 +105,8 @@ type Query struct {
 // connection or process on the file, run one after another: each sees every
 // event recorded before it, whatever their times, and none after.
 func (s *Store) Observe(ctx context.Context, at time.Time, record bool, qs []Query) ([]int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin velocity transaction: %w", err)
@@ -78,23 +120,18 @@ func (s *Store) Observe(ctx context.Context, at time.Time, record bool, qs []Que
 			member = hash(q.Member)
 		}
 		if record {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO events (key, member, at) VALUES (?, ?, ?)`, key, member, now); err != nil {
+			if _, err := tx.StmtContext(ctx, s.insert).ExecContext(ctx, key, member, now); err != nil {
 				return nil, fmt.Errorf("record velocity event: %w", err)
 			}
 		}
-		// The current event is in the table when recorded; otherwise it is
-		// added to the counted rows here. No upper bound on the time: an
-		// event recorded before this one with a later time (its decision
-		// started later, and overtook this one) is counted too.
-		count := `SELECT COUNT(*) FROM (
-			SELECT member FROM events WHERE key = ?1 AND at > ?2
-			UNION ALL SELECT ?3 WHERE NOT ?4)`
+		count, limit := s.count, int64(q.Limit)
 		if q.Distinct {
-			count = `SELECT COUNT(DISTINCT member) FROM (
-			SELECT member FROM events WHERE key = ?1 AND at > ?2
-			UNION ALL SELECT ?3 WHERE NOT ?4)`
+			count = s.countDistinct
 		}
-		if err := tx.QueryRowContext(ctx, count, key, now-q.Window.Nanoseconds(), member, record).Scan(&counts[i]); err != nil {
+		if limit <= 0 {
+			limit = -1 // SQLite: no limit
+		}
+		if err := tx.StmtContext(ctx, count).QueryRowContext(ctx, key, now-q.Window.Nanoseconds(), limit, member, record).Scan(&counts[i]); err != nil {
 			return nil, fmt.Errorf("count velocity events: %w", err)
 		}
 	}
