@@ -18,12 +18,20 @@ func BenchmarkEvaluate(b *testing.B) {
 		{"challenge", signupInput(disposable(), nil)},
 		{"restrict", signupInput(disposable(), map[string]any{"payout_name": "Someone Else"})},
 	}
-	for _, bundle := range []struct{ name, dir string }{{"fixture", fixtureDir}, {"policies", policiesDir}} {
+	for _, bundle := range []struct {
+		name, dir string
+		optimize  bool
+	}{{"fixture", fixtureDir, false}, {"policies/as-written", policiesDir, false}, {"policies/optimised", policiesDir, true}} {
 		b.Run(bundle.name, func(b *testing.B) {
 			if bundle.dir == policiesDir {
 				requirePolicies(b)
 			}
-			e := startEngine(b, Config{Source: bundle.dir})
+			e := startEngine(b, Config{Source: bundle.dir, NoOptimize: !bundle.optimize})
+			if bundle.optimize {
+				for !currentStatus(e).Optimized {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
 			for _, c := range cases {
 				b.Run(c.name, func(b *testing.B) {
 					ctx := context.Background()
@@ -41,6 +49,9 @@ func BenchmarkEvaluate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEvaluate's policies/optimised waits for the optimiser, which
+// TestOptimizedSameDecisions fails on if it never finishes.
 
 // BenchmarkActivate reloads gavel's policy bundle from its folder: OPA reads,
 // compiles and activates it, and gavel prepares the entry point, without and
@@ -87,7 +98,11 @@ func BenchmarkActivate(b *testing.B) {
 		}
 		defer e.manager.Store.Abort(ctx, txn)
 		for b.Loop() {
-			if err := e.typeCheck(ctx, txn, compiler); err != nil {
+			modules, err := e.sourceModules(ctx, txn, compiler)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := e.typeCheck(modules); err != nil {
 				b.Fatal(err)
 			}
 		}

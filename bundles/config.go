@@ -58,6 +58,13 @@ type Config struct {
 	// DecisionLogs, when set, runs OPA's decision-log plugin beside the
 	// bundle plugin; the engine then logs each decision it Observes.
 	DecisionLogs *DecisionLogs
+	// NoOptimize evaluates the bundle's modules as written. By default,
+	// after each activation, the entry point is also built as `opa build
+	// -O=1` would and evaluated so once ready (optimize.go); the modules as
+	// written serve until then, and after an optimisation that fails.
+	NoOptimize bool
+	// OptimizeTimeout bounds one optimisation. Default 10s.
+	OptimizeTimeout time.Duration
 }
 
 // LoadResult is the outcome of one attempt to load a bundle.
@@ -100,6 +107,9 @@ var (
 	algorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"}
 )
 
+// DefaultOptimizeTimeout is Config.OptimizeTimeout's default.
+const DefaultOptimizeTimeout = 10 * time.Second
+
 func (c Config) withDefaults() Config {
 	if c.Name == "" {
 		c.Name = DefaultName
@@ -109,6 +119,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Entrypoint == "" {
 		c.Entrypoint = DefaultEntrypoint
+	}
+	if c.OptimizeTimeout <= 0 {
+		c.OptimizeTimeout = DefaultOptimizeTimeout
 	}
 	if c.Polling.Min == 0 {
 		c.Polling.Min = DefaultPollMin

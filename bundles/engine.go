@@ -58,6 +58,11 @@ type Engine struct {
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 	stopOnce  sync.Once
+
+	optMu      sync.Mutex
+	optCancel  context.CancelFunc // the optimisation under way, if any
+	stopped    bool
+	optimizing sync.WaitGroup
 }
 
 // active is one activated bundle: its prepared query, evaluated against a
@@ -67,6 +72,10 @@ type active struct {
 	catalog     catalog
 	revision    string
 	activatedAt time.Time
+	optimized   bool // pq evaluates the optimised entry point (optimize.go)
+	// optimize builds the optimised entry point; nil once done, or when
+	// the engine does not optimise.
+	optimize func(context.Context) (rego.PreparedEvalQuery, error)
 }
 
 type problem struct {
@@ -81,6 +90,9 @@ type Status struct {
 	Revision    string    `json:"revision,omitempty"`
 	ActivatedAt time.Time `json:"activated_at,omitzero"`
 	Ready       bool      `json:"ready"`
+	// Optimized: the active bundle's entry point is evaluated as OPA's
+	// optimizer built it (`opa build -O=1`), not as written.
+	Optimized   bool      `json:"optimized"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 }
@@ -213,6 +225,13 @@ func (e *Engine) Reload(ctx context.Context) error {
 // deadline. Observe after Stop logs nothing.
 func (e *Engine) Stop(ctx context.Context) {
 	e.stopOnce.Do(func() {
+		e.optMu.Lock()
+		e.stopped = true
+		if e.optCancel != nil {
+			e.optCancel()
+		}
+		e.optMu.Unlock()
+		e.optimizing.Wait()
 		if e.stopWatch != nil {
 			e.stopWatch()
 			<-e.watchDone
@@ -231,6 +250,7 @@ func (e *Engine) Status() []Status {
 		s.Ready = true
 		s.Revision = a.revision
 		s.ActivatedAt = a.activatedAt
+		s.Optimized = a.optimized
 	}
 	e.mu.Lock()
 	last := e.refused
@@ -304,8 +324,9 @@ func (e *Engine) onCompile(txn storage.Transaction) {
 	e.mu.Lock()
 	e.refused, e.loadFail = problem{}, problem{} // this activation resolves both
 	e.mu.Unlock()
+	e.optimizeLater(a)
 	e.readyOnce.Do(func() { close(e.ready) })
-	e.log.Info("bundle activated", "bundle_revision", rev, "role", e.cfg.Role)
+	e.log.Info("bundle activated", "bundle_revision", rev, "role", e.cfg.Role, "optimized", a.optimized)
 	e.warnUnmasked(rev)
 	e.loaded(LoadResult{Activated: true, Revision: rev})
 }
@@ -329,7 +350,11 @@ func (e *Engine) prepare(ctx context.Context, txn storage.Transaction, rev strin
 	if compiler == nil || len(compiler.GetRules(e.query)) == 0 {
 		return nil, fmt.Errorf("entry point %s is not defined", e.cfg.Entrypoint)
 	}
-	if err := e.typeCheck(ctx, txn, compiler); err != nil {
+	modules, err := e.sourceModules(ctx, txn, compiler)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.typeCheck(modules); err != nil {
 		return nil, err
 	}
 	raw, err := e.manager.Store.Read(ctx, txn, storage.RootPath)
@@ -356,37 +381,48 @@ func (e *Engine) prepare(ctx context.Context, txn storage.Transaction, rev strin
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", e.cfg.Entrypoint, err)
 	}
-	return &active{pq: pq, catalog: cat, revision: rev, activatedAt: time.Now().UTC()}, nil
+	a := &active{pq: pq, catalog: cat, revision: rev, activatedAt: time.Now().UTC()}
+	if !e.cfg.NoOptimize {
+		a.optimize = func(ctx context.Context) (rego.PreparedEvalQuery, error) {
+			return e.optimize(ctx, modules, data, snap)
+		}
+	}
+	return a, nil
 }
 
-// typeCheck type-checks the activated modules against the input schema
-// with the compiler Check uses, so a policy that reads a field the input
-// does not have (input.subjct.id) is refused like one that does not
-// compile. It parses each module again from the text OPA stored, with its
-// annotations: OPA drops them (from a persisted bundle whatever the parser
-// options), and a module's own schema annotation must win over the input
-// schema.
-func (e *Engine) typeCheck(ctx context.Context, txn storage.Transaction, compiler *ast.Compiler) error {
-	if e.schemas == nil {
-		return nil
-	}
-	start := time.Now()
+// sourceModules parses each activated module again from the text OPA
+// stored, with its annotations: OPA drops them (from a persisted bundle
+// whatever the parser options), and the type check needs them. The
+// optimizer starts from these too, not from the compiler's rewritten ASTs.
+func (e *Engine) sourceModules(ctx context.Context, txn storage.Transaction, compiler *ast.Compiler) (map[string]*ast.Module, error) {
 	opts := e.manager.ParserOptions()
 	opts.ProcessAnnotation = true
 	modules := make(map[string]*ast.Module, len(compiler.Modules))
 	for id, compiled := range compiler.Modules {
 		raw, err := e.manager.Store.GetPolicy(ctx, txn, id)
 		if err != nil {
-			return fmt.Errorf("input schema type check: read module %s: %w", id, err)
+			return nil, fmt.Errorf("read module %s: %w", id, err)
 		}
 		file := id
 		if loc := compiled.Package.Location; loc != nil && loc.File != "" {
 			file = loc.File
 		}
 		if modules[id], err = ast.ParseModuleWithOpts(file, string(raw), opts); err != nil {
-			return fmt.Errorf("input schema type check: parse module %s: %w", file, err)
+			return nil, fmt.Errorf("parse module %s: %w", file, err)
 		}
 	}
+	return modules, nil
+}
+
+// typeCheck type-checks the activated modules (sourceModules) against the
+// input schema with the compiler Check uses, so a policy that reads a field
+// the input does not have (input.subjct.id) is refused like one that does
+// not compile. A module's own schema annotation wins over the input schema.
+func (e *Engine) typeCheck(modules map[string]*ast.Module) error {
+	if e.schemas == nil {
+		return nil
+	}
+	start := time.Now()
 	c := checker(e.schemas, false)
 	c.Compile(modules)
 	e.log.Debug("bundle type-checked against the input schema", "modules", len(modules), "duration", time.Since(start))

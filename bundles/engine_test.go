@@ -155,7 +155,7 @@ func TestMalformedResult(t *testing.T) {
 		{"strike not a boolean", map[string]any{"patch": map[string]any{"strike": "yes"}}, "strike: want a boolean"},
 		{"unknown remedy", map[string]any{"patch": map[string]any{"remedy": map[string]any{"code": "pay_fine"}}}, `code "pay_fine" is not in the catalog's remedies`},
 		{"suspend without reason", map[string]any{"patch": map[string]any{"action": "suspend"}}, "action suspend without a reason"},
-		{"deadline", map[string]any{"slow": true}, "context deadline exceeded"},
+		{"deadline", map[string]any{"slow": 3000}, "context deadline exceeded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -171,6 +171,7 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, tr *tr
 		InputSchema:  policies.InputSchema(),
 		OnLoad:       s.metrics.onBundleLoad,
 		DecisionLogs: decisionLogs(cfg.DecisionLogs),
+		NoOptimize:   !cfg.Policy.Optimize,
 	}, log.With("part", "policy"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: start policy engine: %w", ErrPolicy, err)
@@ -295,6 +296,7 @@ func (s *Server) startShadow(ctx context.Context) error {
 		Signing:     signing,
 		InputSchema: policies.InputSchema(),
 		OnLoad:      s.metrics.onBundleLoad,
+		NoOptimize:  !s.cfg.Policy.Optimize,
 	}, s.log.With("part", "shadow"))
 	if err != nil {
 		return fmt.Errorf("%w: start shadow policy engine: %w", ErrPolicy, err)
