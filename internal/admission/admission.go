@@ -30,13 +30,19 @@ type Limit struct {
 type Config struct {
 	// MaxInFlight caps the requests served at once; 0 is no cap.
 	MaxInFlight int
+	// LatencyTarget adapts the cap below MaxInFlight (see limit): it is
+	// lowered while busy requests take longer than this, raised while
+	// they take less, never below MinInFlight. 0 keeps the cap at
+	// MaxInFlight.
+	LatencyTarget time.Duration
+	MinInFlight   int
 	// Callers' limits, by authenticated caller name.
 	Callers map[string]Limit
 }
 
 // Controller admits or sheds requests. It is safe for concurrent use.
 type Controller struct {
-	slots    chan struct{} // nil without a cap
+	slots    *limit // nil without a cap
 	limiters map[string]*rate.Limiter
 	errors   *connect.ErrorWriter
 
@@ -48,7 +54,7 @@ type Controller struct {
 func New(cfg Config, reg prometheus.Registerer) *Controller {
 	c := &Controller{limiters: map[string]*rate.Limiter{}, errors: connect.NewErrorWriter()}
 	if cfg.MaxInFlight > 0 {
-		c.slots = make(chan struct{}, cfg.MaxInFlight)
+		c.slots = newLimit(cfg.MaxInFlight, cfg.MinInFlight, cfg.LatencyTarget)
 	}
 	for name, l := range cfg.Callers {
 		if l.Rate > 0 {
@@ -62,10 +68,15 @@ func New(cfg Config, reg prometheus.Registerer) *Controller {
 		Name: "gavel_requests_shed_total",
 		Help: "RPC requests refused with resource_exhausted before being read, by reason (in_flight: the cap on requests served at once; rate_limit: the caller's token bucket) and caller.",
 	}, []string{"reason", "caller"})
-	capacity := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "gavel_requests_in_flight_limit", Help: "The cap on RPC requests served at once (server.max_in_flight; 0: none).",
+	capacity := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gavel_requests_in_flight_limit",
+		Help: "The cap on RPC requests served at once now: server.max_in_flight, lowered while requests take longer than server.latency_target (0: no cap).",
+	}, func() float64 {
+		if c.slots == nil {
+			return 0
+		}
+		return float64(c.slots.current())
 	})
-	capacity.Set(float64(cfg.MaxInFlight))
 	reg.MustRegister(c.inFlight, c.shed, capacity)
 	return c
 }
@@ -77,8 +88,8 @@ const (
 )
 
 // Middleware admits the RPC procedures that auth.Middleware authenticated
-// (it runs after it): a caller past its rate, or any caller while
-// MaxInFlight requests are being served, gets resource_exhausted at once,
+// (it runs after it): a caller past its rate, or any caller while the
+// in-flight cap is reached, gets resource_exhausted at once,
 // in the protocol it spoke. Other paths pass through.
 func (c *Controller) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -93,13 +104,12 @@ func (c *Controller) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		if c.slots != nil {
-			select {
-			case c.slots <- struct{}{}:
-				defer func() { <-c.slots }()
-			default:
-				c.refuse(w, r, ReasonInFlight, p.Name, 0, errors.New("gavel is serving as many requests as it may; retry with the same request_id"))
+			if !c.slots.acquire() {
+				c.refuse(w, r, ReasonInFlight, p.Name, 0, errors.New("gavel is serving as many requests as it can answer in time; retry with the same request_id"))
 				return
 			}
+			start := time.Now()
+			defer func() { c.slots.release(time.Since(start)) }()
 		}
 		c.inFlight.Inc()
 		defer c.inFlight.Dec()

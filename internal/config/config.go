@@ -102,6 +102,12 @@ type ServerConfig struct {
 	// MaxInFlight caps the requests being served at once; past it callers
 	// get resource_exhausted at once instead of queueing. 0 is no cap.
 	MaxInFlight int `koanf:"max_in_flight"`
+	// LatencyTarget lowers that cap, down to MinInFlight, while requests
+	// served with the server busy take longer than it, and raises it back
+	// while they take less: gavel admits what it answers in time and
+	// refuses the rest at once. 0 keeps the cap at MaxInFlight.
+	LatencyTarget time.Duration `koanf:"latency_target"`
+	MinInFlight   int           `koanf:"min_in_flight"`
 	// ReadyNeedsLedger makes readiness NOT_SERVING while the ledger is
 	// unreachable or the journal holds decisions for it.
 	ReadyNeedsLedger bool `koanf:"ready_needs_ledger"`
@@ -417,6 +423,8 @@ func Defaults() map[string]any {
 		"server.tls.client_ca_file":  "",
 		"server.tls.client_auth":     "",
 		"server.max_in_flight":       256,
+		"server.latency_target":      "50ms",
+		"server.min_in_flight":       8,
 		"server.ready_needs_ledger":  true,
 		"decision.checkpoints": []string{
 			"signup", "login", "profile_update", "identity_verification",

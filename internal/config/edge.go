@@ -61,6 +61,12 @@ func (c *Config) validateEdge(bad func(key, format string, args ...any)) {
 	if c.Server.MaxInFlight < 0 {
 		bad("server.max_in_flight", "must be 0 (no cap) or more, got %d", c.Server.MaxInFlight)
 	}
+	if c.Server.LatencyTarget < 0 {
+		bad("server.latency_target", "must be 0 (a fixed cap) or more, got %v", c.Server.LatencyTarget)
+	}
+	if c.Server.MinInFlight < 1 || (c.Server.MaxInFlight > 0 && c.Server.MinInFlight > c.Server.MaxInFlight) {
+		bad("server.min_in_flight", "must be at least 1 and at most server.max_in_flight (%d), got %d", c.Server.MaxInFlight, c.Server.MinInFlight)
+	}
 	if m := c.Server.MetricsListen; m != "" {
 		if _, port, err := net.SplitHostPort(m); err != nil {
 			bad("server.metrics_listen", "%q is not host:port", m)

@@ -542,7 +542,10 @@ func (s *Server) MetricsAddr() string {
 
 // admissionConfig is each caller's rate and the in-flight cap.
 func admissionConfig(cfg *config.Config) admission.Config {
-	ac := admission.Config{MaxInFlight: cfg.Server.MaxInFlight, Callers: map[string]admission.Limit{}}
+	ac := admission.Config{
+		MaxInFlight: cfg.Server.MaxInFlight, LatencyTarget: cfg.Server.LatencyTarget, MinInFlight: cfg.Server.MinInFlight,
+		Callers: map[string]admission.Limit{},
+	}
 	for name, t := range cfg.Auth.Tokens {
 		ac.Callers[name] = admission.Limit{Rate: t.Limit.Rate, Burst: t.Limit.BurstOrDefault()}
 	}

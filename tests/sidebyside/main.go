@@ -311,8 +311,9 @@ func startGavel(work, name string, env []string, args ...string) (*server, error
 	cmd := exec.Command(filepath.Join(bin, "gavel"), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "info"}, args...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "GAVEL_DETECTORS__DIR=" + bin}, env...)
 	// The Go runtime's memory knobs reach gavel (not OPA): GOMEMLIMIT=150MiB
-	// make bench shows what a soft memory limit does to RSS and latency.
-	for _, k := range []string{"GOMEMLIMIT", "GOGC"} {
+	// make bench shows what a soft memory limit does to RSS and latency. So
+	// do the admission knobs (GAVEL_SERVER__LATENCY_TARGET=20ms, …).
+	for _, k := range []string{"GOMEMLIMIT", "GOGC", "GAVEL_SERVER__MAX_IN_FLIGHT", "GAVEL_SERVER__LATENCY_TARGET", "GAVEL_SERVER__MIN_IN_FLIGHT"} {
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
