@@ -6,8 +6,8 @@ import (
 )
 
 // limit is the in-flight cap, adapted to the latency the server is
-// giving (additive increase, multiplicative decrease, as in Netflix's
-// concurrency-limits AIMD limit). A fixed cap sized for a cheap request
+// giving (additive increase, multiplicative decrease: TCP's congestion
+// window, as Netflix's concurrency-limits applies it to servers). A fixed cap sized for a cheap request
 // admits, for an expensive one, more work than the cores finish in time:
 // every request admitted then shares the cores with all the others, each
 // answer slows to the cap times its cost, and detectors miss their
@@ -16,8 +16,11 @@ import (
 // resource_exhausted.
 //
 // A request that took longer than the target while the server was busy
-// (at least half the cap in flight) lowers the cap by a tenth; one
-// within the target while busy raises it by one. A slow answer on an idle
+// (at least half the cap in flight) lowers the cap by a tenth, at most once
+// a target's time (the slow answers of one episode of congestion lower it
+// once, as TCP backs off once a round trip); one within the target while
+// busy raises it by 1/cap, so by one a cap's worth of answers (TCP's
+// congestion avoidance). A slow answer on an idle
 // server (a detector waited out its timeout) says nothing about load and
 // leaves the cap as it is. The cap stays within [floor, ceiling].
 type limit struct {
@@ -27,9 +30,12 @@ type limit struct {
 	mu       sync.Mutex
 	cap      float64
 	inFlight int
+	lowered  time.Time // when the cap was last lowered
+	clock    func() time.Time
 }
 
-// Decrease and increase of the cap per slow or fast answer.
+// Decrease of the cap per episode of slow answers, and increase per cap's
+// worth of fast ones.
 const (
 	backoff  = 0.9
 	increase = 1
@@ -37,7 +43,7 @@ const (
 
 func newLimit(ceiling, floor int, target time.Duration) *limit {
 	floor = max(1, min(floor, ceiling))
-	return &limit{target: target, floor: floor, ceiling: ceiling, cap: float64(ceiling)}
+	return &limit{target: target, floor: floor, ceiling: ceiling, cap: float64(ceiling), clock: time.Now}
 }
 
 // acquire takes a place if fewer than the cap are in flight.
@@ -61,9 +67,11 @@ func (l *limit) release(took time.Duration) {
 		return
 	}
 	if took > l.target {
-		l.cap = max(float64(l.floor), l.cap*backoff)
+		if now := l.clock(); now.Sub(l.lowered) >= l.target {
+			l.cap, l.lowered = max(float64(l.floor), l.cap*backoff), now
+		}
 	} else {
-		l.cap = min(float64(l.ceiling), l.cap+increase)
+		l.cap = min(float64(l.ceiling), l.cap+increase/l.cap)
 	}
 }
 

@@ -16,11 +16,12 @@ func fill(t *testing.T, l *limit, n int) {
 }
 
 // TestLimitAdapts: slow answers from a busy server lower the cap by a
-// tenth each, down to the floor, and past the cap a request is refused;
-// fast answers from a busy server raise it back by one each, up to the
-// ceiling.
+// tenth, down to the floor, and past the cap a request is refused; fast
+// answers from a busy server raise it back by one a cap's worth of
+// answers.
 func TestLimitAdapts(t *testing.T) {
 	l := newLimit(100, 8, 50*time.Millisecond)
+	l.clock = ticking(50 * time.Millisecond) // each answer a target's time after the last
 	fill(t, l, 100)
 	if l.acquire() {
 		t.Fatal("acquire past the ceiling of 100 admitted")
@@ -47,13 +48,42 @@ func TestLimitAdapts(t *testing.T) {
 		t.Errorf("cap after 100 slow answers = %d, want the floor 8", got)
 	}
 	fill(t, l, 8)
-	for range 30 {
-		// Busy (the cap in flight) and fast: +1 each.
+	for range 100 {
+		// Busy (8 in flight, at least half the cap) and fast: +1/cap each,
+		// one a cap's worth of answers: 8 → 16.27 in 100.
 		l.release(time.Millisecond)
-		fill(t, l, 2)
+		fill(t, l, 1)
 	}
-	if got := l.current(); got != 38 {
-		t.Errorf("cap after 30 fast answers from a busy server = %d, want 38", got)
+	if got := l.current(); got != 16 {
+		t.Errorf("cap after 100 fast answers from a busy server = %d, want 16", got)
+	}
+}
+
+// ticking is a clock that moves on by step at each reading.
+func ticking(step time.Duration) func() time.Time {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	return func() time.Time { now = now.Add(step); return now }
+}
+
+// TestLimitLowersOncePerEpisode: slow answers that come together (one
+// episode of congestion: a collector pause, a burst) lower the cap once,
+// not once each; the next slow answer a target's time later lowers it
+// again.
+func TestLimitLowersOncePerEpisode(t *testing.T) {
+	l := newLimit(100, 8, 50*time.Millisecond)
+	l.clock = ticking(time.Millisecond)
+	fill(t, l, 100)
+	for range 40 {
+		l.release(80 * time.Millisecond) // 40 slow answers within 40 ms
+	}
+	if got := l.current(); got != 90 {
+		t.Errorf("cap after 40 slow answers within 40 ms = %d, want 90 (lowered once)", got)
+	}
+	for range 15 {
+		l.release(80 * time.Millisecond) // the clock passes 50 ms since the lowering, once
+	}
+	if got := l.current(); got != 81 {
+		t.Errorf("cap after slow answers past a target's time = %d, want 81 (lowered again)", got)
 	}
 }
 
