@@ -326,7 +326,7 @@ func (e *Engine) onCompile(txn storage.Transaction) {
 	e.mu.Unlock()
 	e.optimizeLater(a)
 	e.readyOnce.Do(func() { close(e.ready) })
-	e.log.Info("bundle activated", "bundle_revision", rev, "role", e.cfg.Role, "optimized", a.optimized)
+	e.log.Info("bundle activated", "bundle_revision", rev, "role", e.cfg.Role)
 	e.warnUnmasked(rev)
 	e.loaded(LoadResult{Activated: true, Revision: rev})
 }

@@ -346,6 +346,21 @@ func TestStatusAndGracefulShutdown(t *testing.T) {
 	if st.Msg.GetLedgerBackend() != "sqlite" || len(st.Msg.GetBundles()) == 0 || !st.Msg.GetBundles()[0].GetReady() {
 		t.Errorf("GetStatus = %v, want sqlite ledger and a ready bundle", st.Msg)
 	}
+	// policy.optimize (the default): the embedded policy's entry point is
+	// optimised in the background shortly after activation.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		bs := st.Msg.GetBundles()
+		if len(bs) > 0 && bs[0].GetOptimized() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GetStatus bundles = %v, want the active bundle optimised within 30s", bs)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if st, err = g.admin().GetStatus(ctxT(t), connect.NewRequest(&adminv1.GetStatusRequest{})); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var names []string
 	for _, d := range st.Msg.GetDetectors() {
 		names = append(names, d.GetName()+"="+d.GetState())

@@ -127,6 +127,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if b.GetActivatedAt() != nil {
 			fmt.Fprintf(stdout, ", activated %s", b.GetActivatedAt().AsTime().Format(time.RFC3339))
 		}
+		if b.GetReady() {
+			fmt.Fprintf(stdout, ", optimized %v", b.GetOptimized())
+		}
 		if b.GetLastError() != "" {
 			fmt.Fprintf(stdout, "\n  last error: %s", b.GetLastError())
 		}

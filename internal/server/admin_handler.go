@@ -38,6 +38,7 @@ func (h *adminHandler) GetStatus(ctx context.Context, req *connect.Request[admin
 	for _, b := range bundleStatus {
 		bs := &adminv1.BundleStatus{
 			Role: b.Role, Name: b.Name, Revision: b.Revision, Ready: b.Ready, LastError: b.LastError,
+			Optimized: b.Optimized,
 		}
 		if !b.ActivatedAt.IsZero() {
 			bs.ActivatedAt = timestamppb.New(b.ActivatedAt)

@@ -79,9 +79,13 @@ type BundleStatus struct {
 	Revision    string                 `protobuf:"bytes,3,opt,name=revision,proto3" json:"revision,omitempty"`
 	ActivatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=activated_at,json=activatedAt,proto3" json:"activated_at,omitempty"`
 	// The last refusal or load error, if any; the previous bundle keeps serving.
-	LastError     string                 `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
-	LastErrorAt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
-	Ready         bool                   `protobuf:"varint,7,opt,name=ready,proto3" json:"ready,omitempty"`
+	LastError   string                 `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
+	Ready       bool                   `protobuf:"varint,7,opt,name=ready,proto3" json:"ready,omitempty"`
+	// The entry point is evaluated as OPA's optimizer built it (`opa build
+	// -O=1`; policy.optimize), not as written: false until the optimizer is
+	// done after an activation, and when it failed on the bundle.
+	Optimized     bool `protobuf:"varint,8,opt,name=optimized,proto3" json:"optimized,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -161,6 +165,13 @@ func (x *BundleStatus) GetLastErrorAt() *timestamppb.Timestamp {
 func (x *BundleStatus) GetReady() bool {
 	if x != nil {
 		return x.Ready
+	}
+	return false
+}
+
+func (x *BundleStatus) GetOptimized() bool {
+	if x != nil {
+		return x.Optimized
 	}
 	return false
 }
@@ -1234,7 +1245,7 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x1agavel/admin/v1/admin.proto\x12\x0egavel.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cgavel/events/v1/events.proto\"&\n" +
 	"\x10GetStatusRequest\x12\x12\n" +
-	"\x04ping\x18\x01 \x01(\bR\x04ping\"\x86\x02\n" +
+	"\x04ping\x18\x01 \x01(\bR\x04ping\"\xa4\x02\n" +
 	"\fBundleStatus\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
@@ -1243,7 +1254,8 @@ const file_gavel_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\x05 \x01(\tR\tlastError\x12>\n" +
 	"\rlast_error_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\x12\x14\n" +
-	"\x05ready\x18\a \x01(\bR\x05ready\"\xfa\x03\n" +
+	"\x05ready\x18\a \x01(\bR\x05ready\x12\x1c\n" +
+	"\toptimized\x18\b \x01(\bR\toptimized\"\xfa\x03\n" +
 	"\x0eDetectorHealth\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
