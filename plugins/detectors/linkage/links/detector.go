@@ -114,20 +114,16 @@ func (d *Detector) Detect(ctx context.Context, req *detectorv1.DetectRequest) (*
 	if k := personname.FamilyKey(req.GetSubject().GetProfile().GetFamilyName()); k != "" {
 		family = d.hash("family", k)
 	}
+	var facts *NewFacts
 	if !req.GetDryRun() {
-		var created time.Time
+		// Recorded with the links, in their transaction, whatever becomes
+		// of ctx (sdk.Record).
+		facts = &NewFacts{FamilyHash: family}
 		if c := req.GetSubject().GetCreatedAt(); c.IsValid() && c.AsTime().Unix() > 0 {
-			created = c.AsTime()
-		}
-		// Recorded whatever becomes of ctx, as the links are (sdk.Record):
-		// when ctx has ended the write carries on and so does Detect, to Link.
-		if _, err := sdk.Record(ctx, sdk.RecordTimeout, func(ctx context.Context) (struct{}, error) {
-			return struct{}{}, d.store.RecordAccount(ctx, account, family, created)
-		}); err != nil && ctx.Err() == nil {
-			return nil, err
+			facts.CreatedAt = c.AsTime()
 		}
 	}
-	linked, err := d.store.Link(ctx, account, keys, at, at.Add(-d.cfg.MaxAge), !req.GetDryRun())
+	linked, err := d.store.Link(ctx, account, keys, at, at.Add(-d.cfg.MaxAge), !req.GetDryRun(), facts)
 	if err != nil {
 		return nil, err
 	}

@@ -32,23 +32,20 @@ type AccountFacts struct {
 	Flagged    bool      // gavel restricted it (a decision not overturned)
 }
 
-// RecordAccount stores account's family-name hash and creation time; empty
-// or zero values leave what is known.
-func (s *Store) RecordAccount(ctx context.Context, account, familyHash string, createdAt time.Time) error {
-	defer s.serialise()()
+// recordAccountStatement upserts an account's family-name hash and creation
+// time (recordAccountArgs), keeping what is known where they are empty. A
+// recording Link runs it in its transaction.
+const recordAccountStatement = `INSERT INTO linkage_accounts (account, family_hash, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (account) DO UPDATE SET
+			family_hash = CASE WHEN excluded.family_hash <> '' THEN excluded.family_hash ELSE linkage_accounts.family_hash END,
+			created_at  = CASE WHEN excluded.created_at <> 0 THEN excluded.created_at ELSE linkage_accounts.created_at END`
+
+func recordAccountArgs(account, familyHash string, createdAt time.Time) []any {
 	var created int64
 	if !createdAt.IsZero() {
 		created = createdAt.UnixNano()
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO linkage_accounts (account, family_hash, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (account) DO UPDATE SET
-			family_hash = CASE WHEN excluded.family_hash <> '' THEN excluded.family_hash ELSE linkage_accounts.family_hash END,
-			created_at  = CASE WHEN excluded.created_at <> 0 THEN excluded.created_at ELSE linkage_accounts.created_at END`),
-		account, familyHash, created)
-	if err != nil {
-		return fmt.Errorf("linkage store: record account: %w", err)
-	}
-	return nil
+	return []any{account, familyHash, created}
 }
 
 // Flag records that decision restricted account.

@@ -181,7 +181,7 @@ type Linked struct {
 const maxLinked = 1000
 
 // Link records, unless record is false (a dry run), that account used keys at
-// at, and returns for each key the other accounts that used it since since,
+// at, with its facts when given, and returns for each key the other accounts that used it since since,
 // most recent first, each marked when suspended.
 //
 // A recorded Link is written whatever becomes of ctx: it runs on its own
@@ -191,13 +191,20 @@ const maxLinked = 1000
 // handle or many (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock per
 // key), so the n-th account to use a key sees exactly the n-1 before it, and
 // any call sees every recording call that reached the store before it.
-func (s *Store) Link(ctx context.Context, account string, keys []Key, at, since time.Time, record bool) ([][]Linked, error) {
+func (s *Store) Link(ctx context.Context, account string, keys []Key, at, since time.Time, record bool, facts *NewFacts) ([][]Linked, error) {
 	if !record {
-		return s.link(ctx, account, keys, at, since, false)
+		return s.link(ctx, account, keys, at, since, false, nil)
 	}
 	return sdk.Record(ctx, sdk.RecordTimeout, func(ctx context.Context) ([][]Linked, error) {
-		return s.link(ctx, account, keys, at, since, true)
+		return s.link(ctx, account, keys, at, since, true, facts)
 	})
+}
+
+// NewFacts are an account's facts for the household table, recorded by a
+// recording Link in its transaction (recordAccountStatement).
+type NewFacts struct {
+	FamilyHash string
+	CreatedAt  time.Time // zero: not said
 }
 
 // linkedQuery reads the other accounts on one key.
@@ -206,12 +213,12 @@ var linkedQuery = `SELECT l.account, EXISTS (SELECT 1 FROM linkage_suspensions s
 		WHERE l.kind = ? AND l.key = ? AND l.account <> ? AND l.last_seen > ?
 		ORDER BY l.last_seen DESC, l.account LIMIT ` + strconv.Itoa(maxLinked)
 
-func (s *Store) link(ctx context.Context, account string, keys []Key, at, since time.Time, record bool) ([][]Linked, error) {
+func (s *Store) link(ctx context.Context, account string, keys []Key, at, since time.Time, record bool, facts *NewFacts) ([][]Linked, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
 	if s.postgres {
-		return s.linkPipelined(ctx, account, keys, at, since, record)
+		return s.linkPipelined(ctx, account, keys, at, since, record, facts)
 	}
 	defer s.serialise()()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -225,6 +232,11 @@ func (s *Store) link(ctx context.Context, account string, keys []Key, at, since 
 		return nil, err
 	}
 	if record {
+		if facts != nil {
+			if _, err := tx.ExecContext(ctx, s.q(recordAccountStatement), recordAccountArgs(account, facts.FamilyHash, facts.CreatedAt)...); err != nil {
+				return nil, fmt.Errorf("linkage store: record account: %w", err)
+			}
+		}
 		if err := s.upsert(ctx, tx, account, keys, at); err != nil {
 			return nil, err
 		}
@@ -260,7 +272,7 @@ func (s *Store) link(ctx context.Context, account string, keys []Key, at, since 
 // which reads afresh, after the locks are held. The locks are thus held for
 // the server's own work, not for the network round trips of a transaction
 // driven statement by statement: that is what bounds a burst on one key.
-func (s *Store) linkPipelined(ctx context.Context, account string, keys []Key, at, since time.Time, record bool) ([][]Linked, error) {
+func (s *Store) linkPipelined(ctx context.Context, account string, keys []Key, at, since time.Time, record bool, facts *NewFacts) ([][]Linked, error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("linkage store: connect: %w", err)
@@ -272,6 +284,10 @@ func (s *Store) linkPipelined(ctx context.Context, account string, keys []Key, a
 		b := &pgx.Batch{}
 		lockSQL, lockArgs := lockStatement(keys)
 		b.Queue(lockSQL, lockArgs...)
+		withFacts := record && facts != nil
+		if withFacts {
+			b.Queue(s.q(recordAccountStatement), recordAccountArgs(account, facts.FamilyHash, facts.CreatedAt)...)
+		}
 		if record {
 			for _, k := range keys {
 				b.Queue(s.q(upsertStatement), k.Kind, k.Hash, account, at.UnixNano(), at.UnixNano())
@@ -285,6 +301,11 @@ func (s *Store) linkPipelined(ctx context.Context, account string, keys []Key, a
 		defer br.Close()
 		if _, err := br.Exec(); err != nil {
 			return fmt.Errorf("linkage store: lock keys: %w", err)
+		}
+		if withFacts {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("linkage store: record account: %w", err)
+			}
 		}
 		if record {
 			for range keys {
