@@ -42,6 +42,34 @@ type Store struct {
 	// decisions link at once; a mutex hands over the moment the last commit
 	// is done. Other processes on the file still wait on busy_timeout.
 	writes sync.Mutex
+	// prepared are the statements of every Link, prepared once (SQLite;
+	// pgx prepares and caches them itself on PostgreSQL).
+	prepared struct{ linked, upsert, account *sql.Stmt }
+}
+
+// prepare prepares the SQLite statements of Link.
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{{&s.prepared.linked, linkedQuery}, {&s.prepared.upsert, upsertStatement}, {&s.prepared.account, recordAccountStatement}} {
+		var err error
+		if *p.stmt, err = s.db.PrepareContext(ctx, p.query); err != nil {
+			return fmt.Errorf("linkage store %s: prepare: %w", s.where, err)
+		}
+	}
+	return nil
+}
+
+// exec runs query in tx, as its prepared statement when there is one.
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, prepared *sql.Stmt, query string, args ...any) error {
+	var err error
+	if prepared != nil {
+		_, err = tx.StmtContext(ctx, prepared).ExecContext(ctx, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, s.q(query), args...)
+	}
+	return err
 }
 
 // serialise takes the SQLite write turn (see Store.writes) and returns its
@@ -95,6 +123,10 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(4)
 	s := &Store{db: db, where: path}
 	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -233,7 +265,7 @@ func (s *Store) link(ctx context.Context, account string, keys []Key, at, since 
 	}
 	if record {
 		if facts != nil {
-			if _, err := tx.ExecContext(ctx, s.q(recordAccountStatement), recordAccountArgs(account, facts.FamilyHash, facts.CreatedAt)...); err != nil {
+			if err := s.exec(ctx, tx, s.prepared.account, recordAccountStatement, recordAccountArgs(account, facts.FamilyHash, facts.CreatedAt)...); err != nil {
 				return nil, fmt.Errorf("linkage store: record account: %w", err)
 			}
 		}
@@ -242,9 +274,9 @@ func (s *Store) link(ctx context.Context, account string, keys []Key, at, since 
 		}
 	}
 	out := make([][]Linked, len(keys))
-	query := s.q(linkedQuery)
+	linked := tx.StmtContext(ctx, s.prepared.linked)
 	for i, k := range keys {
-		rows, err := tx.QueryContext(ctx, query, k.Kind, k.Hash, account, since.UnixNano())
+		rows, err := linked.QueryContext(ctx, k.Kind, k.Hash, account, since.UnixNano())
 		if err != nil {
 			return nil, fmt.Errorf("linkage store: read links: %w", err)
 		}
@@ -398,9 +430,8 @@ const upsertStatement = `INSERT INTO linkage_links (kind, key, account, first_se
 		WHERE linkage_links.last_seen < excluded.last_seen`
 
 func (s *Store) upsert(ctx context.Context, tx *sql.Tx, account string, keys []Key, at time.Time) error {
-	stmt := s.q(upsertStatement)
 	for _, k := range keys {
-		if _, err := tx.ExecContext(ctx, stmt, k.Kind, k.Hash, account, at.UnixNano(), at.UnixNano()); err != nil {
+		if err := s.exec(ctx, tx, s.prepared.upsert, upsertStatement, k.Kind, k.Hash, account, at.UnixNano(), at.UnixNano()); err != nil {
 			return fmt.Errorf("linkage store: record link: %w", err)
 		}
 	}
