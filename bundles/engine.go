@@ -73,9 +73,6 @@ type active struct {
 	revision    string
 	activatedAt time.Time
 	optimized   bool // pq evaluates the optimised entry point (optimize.go)
-	// optimize builds the optimised entry point; nil once done, or when
-	// the engine does not optimise.
-	optimize func(context.Context) (rego.PreparedEvalQuery, error)
 }
 
 type problem struct {
@@ -315,7 +312,7 @@ func (e *Engine) onCompile(txn storage.Transaction) {
 		e.refuse(rev, fmt.Errorf("activate bundle %q: read revision: %w", e.cfg.Name, err))
 		return
 	}
-	a, err := e.prepare(ctx, txn, rev)
+	a, src, err := e.prepare(ctx, txn, rev)
 	if err != nil {
 		e.refuse(rev, fmt.Errorf("activate bundle %q revision %q: %w", e.cfg.Name, rev, err))
 		return
@@ -324,7 +321,7 @@ func (e *Engine) onCompile(txn storage.Transaction) {
 	e.mu.Lock()
 	e.refused, e.loadFail = problem{}, problem{} // this activation resolves both
 	e.mu.Unlock()
-	e.optimizeLater(a)
+	e.optimizeLater(a, src)
 	e.readyOnce.Do(func() { close(e.ready) })
 	e.log.Info("bundle activated", "bundle_revision", rev, "role", e.cfg.Role)
 	e.warnUnmasked(rev)
@@ -345,49 +342,68 @@ func (e *Engine) loaded(r LoadResult) {
 	}
 }
 
-func (e *Engine) prepare(ctx context.Context, txn storage.Transaction, rev string) (*active, error) {
+// activation is what an activated bundle was prepared from, kept for the
+// optimizer (optimize.go); nil when the engine does not optimise.
+type activation struct {
+	modules map[string]*ast.Module // sourceModules
+	data    map[string]any
+	snap    storage.Store
+}
+
+func (e *Engine) prepare(ctx context.Context, txn storage.Transaction, rev string) (*active, *activation, error) {
 	compiler := e.manager.GetCompiler()
 	if compiler == nil || len(compiler.GetRules(e.query)) == 0 {
-		return nil, fmt.Errorf("entry point %s is not defined", e.cfg.Entrypoint)
+		return nil, nil, fmt.Errorf("entry point %s is not defined", e.cfg.Entrypoint)
 	}
-	modules, err := e.sourceModules(ctx, txn, compiler)
-	if err != nil {
-		return nil, err
+	var modules map[string]*ast.Module
+	if e.schemas != nil || !e.cfg.NoOptimize {
+		var err error
+		if modules, err = e.sourceModules(ctx, txn, compiler); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := e.typeCheck(modules); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	raw, err := e.manager.Store.Read(ctx, txn, storage.RootPath)
 	if err != nil {
-		return nil, fmt.Errorf("read data: %w", err)
+		return nil, nil, fmt.Errorf("read data: %w", err)
 	}
 	data, ok := raw.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("read data: want an object, got %T", raw)
+		return nil, nil, fmt.Errorf("read data: want an object, got %T", raw)
 	}
 	cat, err := readCatalog(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	snap, err := snapshot(ctx, data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	pq, err := e.prepareQuery(ctx, compiler, snap)
+	if err != nil {
+		return nil, nil, err
+	}
+	a := &active{pq: pq, catalog: cat, revision: rev, activatedAt: time.Now().UTC()}
+	if e.cfg.NoOptimize {
+		return a, nil, nil
+	}
+	return a, &activation{modules: modules, data: data, snap: snap}, nil
+}
+
+// prepareQuery prepares the entry point on compiler's modules and the
+// activation's data snapshot.
+func (e *Engine) prepareQuery(ctx context.Context, compiler *ast.Compiler, snap storage.Store) (rego.PreparedEvalQuery, error) {
 	pq, err := rego.New(
 		rego.Query(e.cfg.Entrypoint),
 		rego.Compiler(compiler),
 		rego.Store(snap),
 	).PrepareForEval(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("prepare %s: %w", e.cfg.Entrypoint, err)
+		return pq, fmt.Errorf("prepare %s: %w", e.cfg.Entrypoint, err)
 	}
-	a := &active{pq: pq, catalog: cat, revision: rev, activatedAt: time.Now().UTC()}
-	if !e.cfg.NoOptimize {
-		a.optimize = func(ctx context.Context) (rego.PreparedEvalQuery, error) {
-			return e.optimize(ctx, modules, data, snap)
-		}
-	}
-	return a, nil
+	return pq, nil
 }
 
 // sourceModules parses each activated module again from the text OPA

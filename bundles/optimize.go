@@ -12,7 +12,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/compile"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/storage"
 )
 
 // optimize builds the entry point as `opa build -O=1 -e <entry point>`
@@ -31,11 +30,11 @@ import (
 // Policy tests, the type check, coverage and `gavel bundle test` all run on
 // the modules as written; only evaluation uses this. TestOptimizedSameDecisions
 // holds the two to the same result over a corpus of generated inputs.
-func (e *Engine) optimize(ctx context.Context, modules map[string]*ast.Module, data map[string]any, snap storage.Store) (rego.PreparedEvalQuery, error) {
+func (e *Engine) optimize(ctx context.Context, src *activation) (rego.PreparedEvalQuery, error) {
 	var none rego.PreparedEvalQuery
-	b := &bundle.Bundle{Data: data, Manifest: bundle.Manifest{Roots: &[]string{""}}}
+	b := &bundle.Bundle{Data: src.data, Manifest: bundle.Manifest{Roots: &[]string{""}}}
 	b.SetRegoVersion(ast.RegoV1)
-	for id, m := range modules {
+	for id, m := range src.modules {
 		b.Modules = append(b.Modules, bundle.ModuleFile{URL: id, Path: id, Parsed: m})
 	}
 	slices.SortFunc(b.Modules, func(x, y bundle.ModuleFile) int { return strings.Compare(x.URL, y.URL) })
@@ -58,15 +57,7 @@ func (e *Engine) optimize(ctx context.Context, modules map[string]*ast.Module, d
 	if compiler.Compile(optimized); compiler.Failed() {
 		return none, fmt.Errorf("compile the optimised %s: %w", e.cfg.Entrypoint, compiler.Errors)
 	}
-	pq, err := rego.New(
-		rego.Query(e.cfg.Entrypoint),
-		rego.Compiler(compiler),
-		rego.Store(snap),
-	).PrepareForEval(ctx)
-	if err != nil {
-		return none, fmt.Errorf("prepare the optimised %s: %w", e.cfg.Entrypoint, err)
-	}
-	return pq, nil
+	return e.prepareQuery(ctx, compiler, src.snap)
 }
 
 // entrypointPath is data.a.b.c as the compile package names it: a/b/c.
@@ -82,15 +73,15 @@ func entrypointPath(ref ast.Ref) string {
 	return strings.Join(parts, "/")
 }
 
-// optimizeLater optimises a's entry point in the background, within
+// optimizeLater optimises a's entry point from src in the background, within
 // Config.OptimizeTimeout, and swaps the result in if a still serves. The
 // activation does not wait for it: a bundle serves as written at once, and
 // optimised a moment later. An optimisation that fails or runs out of time
 // (partial evaluation can take long on some policies) leaves the bundle
 // serving as written, with a warning. A later activation, or Stop, cancels
 // it.
-func (e *Engine) optimizeLater(a *active) {
-	if a.optimize == nil {
+func (e *Engine) optimizeLater(a *active, src *activation) {
+	if src == nil {
 		return
 	}
 	e.optMu.Lock()
@@ -108,7 +99,7 @@ func (e *Engine) optimizeLater(a *active) {
 		defer e.optimizing.Done()
 		defer cancel()
 		start := time.Now()
-		pq, err := a.optimize(ctx)
+		pq, err := e.optimize(ctx, src)
 		if err != nil {
 			if e.active.Load() == a && !errors.Is(ctx.Err(), context.Canceled) {
 				e.log.Warn("bundle serves as written: OPA's optimizer did not build its entry point",
@@ -117,7 +108,7 @@ func (e *Engine) optimizeLater(a *active) {
 			return
 		}
 		b := *a
-		b.pq, b.optimized, b.optimize = pq, true, nil
+		b.pq, b.optimized = pq, true
 		if e.active.CompareAndSwap(a, &b) {
 			e.log.Info("bundle entry point optimised", "bundle_revision", a.revision, "role", e.cfg.Role, "duration", time.Since(start))
 		}

@@ -5,24 +5,24 @@ import (
 	"time"
 )
 
-// limit is the in-flight cap, adapted to the latency the server is
-// giving (additive increase, multiplicative decrease: TCP's congestion
-// window, as Netflix's concurrency-limits applies it to servers). A fixed cap sized for a cheap request
-// admits, for an expensive one, more work than the cores finish in time:
-// every request admitted then shares the cores with all the others, each
-// answer slows to the cap times its cost, and detectors miss their
-// deadlines on requests that were admitted. The adaptive cap admits what
-// is served within the target and refuses the rest at once, as
+// limit is the in-flight cap, adapted to the latency the server is giving
+// (additive increase, multiplicative decrease: TCP's congestion window, as
+// Netflix's concurrency-limits applies it to servers). A fixed cap sized for
+// a cheap request admits, for an expensive one, more work than the cores
+// finish in time: every admitted request shares the cores with all the
+// others, each answer slows to the cap times its cost, and detectors miss
+// their deadlines on requests that were admitted. The adaptive cap admits
+// what is served within the target and refuses the rest at once, as
 // resource_exhausted.
 //
-// A request that took longer than the target while the server was busy
-// (at least half the cap in flight) lowers the cap by a tenth, at most once
-// a target's time (the slow answers of one episode of congestion lower it
-// once, as TCP backs off once a round trip); one within the target while
-// busy raises it by 1/cap, so by one a cap's worth of answers (TCP's
-// congestion avoidance). A slow answer on an idle
-// server (a detector waited out its timeout) says nothing about load and
-// leaves the cap as it is. The cap stays within [floor, ceiling].
+// An answer that took longer than the target while the server was busy (at
+// least half the cap in flight) lowers the cap by a tenth, at most once a
+// target's time: the slow answers of one episode of congestion lower it
+// once, as TCP backs off once a round trip. An answer within the target
+// while busy raises it by 1/cap, so by one a cap's worth of answers (TCP's
+// congestion avoidance). A slow answer on an idle server (a detector waited
+// out its timeout) says nothing about load and leaves the cap as it is. The
+// cap stays within [floor, ceiling].
 type limit struct {
 	target         time.Duration // 0: a fixed cap of ceiling
 	floor, ceiling int
@@ -34,12 +34,8 @@ type limit struct {
 	clock    func() time.Time
 }
 
-// Decrease of the cap per episode of slow answers, and increase per cap's
-// worth of fast ones.
-const (
-	backoff  = 0.9
-	increase = 1
-)
+// backoff is the factor of one decrease of the cap.
+const backoff = 0.9
 
 func newLimit(ceiling, floor int, target time.Duration) *limit {
 	floor = max(1, min(floor, ceiling))
@@ -71,7 +67,7 @@ func (l *limit) release(took time.Duration) {
 			l.cap, l.lowered = max(float64(l.floor), l.cap*backoff), now
 		}
 	} else {
-		l.cap = min(float64(l.ceiling), l.cap+increase/l.cap)
+		l.cap = min(float64(l.ceiling), l.cap+1/l.cap)
 	}
 }
 

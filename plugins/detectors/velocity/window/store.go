@@ -72,11 +72,11 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // The store's statements, prepared once. ?1 key, ?2 the window's start
 // (exclusive), ?3 the most rows to read, ?4 the current event's member
-// (distinct counts only), ?5 whether it is recorded (in the table already) or only counted here (a dry
-// run). No upper bound on the time: an event recorded before this one with
-// a later time (its decision started later, and overtook this one) is
-// counted too. The limit bounds the work of a count whatever the number of
-// events under the key (Query.Limit).
+// (distinct counts only), ?5 whether it is recorded (in the table already)
+// or only counted here (a dry run). No upper bound on the time: an event
+// recorded before this one with a later time (its decision started later,
+// and overtook this one) is counted too. The limit bounds the work of a
+// count whatever the number of events under the key (Query.Limit).
 const (
 	insertEvent = `INSERT INTO events (key, member, at) VALUES (?, ?, ?)`
 	countEvents = `SELECT COUNT(*) FROM (
