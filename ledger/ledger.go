@@ -172,6 +172,13 @@ func (l *Ledger) openSQLite(ctx context.Context) error {
 	}
 	wq := cloneValues(common)
 	wq.Set("_txlock", "immediate")
+	// Group commit takes a savepoint per decision, so each page a decision
+	// changes is first copied to the statement journal. SQLite keeps that
+	// journal in memory up to 64 KiB and then spills it to a temporary
+	// file, a write system call per page; a batch passes that size. In
+	// memory the journal is a few hundred KiB at most (a batch is bounded)
+	// and is dropped at COMMIT.
+	wq.Add("_pragma", "temp_store(MEMORY)")
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
 		return err

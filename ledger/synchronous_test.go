@@ -36,3 +36,24 @@ func TestSQLiteSynchronous(t *testing.T) {
 		t.Error("Validate(synchronous extra) = nil, want an error")
 	}
 }
+
+// TestSQLiteWriterTempStore: the writer keeps its statement journal (one
+// savepoint per decision in a group commit) in memory, never in a
+// temporary file (temp_store MEMORY = 2).
+func TestSQLiteWriterTempStore(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
+	l, err := Open(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var got int
+	if err := l.w.QueryRowContext(t.Context(), "PRAGMA temp_store").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != 2 {
+		t.Errorf("PRAGMA temp_store on the writer = %d, want 2 (MEMORY)", got)
+	}
+}
