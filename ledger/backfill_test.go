@@ -1,0 +1,97 @@
+package ledger_test
+
+import (
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/ledger"
+	"github.com/gavel/gavel/ledger/ledgertest"
+)
+
+// TestVersionBackfill: History skips the queries of a subject whose
+// standing version is 0, so a ledger written before subjects had versions
+// (no row), or with a row left at 0, must come out of migration 0023 with
+// every such subject's history whole: its decision, hold and strike.
+func TestVersionBackfill(t *testing.T) {
+	t.Parallel()
+	backends := map[string]func(t *testing.T) (ledger.Config, string, string){
+		"sqlite": func(t *testing.T) (ledger.Config, string, string) {
+			cfg := ledger.DefaultConfig()
+			cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
+			return cfg, "sqlite", cfg.Path
+		},
+	}
+	if os.Getenv(postgresEnv) != "" {
+		backends["postgres"] = func(t *testing.T) (ledger.Config, string, string) {
+			cfg := ledger.DefaultConfig()
+			cfg.Driver, cfg.DSN = ledger.Postgres, postgresSchema(t)
+			return cfg, "pgx", cfg.DSN
+		}
+	}
+	for name, setup := range backends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg, driver, dsn := setup(t)
+			open := func() *ledger.Ledger {
+				l, err := ledger.Open(t.Context(), cfg, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l
+			}
+			l := open()
+			for _, subject := range []string{"acct-no-row", "acct-zero"} {
+				rec := ledgertest.Record(subject, "withdrawal", ledgertest.T0, decision.Restrict, "PAYOUT_MISMATCH")
+				rec.Verdict.Strike = true
+				rec.Verdict.Restrictions = []decision.Restriction{{Capability: "payouts", Duration: 30 * 24 * time.Hour}}
+				if _, _, err := l.Commit(t.Context(), rec, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			// The ledger as an older gavel left it.
+			db, err := sql.Open(driver, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				"DELETE FROM subject_versions WHERE subject_id = 'acct-no-row'",
+				"UPDATE subject_versions SET version = 0 WHERE subject_id = 'acct-zero'",
+				"DELETE FROM schema_migrations WHERE version = 23",
+			} {
+				if _, err := db.ExecContext(t.Context(), q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			db.Close()
+
+			l = open()
+			defer l.Close()
+			for _, subject := range []string{"acct-no-row", "acct-zero"} {
+				h, err := l.History(t.Context(), subject, ledgertest.T0.Add(time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h.Version == 0 || len(h.Recent) != 1 || h.Strikes != 1 || len(h.Holds) != 1 {
+					t.Errorf("History(%s) after migration = version %d, %d recent, %d strikes, %d holds; want version > 0 and 1 of each",
+						subject, h.Version, len(h.Recent), h.Strikes, len(h.Holds))
+				}
+			}
+			// A subject nothing was committed for has an empty history.
+			h, err := l.History(t.Context(), "acct-new", ledgertest.T0.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Version != 0 || len(h.Recent) != 0 || h.Strikes != 0 || len(h.Holds) != 0 || h.Suspended {
+				t.Errorf("History(acct-new) = %+v, want empty", h)
+			}
+		})
+	}
+}
