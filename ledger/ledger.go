@@ -52,6 +52,7 @@ type Ledger struct {
 	put       struct {
 		decision, reasonHit, hold, suspension, strike, lift *sql.Stmt
 		versionCreate, versionLock, versionBump             *sql.Stmt
+		event                                               *sql.Stmt
 	}
 
 	// redone counts decisions made again at commit because the subject's
@@ -133,6 +134,7 @@ func (l *Ledger) prepare(ctx context.Context) error {
 		{l.w, &l.put.versionCreate, l.q.subjectVersionCreate},
 		{l.w, &l.put.versionLock, l.q.subjectVersionLock},
 		{l.w, &l.put.versionBump, l.q.subjectVersionBump},
+		{l.w, &l.put.event, l.q.insertEvent},
 	} {
 		st, err := s.db.PrepareContext(ctx, s.q)
 		if err != nil {
@@ -274,7 +276,7 @@ func (l *Ledger) Close() error {
 		var errs []error
 		for _, st := range []*sql.Stmt{l.hot.holds, l.hot.strikes, l.hot.recent, l.hot.standing, l.hot.cleared,
 			l.put.decision, l.put.reasonHit, l.put.hold, l.put.suspension, l.put.strike, l.put.lift,
-			l.put.versionCreate, l.put.versionLock, l.put.versionBump, l.byRequest} {
+			l.put.versionCreate, l.put.versionLock, l.put.versionBump, l.put.event, l.byRequest} {
 			if st != nil {
 				errs = append(errs, st.Close())
 			}

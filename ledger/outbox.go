@@ -29,25 +29,18 @@ func (l *Ledger) emit(ctx context.Context, tx *sql.Tx, evs ...events.Event) erro
 	if len(evs) == 0 {
 		return nil
 	}
-	var q strings.Builder
-	q.WriteString(`INSERT INTO events (event_id, type, subject, at, data) VALUES `)
-	args := make([]any, 0, 5*len(evs))
+	ins := tx.StmtContext(ctx, l.put.event)
 	for i, e := range evs {
 		if e.Type == "" || e.Subject == "" || e.Time.IsZero() {
 			return fmt.Errorf("write event %d: type, subject and time are required", i)
 		}
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?, ?)")
 		data := string(e.Data)
 		if data == "" {
 			data = "{}"
 		}
-		args = append(args, uuid.Must(uuid.NewV7()).String(), e.Type, e.Subject, l.d.ts(e.Time), data)
-	}
-	if _, err := tx.ExecContext(ctx, l.d.rebind(q.String()), args...); err != nil {
-		return fmt.Errorf("write events: %w", err)
+		if _, err := ins.ExecContext(ctx, uuid.Must(uuid.NewV7()).String(), e.Type, e.Subject, l.d.ts(e.Time), data); err != nil {
+			return fmt.Errorf("write event %d: %w", i, err)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ package ledger
 // rebound for the dialect at Open.
 type queries struct {
 	insertDecision, insertReasonHit, insertHold, insertSuspension, insertStrike string
+	insertEvent                                                                 string
 	liftRemedied                                                                string
 	recordByRequestID, recordByID, listFirst, listAfter                         string
 	activeHolds, activeStrikes, recent, standing, cleared                       string
@@ -28,6 +29,7 @@ func newQueries(d *dialect) *queries {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`),
 		insertReasonHit: r(`INSERT INTO reason_hits (decision_id, code, decided_at, dry_run) VALUES (?, ?, ?, ?)`),
+		insertEvent:     r(`INSERT INTO events (event_id, type, subject, at, data) VALUES (?, ?, ?, ?, ?)`),
 		insertHold: r(`INSERT INTO holds
 			(subject_id, capability, since, until, decision_id, remedy, remedy_checkpoint)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`),
