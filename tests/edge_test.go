@@ -123,10 +123,12 @@ func TestTokenlessEndpoints(t *testing.T) {
 }
 
 // TestMetricsOnTheirOwnListener: server.metrics_listen serves /metrics on
-// another address without a token, and not on the main port.
+// another address without a token, and not on the main port; with
+// server.pprof, Go's profiles beside them.
 func TestMetricsOnTheirOwnListener(t *testing.T) {
 	g := startGavel(t, append(detectorsOff(t),
 		"GAVEL_SERVER__METRICS_LISTEN=127.0.0.1:0",
+		"GAVEL_SERVER__PPROF=true",
 		"GAVEL_AUTH__TOKENS__SIGNUP__SECRET="+edgeDecideToken,
 		"GAVEL_AUTH__TOKENS__SIGNUP__ROLES=decide",
 	)...)
@@ -140,6 +142,12 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	}
 	if code, _ := httpGet(t, h2cClient(), g.addr+"/metrics", edgeDecideToken); code != 404 {
 		t.Errorf("GET main port /metrics = %d, want 404 (served on the metrics listener)", code)
+	}
+	if code, body := httpGet(t, h2cClient(), "http://"+m[1]+"/debug/pprof/", ""); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Errorf("GET metrics listener /debug/pprof/ = %d, want 200 with the profiles listed", code)
+	}
+	if code, _ := httpGet(t, h2cClient(), g.addr+"/debug/pprof/", edgeDecideToken); code != 404 {
+		t.Errorf("GET main port /debug/pprof/ = %d, want 404", code)
 	}
 }
 

@@ -97,6 +97,10 @@ type ServerConfig struct {
 	// with auth on it needs the metrics or admin role.
 	Metrics       bool   `koanf:"metrics"`
 	MetricsListen string `koanf:"metrics_listen"`
+	// Pprof serves Go's profiles (net/http/pprof) under /debug/pprof/ on
+	// MetricsListen, which has no authentication: off by default, and to
+	// be bound to a loopback or private address.
+	Pprof bool `koanf:"pprof"`
 	// TLS serves the listener over TLS, and mTLS with a client CA.
 	TLS TLSConfig `koanf:"tls"`
 	// MaxInFlight caps the requests being served at once; past it callers
@@ -418,6 +422,7 @@ func Defaults() map[string]any {
 		"server.reflection":          true,
 		"server.metrics":             true,
 		"server.metrics_listen":      "",
+		"server.pprof":               false,
 		"server.tls.cert_file":       "",
 		"server.tls.key_file":        "",
 		"server.tls.client_ca_file":  "",

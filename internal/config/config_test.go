@@ -259,3 +259,17 @@ func TestDetectorBudgets(t *testing.T) {
 		t.Errorf("Load(zero budget, budget over signal_timeout) = %v, want both keys named", err)
 	}
 }
+
+// TestPprofNeedsTheSidePort: server.pprof serves only on
+// server.metrics_listen, never on the main port, so it needs one.
+func TestPprofNeedsTheSidePort(t *testing.T) {
+	t.Parallel()
+	_, err := load(t, nil, []string{"GAVEL_SERVER__PPROF=true"}, "")
+	if err == nil || !strings.Contains(err.Error(), "server.pprof:") {
+		t.Errorf("Load(server.pprof without server.metrics_listen) = %v, want server.pprof named", err)
+	}
+	cfg, err := load(t, nil, []string{"GAVEL_SERVER__PPROF=true", "GAVEL_SERVER__METRICS_LISTEN=127.0.0.1:9464"}, "")
+	if err != nil || !cfg.Server.Pprof {
+		t.Errorf("Load(server.pprof with server.metrics_listen) = %v, pprof %v; want it on", err, cfg != nil && cfg.Server.Pprof)
+	}
+}

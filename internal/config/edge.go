@@ -74,6 +74,9 @@ func (c *Config) validateEdge(bad func(key, format string, args ...any)) {
 			bad("server.metrics_listen", "must differ from server.listen (leave it empty to serve /metrics there)")
 		}
 	}
+	if c.Server.Pprof && (c.Server.MetricsListen == "" || !c.Server.Metrics) {
+		bad("server.pprof", "serves on server.metrics_listen, the side port: set it (and server.metrics) too")
+	}
 }
 
 func checkRoles(bad func(key, format string, args ...any), key string, roles []string) {

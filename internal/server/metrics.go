@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -59,6 +60,22 @@ func (m *metrics) observe(rec *decision.Record) {
 	if rec.Fallback {
 		m.fallbacks.Inc()
 	}
+}
+
+// sideHandler is what server.metrics_listen serves: the metrics at any
+// path, as before, and with pprof on Go's profiles under /debug/pprof/.
+func sideHandler(metrics http.Handler, pprofOn bool) http.Handler {
+	if !pprofOn {
+		return metrics
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", metrics)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // handler serves the registry in Prometheus' text format.

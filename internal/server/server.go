@@ -597,7 +597,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { served <- s.http.Serve(s.ln) }()
 	if s.metricsLn != nil {
 		s.metricsHTTP = &http.Server{
-			Handler: s.metrics.handler(), ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
+			Handler: sideHandler(s.metrics.handler(), s.cfg.Server.Pprof), ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
 		go s.metricsHTTP.Serve(s.metricsLn)
