@@ -312,8 +312,12 @@ func startGavel(work, name string, env []string, args ...string) (*server, error
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "GAVEL_DETECTORS__DIR=" + bin}, env...)
 	// The Go runtime's memory knobs reach gavel (not OPA): GOMEMLIMIT=150MiB
 	// make bench shows what a soft memory limit does to RSS and latency. So
-	// do the admission knobs (GAVEL_SERVER__LATENCY_TARGET=20ms, …).
-	for _, k := range []string{"GOMEMLIMIT", "GOGC", "GAVEL_SERVER__MAX_IN_FLIGHT", "GAVEL_SERVER__LATENCY_TARGET", "GAVEL_SERVER__MIN_IN_FLIGHT"} {
+	// do the admission knobs (GAVEL_SERVER__LATENCY_TARGET=20ms, …), and
+	// the side port with Go's profiles (GAVEL_SERVER__METRICS_LISTEN=
+	// 127.0.0.1:9464 GAVEL_SERVER__PPROF=true, with -only naming one gavel
+	// row, then go tool pprof its /debug/pprof/profile during the run).
+	for _, k := range []string{"GOMEMLIMIT", "GOGC", "GAVEL_SERVER__MAX_IN_FLIGHT", "GAVEL_SERVER__LATENCY_TARGET", "GAVEL_SERVER__MIN_IN_FLIGHT",
+		"GAVEL_SERVER__METRICS_LISTEN", "GAVEL_SERVER__PPROF"} {
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
