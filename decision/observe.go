@@ -57,9 +57,11 @@ func (e *Engine) observe(ctx context.Context, rec *Record) {
 }
 
 // recentIndex remembers the decisions this process committed last, by
-// request id, without their input, so that a retry arriving while the
-// ledger is unreachable gets the decision already made instead of a second
-// one. It is bounded: the oldest are forgotten first.
+// request id, so that a retry arriving while the ledger is unreachable gets
+// the decision already made instead of a second one. It keeps what that
+// reply (the user view and the statement of reasons) is made of, not the
+// input, the signals or any evidence. It is bounded: the oldest are
+// forgotten first.
 type recentIndex struct {
 	mu    sync.Mutex
 	byID  map[string]*Record
@@ -68,7 +70,8 @@ type recentIndex struct {
 }
 
 // recentRequests is how many committed decisions the index keeps: at 1,000
-// decisions a second, the last 16 seconds; each costs about a kilobyte.
+// decisions a second, the last 16 seconds; each costs about two kilobytes
+// with seven detectors (about 25 if their evidence were kept).
 const recentRequests = 16384
 
 func newRecentIndex(size int) *recentIndex {
@@ -79,17 +82,53 @@ func (x *recentIndex) add(rec *Record) {
 	if rec.DryRun {
 		return
 	}
-	slim := *rec
-	slim.Input, slim.Signals = nil, nil
+	slim := slimRecord(rec)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if old := x.order[x.next]; old != "" {
 		delete(x.byID, old)
 	}
 	x.order[x.next] = rec.RequestID
-	x.byID[rec.RequestID] = &slim
+	x.byID[rec.RequestID] = slim
 	x.next = (x.next + 1) % len(x.order)
 }
+
+// slimRecord is rec without its input, signals and evidence. Each
+// detector's signals are kept as many, without evidence, since the reply
+// counts them. rec is not changed.
+func slimRecord(rec *Record) *Record {
+	slim := *rec
+	slim.Input, slim.Signals = nil, nil
+	if len(rec.Detectors) > 0 {
+		slim.Detectors = make([]DetectorResult, len(rec.Detectors))
+		for i, d := range rec.Detectors {
+			d.Signals = blankSignals(len(d.Signals))
+			slim.Detectors[i] = d
+		}
+	}
+	if len(rec.Verdict.Reasons) > 0 {
+		slim.Verdict.Reasons = make([]Reason, len(rec.Verdict.Reasons))
+		for i, r := range rec.Verdict.Reasons {
+			r.Evidence = nil
+			slim.Verdict.Reasons[i] = r
+		}
+	}
+	slim.Verdict.Suppressed = nil
+	return &slim
+}
+
+// blankSignals returns n empty signals, for a kept record's detectors,
+// whose reply shows only how many signals each sent. Up to 64 they share
+// one array, never written: 16,384 kept decisions with seven detectors
+// would otherwise hold tens of megabytes of empty signals.
+func blankSignals(n int) []Signal {
+	if n <= len(sharedBlankSignals) {
+		return sharedBlankSignals[:n:n]
+	}
+	return make([]Signal, n)
+}
+
+var sharedBlankSignals [64]Signal
 
 func (x *recentIndex) get(requestID string) (*Record, bool) {
 	x.mu.Lock()
