@@ -5,8 +5,27 @@ import (
 	"testing"
 )
 
+// writerPragma opens an SQLite ledger with synchronous set as given and
+// reads a pragma on its writer connection, the one that commits decisions.
+func writerPragma(t *testing.T, synchronous, pragma string) int {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
+	cfg.SQLiteSynchronous = synchronous
+	l, err := Open(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var got int
+	if err := l.w.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // TestSQLiteSynchronous: ledger.sqlite.synchronous reaches SQLite on the
-// writer connection, the one that commits decisions (NORMAL = 1, FULL = 2).
+// writer connection (NORMAL = 1, FULL = 2).
 func TestSQLiteSynchronous(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -15,19 +34,7 @@ func TestSQLiteSynchronous(t *testing.T) {
 	}{{"", 1}, {"normal", 1}, {"full", 2}} {
 		t.Run("setting="+tc.setting, func(t *testing.T) {
 			t.Parallel()
-			cfg := DefaultConfig()
-			cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
-			cfg.SQLiteSynchronous = tc.setting
-			l, err := Open(t.Context(), cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			var got int
-			if err := l.w.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&got); err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
+			if got := writerPragma(t, tc.setting, "synchronous"); got != tc.want {
 				t.Errorf("PRAGMA synchronous with setting %q = %d, want %d", tc.setting, got, tc.want)
 			}
 		})
@@ -42,18 +49,7 @@ func TestSQLiteSynchronous(t *testing.T) {
 // temporary file (temp_store MEMORY = 2).
 func TestSQLiteWriterTempStore(t *testing.T) {
 	t.Parallel()
-	cfg := DefaultConfig()
-	cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
-	l, err := Open(t.Context(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var got int
-	if err := l.w.QueryRowContext(t.Context(), "PRAGMA temp_store").Scan(&got); err != nil {
-		t.Fatal(err)
-	}
-	if got != 2 {
+	if got := writerPragma(t, "", "temp_store"); got != 2 {
 		t.Errorf("PRAGMA temp_store on the writer = %d, want 2 (MEMORY)", got)
 	}
 }
