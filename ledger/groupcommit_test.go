@@ -64,9 +64,9 @@ func holdWriter(t *testing.T, l *Ledger) func() {
 func waitPending(t *testing.T, l *Ledger, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for l.group.pending.Load() < n {
+	for l.group.w.Pending() < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d commits pending after 30s, want %d", l.group.pending.Load(), n)
+			t.Fatalf("%d commits pending after 30s, want %d", l.group.w.Pending(), n)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -244,7 +244,7 @@ func (l *Ledger) GroupCommits() (transactions, decisions int64) {
 	if l.group == nil {
 		return 0, 0
 	}
-	return l.group.batches.Load(), l.group.decisions.Load()
+	return l.group.w.Stats()
 }
 
 // Backend names the database: "sqlite" or "postgres".

@@ -50,9 +50,8 @@ func recordAccountArgs(account, familyHash string, createdAt time.Time) []any {
 
 // Flag records that decision restricted account.
 func (s *Store) Flag(ctx context.Context, account, decisionID string, at time.Time) error {
-	defer s.serialise()()
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO linkage_accounts (account, flagged_by, flagged_at) VALUES (?, ?, ?)
-		ON CONFLICT (account) DO UPDATE SET flagged_by = excluded.flagged_by, flagged_at = excluded.flagged_at`),
+	err := s.execWrite(ctx, `INSERT INTO linkage_accounts (account, flagged_by, flagged_at) VALUES (?, ?, ?)
+		ON CONFLICT (account) DO UPDATE SET flagged_by = excluded.flagged_by, flagged_at = excluded.flagged_at`,
 		account, decisionID, at.UnixNano())
 	if err != nil {
 		return fmt.Errorf("linkage store: flag account: %w", err)
@@ -62,9 +61,8 @@ func (s *Store) Flag(ctx context.Context, account, decisionID string, at time.Ti
 
 // Unflag forgets that decision restricted account (it was overturned).
 func (s *Store) Unflag(ctx context.Context, account, decisionID string) error {
-	defer s.serialise()()
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE linkage_accounts SET flagged_by = '', flagged_at = 0
-		WHERE account = ? AND flagged_by = ?`), account, decisionID)
+	err := s.execWrite(ctx, `UPDATE linkage_accounts SET flagged_by = '', flagged_at = 0
+		WHERE account = ? AND flagged_by = ?`, account, decisionID)
 	if err != nil {
 		return fmt.Errorf("linkage store: unflag account: %w", err)
 	}

@@ -10,13 +10,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
+	"github.com/gavel/gavel/internal/groupcommit"
 	"github.com/gavel/gavel/plugins/sdk"
 )
 
@@ -36,12 +36,14 @@ type Store struct {
 	db       *sql.DB
 	postgres bool
 	where    string // for errors: the SQLite path or "postgres"
-	// writes takes this process's SQLite writes through one at a time
-	// before they begin: SQLite's busy handler makes a waiting writer sleep
-	// (for up to 100 ms a turn), far past the detector's budget when many
-	// decisions link at once; a mutex hands over the moment the last commit
-	// is done. Other processes on the file still wait on busy_timeout.
-	writes sync.Mutex
+	// w runs this process's SQLite writes one at a time, several to a
+	// transaction when they arrive together (see groupcommit): SQLite's busy
+	// handler would make a waiting writer sleep (for up to 100 ms a turn),
+	// far past the detector's budget when many decisions link at once, and
+	// each call's own COMMIT was most of its cost. Other processes on the
+	// file still wait on busy_timeout. Nil on PostgreSQL, where row and
+	// advisory locks order the writers.
+	w *groupcommit.Writer
 	// prepared are the statements of every Link, prepared once (SQLite;
 	// pgx prepares and caches them itself on PostgreSQL).
 	prepared struct{ linked, upsert, account *sql.Stmt }
@@ -72,15 +74,37 @@ func (s *Store) exec(ctx context.Context, tx *sql.Tx, prepared *sql.Stmt, query 
 	return err
 }
 
-// serialise takes the SQLite write turn (see Store.writes) and returns its
-// release; on PostgreSQL, where row and advisory locks order the writers,
-// it does nothing.
-func (s *Store) serialise() (release func()) {
-	if s.postgres {
-		return func() {}
+// write runs fn as a write transaction: on SQLite through the store's
+// group commit, on PostgreSQL in a transaction of its own.
+func (s *Store) write(ctx context.Context, fn groupcommit.Write) error {
+	if s.w != nil {
+		return s.w.Do(ctx, fn)
 	}
-	s.writes.Lock()
-	return s.writes.Unlock
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(ctx, tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// execWrite runs one writing statement: on SQLite through the store's
+// group commit, on PostgreSQL on its own.
+func (s *Store) execWrite(ctx context.Context, query string, args ...any) error {
+	if s.w == nil {
+		_, err := s.db.ExecContext(ctx, s.q(query), args...)
+		return err
+	}
+	return s.w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	})
 }
 
 // The schema, identical on both backends. Times are Unix nanoseconds.
@@ -130,6 +154,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.w = groupcommit.New(db, groupcommit.Options{})
 	return s, nil
 }
 
@@ -174,8 +199,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the store once the writes being committed have committed.
+func (s *Store) Close() error {
+	if s.w != nil {
+		s.w.Close()
+	}
+	return s.db.Close()
+}
 
 // q rewrites a query's ? placeholders as $1, $2, … for PostgreSQL. The
 // queries below contain no other question marks.
@@ -218,10 +248,11 @@ const maxLinked = 1000
 //
 // A recorded Link is written whatever becomes of ctx: it runs on its own
 // context (sdk.Record), so a call whose answer is too late for the host still
-// leaves its link behind for the next decision. It runs in one transaction,
-// and the transactions recording a key run one after another, on one store
-// handle or many (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock per
-// key), so the n-th account to use a key sees exactly the n-1 before it, and
+// leaves its link behind for the next decision. It runs in one transaction
+// (on SQLite perhaps shared with the calls that arrived with it, each in its
+// turn: see groupcommit), and the transactions recording a key run one after
+// another, on one store handle or many (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+// an advisory lock per key), so the n-th account to use a key sees exactly the n-1 before it, and
 // any call sees every recording call that reached the store before it.
 func (s *Store) Link(ctx context.Context, account string, keys []Key, at, since time.Time, record bool, facts *NewFacts) ([][]Linked, error) {
 	if !record {
@@ -252,48 +283,42 @@ func (s *Store) link(ctx context.Context, account string, keys []Key, at, since 
 	if s.postgres {
 		return s.linkPipelined(ctx, account, keys, at, since, record, facts)
 	}
-	defer s.serialise()()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("linkage store: begin: %w", err)
-	}
-	defer tx.Rollback()
-	// A dry run takes the locks too: like any call, it waits for the
-	// recording calls already holding them, and sees their links.
-	if err := s.lock(ctx, tx, keys); err != nil {
-		return nil, err
-	}
-	if record {
-		if facts != nil {
-			if err := s.exec(ctx, tx, s.prepared.account, recordAccountStatement, recordAccountArgs(account, facts.FamilyHash, facts.CreatedAt)...); err != nil {
-				return nil, fmt.Errorf("linkage store: record account: %w", err)
-			}
-		}
-		if err := s.upsert(ctx, tx, account, keys, at); err != nil {
-			return nil, err
-		}
-	}
 	out := make([][]Linked, len(keys))
-	linked := tx.StmtContext(ctx, s.prepared.linked)
-	for i, k := range keys {
-		rows, err := linked.QueryContext(ctx, k.Kind, k.Hash, account, since.UnixNano())
-		if err != nil {
-			return nil, fmt.Errorf("linkage store: read links: %w", err)
-		}
-		for rows.Next() {
-			var l Linked
-			if err := rows.Scan(&l.Account, &l.Suspended); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("linkage store: read links: %w", err)
+	err := s.w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		// A dry run takes the write turn too: like any call, it waits for
+		// the recording calls before it, and sees their links.
+		if record {
+			if facts != nil {
+				if err := s.exec(ctx, tx, s.prepared.account, recordAccountStatement, recordAccountArgs(account, facts.FamilyHash, facts.CreatedAt)...); err != nil {
+					return fmt.Errorf("record account: %w", err)
+				}
 			}
-			out[i] = append(out[i], l)
+			if err := s.upsert(ctx, tx, account, keys, at); err != nil {
+				return err
+			}
 		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("linkage store: read links: %w", err)
+		linked := tx.StmtContext(ctx, s.prepared.linked)
+		for i, k := range keys {
+			rows, err := linked.QueryContext(ctx, k.Kind, k.Hash, account, since.UnixNano())
+			if err != nil {
+				return fmt.Errorf("read links: %w", err)
+			}
+			for rows.Next() {
+				var l Linked
+				if err := rows.Scan(&l.Account, &l.Suspended); err != nil {
+					rows.Close()
+					return fmt.Errorf("read links: %w", err)
+				}
+				out[i] = append(out[i], l)
+			}
+			if err := rows.Close(); err != nil {
+				return fmt.Errorf("read links: %w", err)
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("linkage store: commit: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("linkage store: %w", err)
 	}
 	return out, nil
 }
@@ -342,7 +367,7 @@ func (s *Store) linkPipelined(ctx context.Context, account string, keys []Key, a
 		if record {
 			for range keys {
 				if _, err := br.Exec(); err != nil {
-					return fmt.Errorf("linkage store: record link: %w", err)
+					return fmt.Errorf("record link: %w", err)
 				}
 			}
 		}
@@ -394,7 +419,7 @@ func (s *Store) lock(ctx context.Context, tx *sql.Tx, keys []Key) error {
 	}
 	q, args := lockStatement(keys)
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-		return fmt.Errorf("linkage store: lock keys: %w", err)
+		return fmt.Errorf("lock keys: %w", err)
 	}
 	return nil
 }
@@ -432,7 +457,7 @@ const upsertStatement = `INSERT INTO linkage_links (kind, key, account, first_se
 func (s *Store) upsert(ctx context.Context, tx *sql.Tx, account string, keys []Key, at time.Time) error {
 	for _, k := range keys {
 		if err := s.exec(ctx, tx, s.prepared.upsert, upsertStatement, k.Kind, k.Hash, account, at.UnixNano(), at.UnixNano()); err != nil {
-			return fmt.Errorf("linkage store: record link: %w", err)
+			return fmt.Errorf("record link: %w", err)
 		}
 	}
 	return nil
@@ -441,24 +466,21 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, account string, keys []K
 // Suspend records that decision suspended account, and the keys the account
 // used in it (in case its own Detect was missed). Idempotent.
 func (s *Store) Suspend(ctx context.Context, account, decisionID string, keys []Key, at time.Time) error {
-	defer s.serialise()()
-	tx, err := s.db.BeginTx(ctx, nil)
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := s.lock(ctx, tx, keys); err != nil {
+			return err
+		}
+		if err := s.upsert(ctx, tx, account, keys, at); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO linkage_suspensions (account, decision_id, at) VALUES (?, ?, ?)
+			ON CONFLICT (account, decision_id) DO NOTHING`), account, decisionID, at.UnixNano()); err != nil {
+			return fmt.Errorf("record suspension: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("linkage store: begin: %w", err)
-	}
-	defer tx.Rollback()
-	if err := s.lock(ctx, tx, keys); err != nil {
-		return err
-	}
-	if err := s.upsert(ctx, tx, account, keys, at); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO linkage_suspensions (account, decision_id, at) VALUES (?, ?, ?)
-		ON CONFLICT (account, decision_id) DO NOTHING`), account, decisionID, at.UnixNano()); err != nil {
-		return fmt.Errorf("linkage store: record suspension: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("linkage store: commit: %w", err)
+		return fmt.Errorf("linkage store: %w", err)
 	}
 	return nil
 }
@@ -466,8 +488,7 @@ func (s *Store) Suspend(ctx context.Context, account, decisionID string, keys []
 // Unsuspend forgets the suspension of account by decision (it was
 // overturned). The account stays suspended if another decision suspended it.
 func (s *Store) Unsuspend(ctx context.Context, account, decisionID string) error {
-	defer s.serialise()()
-	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM linkage_suspensions WHERE account = ? AND decision_id = ?`),
+	if err := s.execWrite(ctx, `DELETE FROM linkage_suspensions WHERE account = ? AND decision_id = ?`,
 		account, decisionID); err != nil {
 		return fmt.Errorf("linkage store: forget suspension: %w", err)
 	}

@@ -7,10 +7,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/gavel/gavel/internal/groupcommit"
 )
 
 // Store keeps timestamped events in SQLite (WAL) so that counts survive a
@@ -19,12 +20,13 @@ import (
 type Store struct {
 	db                           *sql.DB
 	insert, count, countDistinct *sql.Stmt
-	// mu takes this process's calls through one at a time before they
-	// BEGIN: SQLite's busy handler makes a waiting writer sleep (for up to
-	// 100 ms a turn), far past the detector's budget when many decisions
-	// count at once; a mutex hands over the moment the last commit is done.
-	// Other processes on the file still wait on busy_timeout.
-	mu sync.Mutex
+	// w runs this process's calls one at a time, several to a transaction
+	// when they arrive together (see groupcommit): SQLite's busy handler
+	// would make a waiting writer sleep (for up to 100 ms a turn), far past
+	// the detector's budget when many decisions count at once, and each
+	// call's own COMMIT was most of its cost. Other processes on the file
+	// still wait on busy_timeout.
+	w *groupcommit.Writer
 }
 
 const schema = `
@@ -64,11 +66,15 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("prepare velocity store statement in %s: %w", path, err)
 		}
 	}
+	s.w = groupcommit.New(db, groupcommit.Options{})
 	return s, nil
 }
 
-// Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the store once the calls being written have committed.
+func (s *Store) Close() error {
+	s.w.Close()
+	return s.db.Close()
+}
 
 // The store's statements, prepared once. ?1 key, ?2 the window's start
 // (exclusive), ?3 the most rows to read, ?4 the current event's member
@@ -100,43 +106,45 @@ type Query struct {
 	Limit    int
 }
 
-// Observe implements Counter in one transaction per call. BEGIN IMMEDIATE
-// (the _txlock of Open) takes SQLite's write lock first, so calls, from any
-// connection or process on the file, run one after another: each sees every
-// event recorded before it, whatever their times, and none after.
+// Observe implements Counter, in a transaction of its own or in one shared
+// with the calls that arrived with it (groupcommit), each call in turn.
+// BEGIN IMMEDIATE (the _txlock of Open) takes SQLite's write lock first, so
+// calls, from any connection or process on the file, run one after
+// another: each sees every event recorded before it, whatever their times,
+// and none after.
 func (s *Store) Observe(ctx context.Context, at time.Time, record bool, qs []Query) ([]int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin velocity transaction: %w", err)
-	}
-	defer tx.Rollback()
 	now := at.UnixNano()
 	counts := make([]int, len(qs))
+	keys := make([][2]string, len(qs)) // hashed outside the writer's turn
 	for i, q := range qs {
-		key, member := hash(q.Key), ""
+		keys[i][0] = hash(q.Key)
 		if q.Member != "" {
-			member = hash(q.Member)
-		}
-		if record {
-			if _, err := tx.StmtContext(ctx, s.insert).ExecContext(ctx, key, member, now); err != nil {
-				return nil, fmt.Errorf("record velocity event: %w", err)
-			}
-		}
-		count, limit := s.count, int64(q.Limit)
-		if q.Distinct {
-			count = s.countDistinct
-		}
-		if limit <= 0 {
-			limit = -1 // SQLite: no limit
-		}
-		if err := tx.StmtContext(ctx, count).QueryRowContext(ctx, key, now-q.Window.Nanoseconds(), limit, member, record).Scan(&counts[i]); err != nil {
-			return nil, fmt.Errorf("count velocity events: %w", err)
+			keys[i][1] = hash(q.Member)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit velocity transaction: %w", err)
+	err := s.w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for i, q := range qs {
+			key, member := keys[i][0], keys[i][1]
+			if record {
+				if _, err := tx.StmtContext(ctx, s.insert).ExecContext(ctx, key, member, now); err != nil {
+					return fmt.Errorf("record velocity event: %w", err)
+				}
+			}
+			count, limit := s.count, int64(q.Limit)
+			if q.Distinct {
+				count = s.countDistinct
+			}
+			if limit <= 0 {
+				limit = -1 // SQLite: no limit
+			}
+			if err := tx.StmtContext(ctx, count).QueryRowContext(ctx, key, now-q.Window.Nanoseconds(), limit, member, record).Scan(&counts[i]); err != nil {
+				return fmt.Errorf("count velocity events: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("velocity store: %w", err)
 	}
 	return counts, nil
 }
