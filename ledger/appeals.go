@@ -458,7 +458,7 @@ func (l *Ledger) overturn(ctx context.Context, tx *sql.Tx, decisionID, reason, b
 	if err != nil {
 		return fmt.Errorf("overturn decision %s: %w", decisionID, err)
 	}
-	if err := l.bumpSubject(ctx, tx, subject); err != nil {
+	if err := l.bumpSubject(ctx, tx, subject, at); err != nil {
 		return err
 	}
 	// What the overturn ended: its holds and suspension, lifted.

@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"context"
 	"database/sql"
 	"os"
 	"path/filepath"
@@ -91,6 +92,85 @@ func TestVersionBackfill(t *testing.T) {
 			}
 			if h.Version != 0 || len(h.Recent) != 0 || h.Strikes != 0 || len(h.Holds) != 0 || h.Suspended {
 				t.Errorf("History(acct-new) = %+v, want empty", h)
+			}
+		})
+	}
+}
+
+// TestChangedAtBackfill: a decision dated before the latest change of its
+// subject's standing is made again at commit (changed_at, migration 0024),
+// so the subjects of a ledger written before that column must get their
+// latest decision's time from the migration.
+func TestChangedAtBackfill(t *testing.T) {
+	t.Parallel()
+	backends := map[string]func(t *testing.T) (ledger.Config, string, string){
+		"sqlite": func(t *testing.T) (ledger.Config, string, string) {
+			cfg := ledger.DefaultConfig()
+			cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
+			return cfg, "sqlite", cfg.Path
+		},
+	}
+	if os.Getenv(postgresEnv) != "" {
+		backends["postgres"] = func(t *testing.T) (ledger.Config, string, string) {
+			cfg := ledger.DefaultConfig()
+			cfg.Driver, cfg.DSN = ledger.Postgres, postgresSchema(t)
+			return cfg, "pgx", cfg.DSN
+		}
+	}
+	for name, setup := range backends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg, driver, dsn := setup(t)
+			l, err := ledger.Open(t.Context(), cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const subject = "acct-old"
+			now := time.Now()
+			rec := ledgertest.Record(subject, "withdrawal", now.Add(-time.Minute), decision.Restrict, "PAYOUT_MISMATCH")
+			rec.Verdict.Strike = true
+			if _, _, err := l.Commit(t.Context(), rec, nil); err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+
+			// The ledger as a gavel before migration 0024 left it.
+			db, err := sql.Open(driver, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				"ALTER TABLE subject_versions DROP COLUMN changed_at",
+				"DELETE FROM schema_migrations WHERE version = 24",
+			} {
+				if _, err := db.ExecContext(t.Context(), q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			db.Close()
+
+			l, err = ledger.Open(t.Context(), cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			// A decision dated before the stored one, on the version that
+			// counts it: its history as of its own time has no strike.
+			earlier := ledgertest.Record(subject, "withdrawal", now.Add(-2*time.Minute), decision.Restrict, "PAYOUT_MISMATCH")
+			h, err := l.History(t.Context(), subject, earlier.DecidedAt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var redone *decision.History
+			basis := &decision.Basis{Version: h.Version, Redo: func(_ context.Context, h decision.History) error {
+				redone = &h
+				return nil
+			}}
+			if _, _, err := l.Commit(t.Context(), earlier, basis); err != nil {
+				t.Fatal(err)
+			}
+			if redone == nil || redone.Strikes != 1 {
+				t.Errorf("a decision dated before the migrated subject's last one was made again on %+v; want it made again on its one strike", redone)
 			}
 		})
 	}

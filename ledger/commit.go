@@ -100,11 +100,13 @@ func (l *Ledger) store(ctx context.Context, tx *sql.Tx, rec *decision.Record, ba
 		// The subject's decisions commit one at a time: under the lock on
 		// its version row, a decision made on an older standing is made
 		// again on the standing now, before anything is stored.
-		version, err := l.lockSubject(ctx, tx, rec.SubjectID)
+		// So is one that a later-dated decision overtook: its history,
+		// read as of its own time, left out what the version counts.
+		version, changedAfter, err := l.lockSubjectAsOf(ctx, tx, rec.SubjectID, rec.DecidedAt)
 		if err != nil {
 			return stored{}, fmt.Errorf("commit decision %s: lock subject %q: %w", rec.DecisionID, rec.SubjectID, err)
 		}
-		if version != basis.Version {
+		if version != basis.Version || changedAfter {
 			// A retry of a request already decided is answered with that
 			// decision, not decided again.
 			if prev, err := l.scanRecord(tx.QueryRowContext(ctx, l.q.recordByRequestID, rec.RequestID)); err == nil {
@@ -182,7 +184,7 @@ func (l *Ledger) store(ctx context.Context, tx *sql.Tx, rec *decision.Record, ba
 		}
 	}
 	if !st.DryRun {
-		if err := l.bumpSubject(ctx, tx, st.SubjectID); err != nil {
+		if err := l.bumpSubject(ctx, tx, st.SubjectID, st.DecidedAt); err != nil {
 			return stored{}, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
 		}
 	}

@@ -17,8 +17,12 @@ type queries struct {
 func newQueries(d *dialect) *queries {
 	r := d.rebind
 	forUpdate := "" // SQLite's one writer holds the lock already
+	// The later of the stored changed_at (NULL before migration 0024's
+	// backfill reached it) and the new one.
+	laterChange := "max(COALESCE(subject_versions.changed_at, excluded.changed_at), excluded.changed_at)"
 	if d.name == Postgres {
 		forUpdate = " FOR UPDATE"
+		laterChange = "GREATEST(subject_versions.changed_at, excluded.changed_at)"
 	}
 	return &queries{
 		// DO NOTHING without a conflict target: a retried request id, or the
@@ -44,9 +48,9 @@ func newQueries(d *dialect) *queries {
 		recordByRequestID: r(`SELECT record FROM decisions WHERE request_id = ?`),
 		subjectVersionCreate: r(`INSERT INTO subject_versions (subject_id, version) VALUES (?, 0)
 		ON CONFLICT DO NOTHING`),
-		subjectVersionLock: r(`SELECT version FROM subject_versions WHERE subject_id = ?` + forUpdate),
-		subjectVersionBump: r(`INSERT INTO subject_versions (subject_id, version) VALUES (?, 1)
-		ON CONFLICT (subject_id) DO UPDATE SET version = subject_versions.version + 1`),
+		subjectVersionLock: r(`SELECT version, COALESCE(changed_at > ?, false) FROM subject_versions WHERE subject_id = ?` + forUpdate),
+		subjectVersionBump: r(`INSERT INTO subject_versions (subject_id, version, changed_at) VALUES (?, 1, ?)
+		ON CONFLICT (subject_id) DO UPDATE SET version = subject_versions.version + 1, changed_at = ` + laterChange),
 		recordByID: r(`SELECT record FROM decisions WHERE decision_id = ?`),
 		listFirst: r(`SELECT record, decided_at, decision_id FROM decisions
 			WHERE subject_id = ?

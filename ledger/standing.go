@@ -17,17 +17,25 @@ import (
 // holds every other transaction of the subject, on any replica, until tx
 // ends; on SQLite the single writer connection already does.
 func (l *Ledger) lockSubject(ctx context.Context, tx *sql.Tx, subjectID string) (int64, error) {
-	if _, err := tx.StmtContext(ctx, l.put.versionCreate).ExecContext(ctx, subjectID); err != nil {
-		return 0, err
-	}
-	var v int64
-	err := tx.StmtContext(ctx, l.put.versionLock).QueryRowContext(ctx, subjectID).Scan(&v)
+	v, _, err := l.lockSubjectAsOf(ctx, tx, subjectID, time.Time{})
 	return v, err
 }
 
-// bumpSubject records inside tx that the subject's standing changed.
-func (l *Ledger) bumpSubject(ctx context.Context, tx *sql.Tx, subjectID string) error {
-	if _, err := tx.StmtContext(ctx, l.put.versionBump).ExecContext(ctx, subjectID); err != nil {
+// lockSubjectAsOf is lockSubject that also reports whether a commit
+// changed the subject's standing as of a time after asOf: one that a
+// history read as of asOf leaves out, whatever the version says.
+func (l *Ledger) lockSubjectAsOf(ctx context.Context, tx *sql.Tx, subjectID string, asOf time.Time) (version int64, changedAfter bool, err error) {
+	if _, err := tx.StmtContext(ctx, l.put.versionCreate).ExecContext(ctx, subjectID); err != nil {
+		return 0, false, err
+	}
+	err = tx.StmtContext(ctx, l.put.versionLock).QueryRowContext(ctx, l.d.ts(asOf), subjectID).Scan(&version, &changedAfter)
+	return version, changedAfter, err
+}
+
+// bumpSubject records inside tx that the subject's standing changed, as
+// of at.
+func (l *Ledger) bumpSubject(ctx context.Context, tx *sql.Tx, subjectID string, at time.Time) error {
+	if _, err := tx.StmtContext(ctx, l.put.versionBump).ExecContext(ctx, subjectID, l.d.ts(at)); err != nil {
 		return fmt.Errorf("bump standing version of %q: %w", subjectID, err)
 	}
 	return nil

@@ -248,6 +248,41 @@ func testSerialisedCommits(t *testing.T, open Opener) {
 	}
 }
 
+// testOvertaken: a decision of a subject can be overtaken by a later one
+// (started after it, committed before it read its history). Its history,
+// read as of its own earlier time, then leaves out the later decision's
+// strike while its standing version already counts it; the commit must
+// make it again on the standing that includes that strike, as if the two
+// had run one after the other.
+func testOvertaken(t *testing.T, open Opener) {
+	l := open(t)
+	const s = "s-overtaken"
+	now := time.Now()
+	earlier := Record(s, "withdrawal", now.Add(-time.Second), decision.Restrict, "PAYOUT_MISMATCH")
+	earlier.Verdict.Strike = true
+	later := Record(s, "withdrawal", now.Add(-500*time.Millisecond), decision.Restrict, "PAYOUT_MISMATCH")
+	later.Verdict.Strike = true
+	commit(t, l, later)
+	h := history(t, l, s, earlier.DecidedAt)
+	if h.Strikes != 0 || h.Version == 0 {
+		t.Fatalf("history as of the earlier decision's time = %d strikes, version %d; want 0 strikes and a version that counts the later decision", h.Strikes, h.Version)
+	}
+	var redone *decision.History
+	redo := func(_ context.Context, h decision.History) error {
+		redone = &h
+		return nil
+	}
+	if _, _, err := l.Commit(ctxOf(t), earlier, &decision.Basis{Version: h.Version, Redo: redo}); err != nil {
+		t.Fatal(err)
+	}
+	if redone == nil || redone.Strikes != 1 {
+		t.Errorf("the overtaken decision was made again on %+v; want it made again on the one strike committed before it", redone)
+	}
+	if !earlier.DecidedAt.After(later.DecidedAt) {
+		t.Errorf("the overtaken decision is dated %v, before the decision it counts (%v)", earlier.DecidedAt, later.DecidedAt)
+	}
+}
+
 func testSupersede(t *testing.T, open Opener) {
 	l := open(t)
 	rec := commit(t, l, Record("s-supersede", "login", T0, decision.Warn, "EMAIL_RANDOM_LOCAL_PART"))

@@ -78,6 +78,7 @@ func Run(t *testing.T, open Opener) {
 		{"OverturnClearsRules", testOverturnClearsRules},
 		{"ManualActions", testManualActions},
 		{"SerialisedCommits", testSerialisedCommits},
+		{"Overtaken", testOvertaken},
 		{"Supersede", testSupersede},
 		{"Search", testSearch},
 		{"SearchPaging", testSearchPaging},
