@@ -19,21 +19,7 @@ import (
 // every such subject's history whole: its decision, hold and strike.
 func TestVersionBackfill(t *testing.T) {
 	t.Parallel()
-	backends := map[string]func(t *testing.T) (ledger.Config, string, string){
-		"sqlite": func(t *testing.T) (ledger.Config, string, string) {
-			cfg := ledger.DefaultConfig()
-			cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
-			return cfg, "sqlite", cfg.Path
-		},
-	}
-	if os.Getenv(postgresEnv) != "" {
-		backends["postgres"] = func(t *testing.T) (ledger.Config, string, string) {
-			cfg := ledger.DefaultConfig()
-			cfg.Driver, cfg.DSN = ledger.Postgres, postgresSchema(t)
-			return cfg, "pgx", cfg.DSN
-		}
-	}
-	for name, setup := range backends {
+	for name, setup := range rebuiltBackends() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cfg, driver, dsn := setup(t)
@@ -58,20 +44,11 @@ func TestVersionBackfill(t *testing.T) {
 			}
 
 			// The ledger as an older gavel left it.
-			db, err := sql.Open(driver, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, q := range []string{
+			rewind(t, driver, dsn,
 				"DELETE FROM subject_versions WHERE subject_id = 'acct-no-row'",
 				"UPDATE subject_versions SET version = 0 WHERE subject_id = 'acct-zero'",
 				"DELETE FROM schema_migrations WHERE version = 23",
-			} {
-				if _, err := db.ExecContext(t.Context(), q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			db.Close()
+			)
 
 			l = open()
 			defer l.Close()
@@ -103,21 +80,7 @@ func TestVersionBackfill(t *testing.T) {
 // latest decision's time from the migration.
 func TestChangedAtBackfill(t *testing.T) {
 	t.Parallel()
-	backends := map[string]func(t *testing.T) (ledger.Config, string, string){
-		"sqlite": func(t *testing.T) (ledger.Config, string, string) {
-			cfg := ledger.DefaultConfig()
-			cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
-			return cfg, "sqlite", cfg.Path
-		},
-	}
-	if os.Getenv(postgresEnv) != "" {
-		backends["postgres"] = func(t *testing.T) (ledger.Config, string, string) {
-			cfg := ledger.DefaultConfig()
-			cfg.Driver, cfg.DSN = ledger.Postgres, postgresSchema(t)
-			return cfg, "pgx", cfg.DSN
-		}
-	}
-	for name, setup := range backends {
+	for name, setup := range rebuiltBackends() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cfg, driver, dsn := setup(t)
@@ -135,19 +98,10 @@ func TestChangedAtBackfill(t *testing.T) {
 			l.Close()
 
 			// The ledger as a gavel before migration 0024 left it.
-			db, err := sql.Open(driver, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, q := range []string{
+			rewind(t, driver, dsn,
 				"ALTER TABLE subject_versions DROP COLUMN changed_at",
 				"DELETE FROM schema_migrations WHERE version = 24",
-			} {
-				if _, err := db.ExecContext(t.Context(), q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			db.Close()
+			)
 
 			l, err = ledger.Open(t.Context(), cfg, nil)
 			if err != nil {
@@ -173,5 +127,42 @@ func TestChangedAtBackfill(t *testing.T) {
 				t.Errorf("a decision dated before the migrated subject's last one was made again on %+v; want it made again on its one strike", redone)
 			}
 		})
+	}
+}
+
+// rebuiltBackends are the backends of the tests that rebuild a ledger as an
+// older gavel left it: each gives a configuration, and the database/sql
+// driver and source to reach the same database directly.
+func rebuiltBackends() map[string]func(t *testing.T) (ledger.Config, string, string) {
+	backends := map[string]func(t *testing.T) (ledger.Config, string, string){
+		"sqlite": func(t *testing.T) (ledger.Config, string, string) {
+			cfg := ledger.DefaultConfig()
+			cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
+			return cfg, "sqlite", cfg.Path
+		},
+	}
+	if os.Getenv(postgresEnv) != "" {
+		backends["postgres"] = func(t *testing.T) (ledger.Config, string, string) {
+			cfg := ledger.DefaultConfig()
+			cfg.Driver, cfg.DSN = ledger.Postgres, postgresSchema(t)
+			return cfg, "pgx", cfg.DSN
+		}
+	}
+	return backends
+}
+
+// rewind runs statements on the ledger's database directly, to leave it as
+// an older gavel did.
+func rewind(t *testing.T, driver, dsn string, statements ...string) {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range statements {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
 }
