@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gavel/gavel/decision"
-	"github.com/gavel/gavel/internal/groupcommit"
+	"github.com/gavel/gavel/ledger/groupcommit"
 )
 
 // Group commit on SQLite. A commit's largest cost there is the COMMIT

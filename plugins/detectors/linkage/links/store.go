@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
-	"github.com/gavel/gavel/internal/groupcommit"
+	"github.com/gavel/gavel/ledger/groupcommit"
 	"github.com/gavel/gavel/plugins/sdk"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
-	"github.com/gavel/gavel/internal/groupcommit"
+	"github.com/gavel/gavel/ledger/groupcommit"
 )
 
 // Store keeps timestamped events in SQLite (WAL) so that counts survive a
