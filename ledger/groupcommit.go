@@ -54,7 +54,7 @@ func (g *groupCommitter) commit(ctx context.Context, rec *decision.Record, basis
 		}
 		out = s
 		if s.replayed {
-			return groupcommit.Rollback // it wrote nothing; its savepoint goes
+			return groupcommit.ErrRollback // it wrote nothing; its savepoint goes
 		}
 		return nil
 	})

@@ -43,9 +43,9 @@ var ErrGaveUp = errors.New("the caller gave up before the commit")
 // ErrClosed is returned by Do after Close.
 var ErrClosed = errors.New("group commit closed")
 
-// Rollback, returned by a write, rolls its part back and makes Do return
-// nil: the write found its work already done and changed nothing.
-var Rollback = errors.New("groupcommit: roll back this write")
+// ErrRollback, returned by a write, rolls its part back and makes Do
+// return nil: the write found its work already done and changed nothing.
+var ErrRollback = errors.New("groupcommit: roll back this write")
 
 // Write is one caller's part of a transaction. ctx keeps the caller's
 // values but not its cancellation: a caller giving up must not interrupt,
@@ -240,13 +240,13 @@ func (w *Writer) commit(batch []*job) {
 		}
 	}
 	if alone && live[0].err != nil {
-		if live[0].err == Rollback {
+		if live[0].err == ErrRollback {
 			live[0].err = nil
 		}
 		return // the deferred Rollback undoes it
 	}
 	for _, j := range live {
-		if j.err == Rollback {
+		if j.err == ErrRollback {
 			j.err = nil
 		} else if j.err == nil && j.ctx.Err() != nil {
 			j.err = fmt.Errorf("%w: %w", ErrGaveUp, j.ctx.Err())

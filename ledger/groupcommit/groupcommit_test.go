@@ -88,7 +88,7 @@ func TestBatch(t *testing.T) {
 			if err := insert("rolls-back")(ctx, tx); err != nil {
 				return err
 			}
-			return Rollback
+			return ErrRollback
 		},
 	}
 	var mu sync.Mutex
@@ -142,7 +142,7 @@ func TestAlone(t *testing.T) {
 	}
 	if err := w.Do(t.Context(), func(ctx context.Context, tx *sql.Tx) error {
 		insert("rolls-back")(ctx, tx)
-		return Rollback
+		return ErrRollback
 	}); err != nil {
 		t.Errorf("Do(write rolling back) = %v, want nil", err)
 	}
