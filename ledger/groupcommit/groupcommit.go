@@ -69,13 +69,13 @@ type job struct {
 
 // Writer is the one writer goroutine of a database.
 type Writer struct {
-	db    *sql.DB
-	max   int
-	onErr func(panic any, stack []byte)
-	jobs  chan *job // unbuffered: a job is handed over or not at all
-	quit  chan struct{}
-	ended chan struct{} // closed when run returns
-	once  sync.Once
+	db      *sql.DB
+	max     int
+	onPanic func(p any, stack []byte)
+	jobs    chan *job // unbuffered: a job is handed over or not at all
+	quit    chan struct{}
+	ended   chan struct{} // closed when run returns
+	once    sync.Once
 
 	batches, writes atomic.Int64
 	pending         atomic.Int64 // writes handed over or waiting to be
@@ -96,7 +96,7 @@ func New(db *sql.DB, o Options) *Writer {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 64
 	}
-	w := &Writer{db: db, max: o.MaxBatch, onErr: o.OnPanic, jobs: make(chan *job),
+	w := &Writer{db: db, max: o.MaxBatch, onPanic: o.OnPanic, jobs: make(chan *job),
 		quit: make(chan struct{}), ended: make(chan struct{})}
 	go w.run()
 	return w
@@ -169,8 +169,8 @@ func (w *Writer) run() {
 func (w *Writer) run1(tx *sql.Tx, j *job) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			if w.onErr != nil {
-				w.onErr(p, debug.Stack())
+			if w.onPanic != nil {
+				w.onPanic(p, debug.Stack())
 			}
 			err = fmt.Errorf("panic: %v", p)
 		}

@@ -135,13 +135,17 @@ func TestAlone(t *testing.T) {
 	db := openDB(t)
 	w := New(db, Options{})
 	if err := w.Do(t.Context(), func(ctx context.Context, tx *sql.Tx) error {
-		insert("fails")(ctx, tx)
+		if err := insert("fails")(ctx, tx); err != nil {
+			t.Errorf("insert fails: %v", err)
+		}
 		return errors.New("no")
 	}); err == nil {
 		t.Error("Do(failing write) = nil, want its error")
 	}
 	if err := w.Do(t.Context(), func(ctx context.Context, tx *sql.Tx) error {
-		insert("rolls-back")(ctx, tx)
+		if err := insert("rolls-back")(ctx, tx); err != nil {
+			t.Errorf("insert rolls-back: %v", err)
+		}
 		return ErrRollback
 	}); err != nil {
 		t.Errorf("Do(write rolling back) = %v, want nil", err)
