@@ -63,6 +63,16 @@ func (c *Proto) Marshal(m any) ([]byte, error) {
 	return proto.Marshal(pm)
 }
 
+// MarshalAppend appends m's encoding to b. connect-go marshals into a
+// pooled buffer through it; without it every message is a new slice.
+func (c *Proto) MarshalAppend(b []byte, m any) ([]byte, error) {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T", errNotProto, m)
+	}
+	return proto.MarshalOptions{}.MarshalAppend(b, pm)
+}
+
 // MarshalStable is Marshal with deterministic map order.
 func (c *Proto) MarshalStable(m any) ([]byte, error) {
 	pm, ok := m.(proto.Message)
@@ -104,6 +114,15 @@ func (c *JSON) Marshal(m any) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %T", errNotProto, m)
 	}
 	return protojson.Marshal(pm)
+}
+
+// MarshalAppend appends m's encoding to b, as Proto's does.
+func (c *JSON) MarshalAppend(b []byte, m any) ([]byte, error) {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T", errNotProto, m)
+	}
+	return protojson.MarshalOptions{}.MarshalAppend(b, pm)
 }
 
 // MarshalStable is Marshal without protojson's random whitespace.

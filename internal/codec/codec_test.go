@@ -1,10 +1,12 @@
 package codec_test
 
 import (
+	"bytes"
 	"runtime"
 	"strings"
 	"testing"
 
+	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -116,6 +118,32 @@ func TestRoundTrip(t *testing.T) {
 			if err := c.Unmarshal(b, got); err != nil || !proto.Equal(got, want) {
 				t.Errorf("%T round trip = %v, %v; want %v", c, got, err, want)
 			}
+		}
+	}
+}
+
+// connect-go marshals into its pooled buffers only through a codec that
+// has MarshalAppend; what it appends must be what Marshal returns.
+func TestMarshalAppend(t *testing.T) {
+	msg := &decisionv1.DecideRequest{RequestId: "r-1", Checkpoint: "signup", Attributes: nestedStruct(3)}
+	for _, c := range []interface {
+		connect.Codec
+		MarshalAppend([]byte, any) ([]byte, error)
+	}{&codec.Proto{Limit: 40}, &codec.JSON{Limit: 40}} {
+		prefix := []byte("kept")
+		b, err := c.MarshalAppend(prefix, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, prefix) {
+			t.Fatalf("%T.MarshalAppend lost the bytes it appends to: %q", c, b)
+		}
+		got := &decisionv1.DecideRequest{}
+		if err := c.Unmarshal(b[len(prefix):], got); err != nil || !proto.Equal(got, msg) {
+			t.Errorf("%T: MarshalAppend then Unmarshal = %v, %v; want %v", c, got, err, msg)
+		}
+		if _, err := c.MarshalAppend(nil, "not a message"); err == nil {
+			t.Errorf("%T.MarshalAppend of a string succeeded", c)
 		}
 	}
 }
