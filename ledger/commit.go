@@ -135,7 +135,7 @@ func (l *Ledger) store(ctx context.Context, tx *sql.Tx, rec *decision.Record, ba
 	}
 
 	st := l.storable(rec)
-	body, err := json.Marshal(st)
+	record, err := l.encodeRecord(st)
 	if err != nil {
 		return stored{}, fmt.Errorf("commit decision %s: encode record: %w", st.DecisionID, err)
 	}
@@ -151,7 +151,7 @@ func (l *Ledger) store(ctx context.Context, tx *sql.Tx, rec *decision.Record, ba
 	res, err := tx.StmtContext(ctx, l.put.decision).ExecContext(ctx,
 		st.DecisionID, st.RequestID, st.SubjectID, st.Checkpoint, l.d.ts(st.DecidedAt),
 		st.Verdict.Action.String(), string(codesJSON), st.Fallback, st.DryRun,
-		st.Verdict.BundleRevision, int64(st.Latency), l.packRecord(body), source)
+		st.Verdict.BundleRevision, int64(st.Latency), record, source)
 	if err != nil {
 		return stored{}, fmt.Errorf("commit decision %s: insert: %w", st.DecisionID, err)
 	}

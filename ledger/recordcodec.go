@@ -2,9 +2,13 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/gavel/gavel/decision"
 )
 
 // On SQLite the decisions table holds each record as zstd-compressed JSON.
@@ -35,8 +39,33 @@ func mustZstd[T any](v T, err error) T {
 	return v
 }
 
+// encodeRecord returns the value stored in decisions.record for st. The JSON
+// is what json.Marshal gives, written into a pooled buffer that packRecord
+// copies from (compressed, or as a string): a record is kilobytes, and a
+// slice of its own per decision was a twentieth of what a decision with
+// detectors allocates.
+func (l *Ledger) encodeRecord(st *decision.Record) (any, error) {
+	buf := recordBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledRecord {
+			recordBuffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(st); err != nil {
+		return nil, err
+	}
+	return l.packRecord(bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})), nil
+}
+
+var recordBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledRecord bounds the buffers kept: one rare huge record (evidence
+// near its limits) is not held on to.
+const maxPooledRecord = 256 << 10
+
 // packRecord returns the value stored in decisions.record for the JSON
-// body of a record.
+// body of a record; it keeps no reference to body.
 func (l *Ledger) packRecord(body []byte) any {
 	if l.d.name != SQLite || l.cfg.SQLitePlainRecords {
 		return string(body)

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,5 +136,58 @@ func TestDecodeForReplay(t *testing.T) {
 	}
 	if _, err := (&Encoded{DecisionID: "d-bad", body: []byte(`{"input": [`)}).DecodeForReplay(); err == nil || !strings.Contains(err.Error(), "d-bad") {
 		t.Errorf("DecodeForReplay of a truncated record: error %v, want one naming the decision", err)
+	}
+}
+
+// TestEncodeRecordIsMarshal: the stored record, compressed or plain, is
+// json.Marshal's encoding byte for byte, and a value encodeRecord returned
+// stays whole after its buffer went back to the pool and was reused.
+func TestEncodeRecordIsMarshal(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("testdata", "record-6-detectors.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := (&Encoded{DecisionID: "d-1", body: raw}).Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := groupRecord("s-<html> & \u2028")
+	for _, l := range []*Ledger{
+		{d: &dialect{name: SQLite}},
+		{d: &dialect{name: SQLite}, cfg: Config{SQLitePlainRecords: true}},
+		{d: &dialect{name: Postgres}},
+	} {
+		var held []any
+		recs := []*decision.Record{big.Record, small, big.Record, small}
+		for _, rec := range recs {
+			v, err := l.encodeRecord(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, v)
+		}
+		for i, v := range held {
+			var stored []byte
+			switch v := v.(type) {
+			case string:
+				stored = []byte(v)
+			case []byte:
+				stored = v
+			default:
+				t.Fatalf("encodeRecord returned a %T", v)
+			}
+			got, err := unpackRecord(stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := json.Marshal(recs[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s, plain %v, record %d: stored %q, want json.Marshal's %q", l.d.name, l.cfg.SQLitePlainRecords, i, got, want)
+			}
+		}
 	}
 }
