@@ -51,7 +51,7 @@ type Ledger struct {
 	byRequest *sql.Stmt // ByRequestID's, on the read pool
 	put       struct {
 		decision, reasonHit, hold, suspension, strike, lift *sql.Stmt
-		versionCreate, versionLock, versionBump             *sql.Stmt
+		versionLock, versionBump                            *sql.Stmt
 		event                                               *sql.Stmt
 	}
 
@@ -131,7 +131,6 @@ func (l *Ledger) prepare(ctx context.Context) error {
 		{l.w, &l.put.suspension, l.q.insertSuspension},
 		{l.w, &l.put.strike, l.q.insertStrike},
 		{l.w, &l.put.lift, l.q.liftRemedied},
-		{l.w, &l.put.versionCreate, l.q.subjectVersionCreate},
 		{l.w, &l.put.versionLock, l.q.subjectVersionLock},
 		{l.w, &l.put.versionBump, l.q.subjectVersionBump},
 		{l.w, &l.put.event, l.q.insertEvent},
@@ -276,7 +275,7 @@ func (l *Ledger) Close() error {
 		var errs []error
 		for _, st := range []*sql.Stmt{l.hot.holds, l.hot.strikes, l.hot.recent, l.hot.standing, l.hot.cleared,
 			l.put.decision, l.put.reasonHit, l.put.hold, l.put.suspension, l.put.strike, l.put.lift,
-			l.put.versionCreate, l.put.versionLock, l.put.versionBump, l.put.event, l.byRequest} {
+			l.put.versionLock, l.put.versionBump, l.put.event, l.byRequest} {
 			if st != nil {
 				errs = append(errs, st.Close())
 			}

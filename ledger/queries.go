@@ -11,17 +11,15 @@ type queries struct {
 	overturnDecision, overturnStrike, liftHoldsOf, liftSuspensionOf             string
 	// The subject's standing version (standing.go): created, read under
 	// the lock, bumped.
-	subjectVersionCreate, subjectVersionLock, subjectVersionBump string
+	subjectVersionLock, subjectVersionBump string
 }
 
 func newQueries(d *dialect) *queries {
 	r := d.rebind
-	forUpdate := "" // SQLite's one writer holds the lock already
 	// The later of the stored changed_at (NULL before migration 0024's
 	// backfill reached it) and the new one.
 	laterChange := "max(COALESCE(subject_versions.changed_at, excluded.changed_at), excluded.changed_at)"
 	if d.name == Postgres {
-		forUpdate = " FOR UPDATE"
 		laterChange = "GREATEST(subject_versions.changed_at, excluded.changed_at)"
 	}
 	return &queries{
@@ -46,9 +44,15 @@ func newQueries(d *dialect) *queries {
 			  AND since <= ? AND (until IS NULL OR until > ?)`),
 
 		recordByRequestID: r(`SELECT record FROM decisions WHERE request_id = ?`),
-		subjectVersionCreate: r(`INSERT INTO subject_versions (subject_id, version) VALUES (?, 0)
-		ON CONFLICT DO NOTHING`),
-		subjectVersionLock: r(`SELECT version, COALESCE(changed_at > ?, false) FROM subject_versions WHERE subject_id = ?` + forUpdate),
+		// One statement creates the subject's version row if it has none
+		// and locks it: an upsert whose update changes nothing takes the
+		// row lock as an UPDATE does (on PostgreSQL, held by every other
+		// transaction of the subject, on any replica, until this one ends;
+		// SQLite's one writer holds the lock already), and returns the row
+		// as committed before it, after waiting for a transaction holding it.
+		subjectVersionLock: r(`INSERT INTO subject_versions (subject_id, version) VALUES (?, 0)
+		ON CONFLICT (subject_id) DO UPDATE SET version = subject_versions.version
+		RETURNING version, COALESCE(changed_at > ?, false)`),
 		subjectVersionBump: r(`INSERT INTO subject_versions (subject_id, version, changed_at) VALUES (?, 1, ?)
 		ON CONFLICT (subject_id) DO UPDATE SET version = subject_versions.version + 1, changed_at = ` + laterChange),
 		recordByID: r(`SELECT record FROM decisions WHERE decision_id = ?`),

@@ -13,9 +13,10 @@ import (
 )
 
 // lockSubject takes the lock on the subject's version row inside tx and
-// returns the version. On PostgreSQL the row lock (SELECT … FOR UPDATE)
-// holds every other transaction of the subject, on any replica, until tx
-// ends; on SQLite the single writer connection already does.
+// returns the version. On PostgreSQL the row lock (an upsert's, see
+// queries.go) holds every other transaction of the subject, on any
+// replica, until tx ends; on SQLite the single writer connection already
+// does.
 func (l *Ledger) lockSubject(ctx context.Context, tx *sql.Tx, subjectID string) (int64, error) {
 	v, _, err := l.lockSubjectAsOf(ctx, tx, subjectID, time.Time{})
 	return v, err
@@ -25,10 +26,7 @@ func (l *Ledger) lockSubject(ctx context.Context, tx *sql.Tx, subjectID string) 
 // changed the subject's standing as of a time after asOf: one that a
 // history read as of asOf leaves out, whatever the version says.
 func (l *Ledger) lockSubjectAsOf(ctx context.Context, tx *sql.Tx, subjectID string, asOf time.Time) (version int64, changedAfter bool, err error) {
-	if _, err := tx.StmtContext(ctx, l.put.versionCreate).ExecContext(ctx, subjectID); err != nil {
-		return 0, false, err
-	}
-	err = tx.StmtContext(ctx, l.put.versionLock).QueryRowContext(ctx, l.d.ts(asOf), subjectID).Scan(&version, &changedAfter)
+	err = tx.StmtContext(ctx, l.put.versionLock).QueryRowContext(ctx, subjectID, l.d.ts(asOf)).Scan(&version, &changedAfter)
 	return version, changedAfter, err
 }
 
