@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/ledger"
 	"github.com/gavel/gavel/ledger/ledgertest"
@@ -164,5 +167,64 @@ func rewind(t *testing.T, driver, dsn string, statements ...string) {
 		if _, err := db.ExecContext(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
+	}
+}
+
+// TestRecordJSONMigration: migration 0025 turns PostgreSQL's stored records
+// from jsonb into json; a ledger written before it reads back the same
+// decisions after it, and takes new ones.
+func TestRecordJSONMigration(t *testing.T) {
+	t.Parallel()
+	setup, ok := rebuiltBackends()["postgres"]
+	if !ok {
+		t.Skipf("%s not set: the migration is PostgreSQL's", postgresEnv)
+	}
+	cfg, driver, dsn := setup(t)
+	l, err := ledger.Open(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := ledgertest.Record("acct-jsonb", "withdrawal", ledgertest.T0, decision.Restrict, "PAYOUT_MISMATCH")
+	rec.Input["padding"] = "quotes \" and <html> & unicode \u00e9\u2028"
+	stored, _, err := l.Commit(t.Context(), rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+
+	// The ledger as a gavel before migration 0025 left it.
+	rewind(t, driver, dsn,
+		"ALTER TABLE decisions ALTER COLUMN record TYPE jsonb USING record::jsonb",
+		"DELETE FROM schema_migrations WHERE version = 25",
+	)
+
+	l, err = ledger.Open(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got, err := l.Get(t.Context(), stored.DecisionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(stored, got, cmpopts.IgnoreFields(decision.Record{}, "Effects")); diff != "" {
+		t.Errorf("a record stored as jsonb, read after the migration (-stored +read):\n%s", diff)
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var typ string
+	if err := db.QueryRowContext(t.Context(), `SELECT data_type FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'decisions' AND column_name = 'record'`).Scan(&typ); err != nil {
+		t.Fatal(err)
+	}
+	if typ != "json" {
+		t.Errorf("decisions.record is %s after the migration, want json", typ)
+	}
+	next := ledgertest.Record("acct-jsonb", "withdrawal", ledgertest.T0.Add(time.Minute), decision.Allow, "")
+	if _, _, err := l.Commit(t.Context(), next, nil); err != nil {
+		t.Fatalf("a commit after the migration: %v", err)
 	}
 }

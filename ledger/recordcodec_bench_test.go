@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/internal/pgtest"
 )
 
 // BenchmarkCommitRecordCodec commits a real decision record (a signup
@@ -32,24 +33,7 @@ func BenchmarkCommitRecordCodec(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer l.Close()
-			var n atomic.Int64
-			b.ReportAllocs()
-			b.SetParallelism(16)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					rec := new(decision.Record)
-					if err := json.Unmarshal(raw, rec); err != nil {
-						b.Error(err)
-						return
-					}
-					i := n.Add(1)
-					rec.DecisionID, rec.RequestID, rec.SubjectID = uuid.NewString(), uuid.NewString(), fmt.Sprintf("s-codec-%d", i)
-					if _, _, err := l.Commit(b.Context(), rec, &decision.Basis{}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
+			n := commitRecords(b, l, raw)
 			b.StopTimer()
 			if _, err := l.w.ExecContext(b.Context(), "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 				b.Fatal(err)
@@ -61,7 +45,64 @@ func BenchmarkCommitRecordCodec(b *testing.B) {
 			if err := l.r.QueryRowContext(b.Context(), "PRAGMA page_size").Scan(&size); err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(float64(pages*size)/float64(n.Load()), "db-bytes/decision")
+			b.ReportMetric(float64(pages*size)/float64(n), "db-bytes/decision")
 		})
 	}
+}
+
+// BenchmarkCommitRecordPostgres commits the same real record on PostgreSQL
+// with decisions.record as json (migration 0025) and, side by side, as the
+// jsonb it was before.
+func BenchmarkCommitRecordPostgres(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "record-6-detectors.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, typ := range []string{"jsonb", "json"} {
+		b.Run("record="+typ, func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.Driver, cfg.DSN, cfg.MaxConns = Postgres, pgtest.Schema(b, "gavel_bench"), 16
+			open := func() *Ledger {
+				l, err := Open(b.Context(), cfg, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return l
+			}
+			if typ == "jsonb" { // altered before the statements are prepared
+				l := open()
+				if _, err := l.w.ExecContext(b.Context(), `ALTER TABLE decisions ALTER COLUMN record TYPE jsonb USING record::jsonb`); err != nil {
+					b.Fatal(err)
+				}
+				l.Close()
+			}
+			l := open()
+			defer l.Close()
+			commitRecords(b, l, raw)
+		})
+	}
+}
+
+// commitRecords commits copies of the record raw from 16 callers a core
+// until b.N are committed, and returns how many it committed.
+func commitRecords(b *testing.B, l *Ledger, raw []byte) int64 {
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rec := new(decision.Record)
+			if err := json.Unmarshal(raw, rec); err != nil {
+				b.Error(err)
+				return
+			}
+			i := n.Add(1)
+			rec.DecisionID, rec.RequestID, rec.SubjectID = uuid.NewString(), uuid.NewString(), fmt.Sprintf("s-codec-%d", i)
+			if _, _, err := l.Commit(b.Context(), rec, &decision.Basis{}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	return n.Load()
 }
