@@ -2,11 +2,13 @@ package ledger
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/internal/pgtest"
 )
 
@@ -63,5 +65,74 @@ func TestReasonCodeIndex(t *testing.T) {
 	if err := pl.r.QueryRowContext(ctx, `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'reason_hits_code_time'`).Scan(&def); err != nil ||
 		!strings.Contains(def, "(code, decided_at DESC, decision_id DESC)") {
 		t.Errorf("postgres: index reason_hits_code_time = %q, %v; want (code, decided_at DESC, decision_id DESC)", def, err)
+	}
+}
+
+// TestReasonHitsEveryCode: every reason code of a decision is stored once
+// (a code given by several reasons too), for any count of codes, on both
+// backends.
+func TestReasonHitsEveryCode(t *testing.T) {
+	t.Parallel()
+	backends := map[string]func(t *testing.T) Config{
+		"sqlite": func(t *testing.T) Config {
+			cfg := DefaultConfig()
+			cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
+			return cfg
+		},
+		"postgres": func(t *testing.T) Config {
+			cfg := DefaultConfig()
+			cfg.Driver, cfg.DSN = Postgres, pgtest.Schema(t, "gavel_test")
+			return cfg
+		},
+	}
+	for name, config := range backends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			l, err := Open(t.Context(), config(t), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			for _, n := range []int{0, 1, 3, 11} {
+				rec := groupRecord(fmt.Sprintf("s-codes-%d", n))
+				rec.Verdict.Reasons = nil
+				want := map[string]bool{}
+				for i := range n {
+					code := fmt.Sprintf("CODE_%d", i)
+					want[code] = true
+					// Each code twice: stored once.
+					rec.Verdict.Reasons = append(rec.Verdict.Reasons, decision.Reason{Code: code, Action: decision.Restrict},
+						decision.Reason{Code: code, Action: decision.Warn})
+				}
+				if _, _, err := l.Commit(t.Context(), rec, nil); err != nil {
+					t.Fatalf("%d codes: %v", n, err)
+				}
+				rows, err := l.r.QueryContext(t.Context(), l.d.rebind(`SELECT code FROM reason_hits WHERE decision_id = ?`), rec.DecisionID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[string]bool{}
+				count := 0
+				for rows.Next() {
+					var c string
+					if err := rows.Scan(&c); err != nil {
+						t.Fatal(err)
+					}
+					got[c] = true
+					count++
+				}
+				if err := rows.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if count != n || len(got) != n {
+					t.Errorf("%d codes: %d hits stored (%d distinct), want %d", n, count, len(got), n)
+				}
+				for c := range want {
+					if !got[c] {
+						t.Errorf("%d codes: %s not stored", n, c)
+					}
+				}
+			}
+		})
 	}
 }
