@@ -9,8 +9,8 @@ type queries struct {
 	recordByRequestID, recordByID, listFirst, listAfter                         string
 	activeHolds, activeStrikes, recent, standing, cleared                       string
 	overturnDecision, overturnStrike, liftHoldsOf, liftSuspensionOf             string
-	// The subject's standing version (standing.go): created, read under
-	// the lock, bumped.
+	// The subject's standing version (standing.go): created and locked
+	// by one upsert, bumped.
 	subjectVersionLock, subjectVersionBump string
 }
 
