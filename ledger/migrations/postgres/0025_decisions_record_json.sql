@@ -6,5 +6,9 @@
 -- still open to -> and ->> in an ad hoc query. PostgreSQL dialect.
 --
 -- This rewrites the decisions table under its lock: on a large ledger the
--- upgrade takes time in proportion to it (measure on a copy first).
+-- upgrade takes time in proportion to it (measure on a copy first). Stop
+-- every replica of an older gavel before the first new one starts: a
+-- statement an older replica prepared that reads records fails from then
+-- on ("cached plan must not change result type"), and that replica
+-- decides by its failure policy until it is restarted.
 ALTER TABLE decisions ALTER COLUMN record TYPE json USING record::json;
