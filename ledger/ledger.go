@@ -19,7 +19,6 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/gavel/gavel/decision"
-	"github.com/gavel/gavel/ledger/sqlitewal"
 )
 
 var _ decision.Ledger = (*Ledger)(nil)
@@ -55,9 +54,6 @@ type Ledger struct {
 		versionLock, versionBump                            *sql.Stmt
 		event                                               *sql.Stmt
 	}
-
-	// ckpt checkpoints an SQLite ledger's WAL off the writer's path.
-	ckpt *sqlitewal.Checkpointer
 
 	// redone counts decisions made again at commit because the subject's
 	// standing had changed since their history was read.
@@ -184,9 +180,6 @@ func (l *Ledger) openSQLite(ctx context.Context) error {
 	// memory the journal is a few hundred KiB at most (a batch is bounded)
 	// and is dropped at COMMIT.
 	wq.Add("_pragma", "temp_store(MEMORY)")
-	// The WAL is checkpointed beside the writer (sqlitewal), not inside
-	// the commit that fills it; the writer's own checkpoint is a backstop.
-	wq.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", sqlitewal.Backstop))
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
 		return err
@@ -204,14 +197,6 @@ func (l *Ledger) openSQLite(ctx context.Context) error {
 	if err := w.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
 		return err
 	}
-
-	cdb, err := sql.Open("sqlite", path+"?"+common.Encode())
-	if err != nil {
-		return err
-	}
-	l.ckpt = sqlitewal.Start(cdb, w, checkpointEvery, func(err error) {
-		l.log.Warn("ledger WAL checkpoint failed", "err", err)
-	})
 
 	rq := cloneValues(common)
 	rq.Set("_query_only", "1")
@@ -242,15 +227,6 @@ func (l *Ledger) openPostgres(ctx context.Context) error {
 	l.w, l.r = db, db
 	return db.PingContext(ctx)
 }
-
-// checkpointEvery is how often the WAL of an SQLite ledger is
-// checkpointed beside its writer. Each checkpoint syncs the WAL written
-// since the one before; the one on the writer's connection that lets the
-// WAL start over (sqlitewal.RestartAt) then has little left to sync.
-// BenchmarkCommit/sqlite measured 100 ms against 10 ms: a p99 of 1.8–2.0
-// against 4.0–4.5 ms, but the slowest thousandth 50 against 20–23 ms
-// (12–15 and 15–18 ms with SQLite checkpointing in the commit).
-const checkpointEvery = 10 * time.Millisecond
 
 func cloneValues(v url.Values) url.Values {
 	c := make(url.Values, len(v)+1)
@@ -303,9 +279,6 @@ func (l *Ledger) Close() error {
 			if st != nil {
 				errs = append(errs, st.Close())
 			}
-		}
-		if l.ckpt != nil {
-			errs = append(errs, l.ckpt.Stop())
 		}
 		if l.r != nil && l.r != l.w {
 			errs = append(errs, l.r.Close())
