@@ -12,7 +12,7 @@ import (
 
 // BenchCommit measures Commit of a restricting, striking decision with two
 // holds: the heaviest write on a decision's path. Beside the mean it
-// reports the p50, p99 and slowest commit: a stall of the writer (a WAL
+// reports the p50, p99, p99.9 and slowest commit: a stall of the writer (a WAL
 // checkpoint on SQLite) shows in the tail, not in the mean.
 func BenchCommit(b *testing.B, open Opener) {
 	l := open(b)
