@@ -118,7 +118,19 @@ func text(t testing.TB, ctx context.Context, css string) string {
 	defer cancel()
 	s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(css)))
 	if err != nil {
-		t.Fatalf("browser: text of %s: %v", css, err)
+		t.Fatalf("browser: text of %s: %v; the page instead:\n%s", css, err, pageText(ctx))
+	}
+	return s
+}
+
+// pageText is the address and the start of the text of the page the tab
+// shows, for a failure's message.
+func pageText(ctx context.Context) string {
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(sctx, chromedp.Evaluate[string](`location.pathname + location.search + "\n" + document.body.innerText.slice(0, 3000)`))
+	if err != nil {
+		return "(unreadable: " + err.Error() + ")"
 	}
 	return s
 }

@@ -540,9 +540,14 @@ func TestSignedBundleHotReload(t *testing.T) {
 	srv, hs := bundletest.New(t, tarballs["hot-1"])
 
 	dataDir := t.TempDir()
+	// The evaluation's deadline is long: what this test counts is decisions
+	// a switch of revision failed, not evaluations a busy machine (the race
+	// detector, the suite in parallel, the new revision compiling) slowed
+	// past the default 250 ms, which fall back by design.
 	env := append(signingEnv("release", pub),
 		"GAVEL_POLICY__SOURCE="+hs.URL+bundletest.Path,
-		"GAVEL_POLICY__POLLING__MIN=1s", "GAVEL_POLICY__POLLING__MAX=1s")
+		"GAVEL_POLICY__POLLING__MIN=1s", "GAVEL_POLICY__POLLING__MAX=1s",
+		"GAVEL_DECISION__POLICY_TIMEOUT=10s")
 	g := startGavelIn(t, dataDir, env...)
 
 	// Several callers decide continuously while the revisions switch.
