@@ -73,19 +73,7 @@ func TestReasonCodeIndex(t *testing.T) {
 // backends.
 func TestReasonHitsEveryCode(t *testing.T) {
 	t.Parallel()
-	backends := map[string]func(t *testing.T) Config{
-		"sqlite": func(t *testing.T) Config {
-			cfg := DefaultConfig()
-			cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
-			return cfg
-		},
-		"postgres": func(t *testing.T) Config {
-			cfg := DefaultConfig()
-			cfg.Driver, cfg.DSN = Postgres, pgtest.Schema(t, "gavel_test")
-			return cfg
-		},
-	}
-	for name, config := range backends {
+	for name, config := range configs() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			l, err := Open(t.Context(), config(t), nil)

@@ -14,19 +14,7 @@ import (
 // committed, never the one before it.
 func TestSubjectVersionLockAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	backends := map[string]func(t *testing.T) Config{
-		"sqlite": func(t *testing.T) Config {
-			cfg := DefaultConfig()
-			cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
-			return cfg
-		},
-		"postgres": func(t *testing.T) Config {
-			cfg := DefaultConfig()
-			cfg.Driver, cfg.DSN, cfg.MaxConns = Postgres, pgtest.Schema(t, "gavel_test"), 2
-			return cfg
-		},
-	}
-	for name, config := range backends {
+	for name, config := range configs() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cfg := config(t)
@@ -92,5 +80,22 @@ func TestSubjectVersionLockAcrossReplicas(t *testing.T) {
 				t.Errorf("replica b after a committed: version %d, changed after its time %v, %v; want 1, true", r.version, r.changed, r.err)
 			}
 		})
+	}
+}
+
+// configs are the configurations of a ledger of its own on each backend,
+// for this package's tests (PostgreSQL's skips without a server).
+func configs() map[string]func(t *testing.T) Config {
+	return map[string]func(t *testing.T) Config{
+		"sqlite": func(t *testing.T) Config {
+			cfg := DefaultConfig()
+			cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
+			return cfg
+		},
+		"postgres": func(t *testing.T) Config {
+			cfg := DefaultConfig()
+			cfg.Driver, cfg.DSN, cfg.MaxConns = Postgres, pgtest.Schema(t, "gavel_test"), 2
+			return cfg
+		},
 	}
 }
