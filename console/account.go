@@ -78,7 +78,7 @@ func (c *Console) showAccount(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	d := accountData{Ref: r.PathValue("ref"), Subject: subject, Standing: st.Msg.GetStanding(), Timeline: list.Msg.GetDecisions(),
-		Next: list.Msg.GetNextPageToken(), CanAct: s.who.Has(RoleReview, RoleAdmin), Reviewer: reviewerOf(s), RequestID: randomToken()}
+		Next: list.Msg.GetNextPageToken(), CanAct: s.who.Has(RoleReview, RoleAdmin), Reviewer: reviewerOf(s), RequestID: manualRequestID()}
 	notice := ""
 	switch r.URL.Query().Get("done") {
 	case "suspend":
@@ -94,6 +94,12 @@ func (c *Console) showAccount(w http.ResponseWriter, r *http.Request, s *session
 	c.fill(v, s)
 	c.render(w, r, code, "account", v)
 }
+
+// manualRequestID is the request id of the Account page's manual action
+// forms, each of which appends "-" and its action: the retry of one submit
+// is recorded once. A token alone would start with '-' or '_' one time in
+// 32, which no request id may.
+func manualRequestID() string { return "console-" + randomToken() }
 
 // act records a reviewer's manual action on the account.
 func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session) {

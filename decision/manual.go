@@ -24,7 +24,7 @@ func (e *Engine) SetCatalog(c Catalog) { e.catalog = c }
 // Standing returns the subject's standing now, or ErrNotFound.
 func (e *Engine) Standing(ctx context.Context, subjectID string) (*Standing, error) {
 	if !idPattern.MatchString(subjectID) {
-		return nil, ValidationError{{Field: "subject_id", Reason: "must be 1-128 characters of letters, digits and ._:-"}}
+		return nil, ValidationError{{Field: "subject_id", Reason: IDRule}}
 	}
 	return e.ledger.Standing(ctx, subjectID, e.cfg.Now())
 }
@@ -113,10 +113,10 @@ func (e *Engine) validateManual(a *ManualAction) error {
 	if a.SubjectID == "" {
 		v = append(v, FieldError{"subject_id", "is required"})
 	} else if !idPattern.MatchString(a.SubjectID) {
-		v = append(v, FieldError{"subject_id", "must be 1-128 characters of letters, digits and ._:-"})
+		v = append(v, FieldError{"subject_id", IDRule})
 	}
 	if a.RequestID != "" && !idPattern.MatchString(a.RequestID) {
-		v = append(v, FieldError{"request_id", "must be 1-128 characters of letters, digits and ._:-"})
+		v = append(v, FieldError{"request_id", IDRule})
 	}
 	switch a.Kind {
 	case ManualSuspend, ManualRestrict, ManualLift, ManualReinstate:

@@ -85,6 +85,13 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// IDRule says what an identifier a caller chooses (a subject id, a
+// request id) may be; ValidID checks it.
+const IDRule = "must be 1-128 characters of letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+
+// ValidID reports whether id follows IDRule.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
 var (
 	idPattern         = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$`)
 	signalNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
@@ -110,7 +117,7 @@ func Validate(r *Request, checkpoints map[string]bool, lim Limits) error {
 		case v == "" && required:
 			bad(field, "is required")
 		case v != "" && !idPattern.MatchString(v):
-			bad(field, "must be 1-128 characters of letters, digits, '.', '_', ':' or '-'")
+			bad(field, IDRule)
 		}
 	}
 	checkText := func(field, v string) {

@@ -129,8 +129,8 @@ func (s *Service) Queue(ctx context.Context, f Filter) ([]*ledger.QueueItem, str
 	if f.ReasonCode != "" && !codePattern.MatchString(f.ReasonCode) {
 		v = append(v, decision.FieldError{Field: "reason_code", Reason: fmt.Sprintf("%q is not a reason code (upper case, like MODEL_RISK)", f.ReasonCode)})
 	}
-	if f.SubjectID != "" && !idPattern.MatchString(f.SubjectID) {
-		v = append(v, decision.FieldError{Field: "subject_id", Reason: "must be 1-128 characters of letters, digits and ._:-"})
+	if f.SubjectID != "" && !decision.ValidID(f.SubjectID) {
+		v = append(v, decision.FieldError{Field: "subject_id", Reason: decision.IDRule})
 	}
 	checkText(&v, "assignee", f.Assignee, MaxNameChars, false)
 	if f.Assignee != "" && f.Unassigned {
