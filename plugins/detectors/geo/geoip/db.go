@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
+	"slices"
 	"sort"
 )
 
@@ -33,14 +35,19 @@ const (
 // maxEntries bounds each section so a corrupt count cannot allocate wildly.
 const maxEntries = 1 << 24
 
-// DB answers IP lookups. It is immutable once loaded and safe for concurrent use.
+// DB answers IP lookups. It is immutable once loaded and safe for concurrent
+// use. Its tables live outside the Go heap (see region).
 type DB struct {
 	countries []string // index 0 is ""
 	country4  table4[uint8]
 	country6  table6[uint8]
 	asn4      table4[uint32]
 	asn6      table6[uint32]
-	orgs      map[uint32]string
+	// AS organisations: orgASN sorted; the name of orgASN[i] is
+	// orgNames[orgEnd[i-1]:orgEnd[i]] (from 0 for the first).
+	orgASN   []uint32
+	orgEnd   []uint32
+	orgNames []byte
 }
 
 // Result is what the database knows of one address. Zero fields are unknown.
@@ -67,16 +74,30 @@ func (db *DB) Lookup(addr netip.Addr) Result {
 		r.ASN = db.asn6.find(k)
 	}
 	if r.ASN != 0 {
-		r.Org = db.orgs[r.ASN]
+		r.Org = db.org(r.ASN)
 	}
 	return r
+}
+
+// org is the name of the organisation of asn, "" when unknown. The name is
+// copied: it outlives the mapping that holds it.
+func (db *DB) org(asn uint32) string {
+	i, ok := slices.BinarySearch(db.orgASN, asn)
+	if !ok {
+		return ""
+	}
+	var from uint32
+	if i > 0 {
+		from = db.orgEnd[i-1]
+	}
+	return string(db.orgNames[from:db.orgEnd[i]])
 }
 
 // Stats counts the entries of each table, for logs.
 func (db *DB) Stats() map[string]int {
 	return map[string]int{
 		"country_v4": len(db.country4.starts), "country_v6": len(db.country6.starts),
-		"asn_v4": len(db.asn4.starts), "asn_v6": len(db.asn6.starts), "as_orgs": len(db.orgs),
+		"asn_v4": len(db.asn4.starts), "asn_v6": len(db.asn6.starts), "as_orgs": len(db.orgASN),
 	}
 }
 
@@ -143,19 +164,24 @@ func Load(r io.Reader) (*DB, error) {
 	if _, err := io.ReadFull(br, head); err != nil || string(head) != magic {
 		return nil, errors.New("geo database: not a gavel geo database (version 1)")
 	}
-	db := &DB{orgs: map[uint32]string{}}
+	db, mem := &DB{}, &region{}
 	for _, tag := range []byte{tagCountries, tagCountry4, tagCountry6, tagASN4, tagASN6, tagOrgs} {
-		if err := db.readSection(br, tag); err != nil {
+		if err := db.readSection(br, mem, tag); err != nil {
+			mem.free()
 			return nil, fmt.Errorf("geo database: section %q: %w", tag, err)
 		}
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
+		mem.free()
 		return nil, errors.New("geo database: trailing data")
+	}
+	if err := mem.seal(db); err != nil {
+		return nil, fmt.Errorf("geo database: %w", err)
 	}
 	return db, nil
 }
 
-func (db *DB) readSection(r *bufio.Reader, tag byte) error {
+func (db *DB) readSection(r *bufio.Reader, mem *region, tag byte) error {
 	var hdr [5]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return err
@@ -185,9 +211,20 @@ func (db *DB) readSection(r *bufio.Reader, tag byte) error {
 		if tag == tagASN4 {
 			w = 8
 		}
-		starts := make([]uint32, n)
+		starts, err := alloc[uint32](mem, n)
+		if err != nil {
+			return err
+		}
 		var c []uint8
 		var a []uint32
+		if tag == tagCountry4 {
+			c, err = alloc[uint8](mem, n)
+		} else {
+			a, err = alloc[uint32](mem, n)
+		}
+		if err != nil {
+			return err
+		}
 		for i := range n {
 			if _, err := io.ReadFull(r, buf[:w]); err != nil {
 				return err
@@ -200,9 +237,9 @@ func (db *DB) readSection(r *bufio.Reader, tag byte) error {
 				if int(buf[4]) >= len(db.countries) {
 					return fmt.Errorf("entry %d: country index %d out of range", i, buf[4])
 				}
-				c = append(c, buf[4])
+				c[i] = buf[4]
 			} else {
-				a = append(a, binary.BigEndian.Uint32(buf[4:]))
+				a[i] = binary.BigEndian.Uint32(buf[4:])
 			}
 		}
 		if tag == tagCountry4 {
@@ -215,9 +252,20 @@ func (db *DB) readSection(r *bufio.Reader, tag byte) error {
 		if tag == tagASN6 {
 			w = 20
 		}
-		starts := make([]u128, n)
+		starts, err := alloc[u128](mem, n)
+		if err != nil {
+			return err
+		}
 		var c []uint8
 		var a []uint32
+		if tag == tagCountry6 {
+			c, err = alloc[uint8](mem, n)
+		} else {
+			a, err = alloc[uint32](mem, n)
+		}
+		if err != nil {
+			return err
+		}
 		for i := range n {
 			if _, err := io.ReadFull(r, buf[:w]); err != nil {
 				return err
@@ -230,9 +278,9 @@ func (db *DB) readSection(r *bufio.Reader, tag byte) error {
 				if int(buf[16]) >= len(db.countries) {
 					return fmt.Errorf("entry %d: country index %d out of range", i, buf[16])
 				}
-				c = append(c, buf[16])
+				c[i] = buf[16]
 			} else {
-				a = append(a, binary.BigEndian.Uint32(buf[16:]))
+				a[i] = binary.BigEndian.Uint32(buf[16:])
 			}
 		}
 		if tag == tagCountry6 {
@@ -241,24 +289,45 @@ func (db *DB) readSection(r *bufio.Reader, tag byte) error {
 			db.asn6 = table6[uint32]{starts, a}
 		}
 	case tagOrgs:
-		for range n {
+		asns, err := alloc[uint32](mem, n)
+		if err != nil {
+			return err
+		}
+		ends, err := alloc[uint32](mem, n)
+		if err != nil {
+			return err
+		}
+		var names []byte
+		for i := range n {
 			if _, err := io.ReadFull(r, buf[:4]); err != nil {
 				return err
 			}
-			asn := binary.BigEndian.Uint32(buf)
+			asns[i] = binary.BigEndian.Uint32(buf)
+			if i > 0 && asns[i] <= asns[i-1] {
+				return fmt.Errorf("AS%d is out of order", asns[i])
+			}
 			l, err := binary.ReadUvarint(r)
 			if err != nil {
 				return err
 			}
 			if l > 1024 {
-				return fmt.Errorf("AS%d: name of %d bytes is implausible", asn, l)
+				return fmt.Errorf("AS%d: name of %d bytes is implausible", asns[i], l)
 			}
-			name := make([]byte, l)
-			if _, err := io.ReadFull(r, name); err != nil {
+			names = append(names, make([]byte, l)...)
+			if _, err := io.ReadFull(r, names[len(names)-int(l):]); err != nil {
 				return err
 			}
-			db.orgs[asn] = string(name)
+			if len(names) > math.MaxUint32 {
+				return errors.New("names are implausibly long")
+			}
+			ends[i] = uint32(len(names))
 		}
+		blob, err := alloc[byte](mem, len(names))
+		if err != nil {
+			return err
+		}
+		copy(blob, names)
+		db.orgASN, db.orgEnd, db.orgNames = asns, ends, blob
 	}
 	return nil
 }

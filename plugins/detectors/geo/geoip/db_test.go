@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -209,4 +210,46 @@ func shippedHosting(t testing.TB) *Hosting {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestShippedDatabaseOffHeap: the shipped database's tables (about 17 MB)
+// are mapped outside the Go heap, so the collector's target does not grow
+// with them, and they stay mapped while the DB is in use, through
+// collections.
+func TestShippedDatabaseOffHeap(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
+		t.Skip("the tables are on the heap where there are no anonymous mappings")
+	}
+	data, err := os.ReadFile("../data/geo.db.gz")
+	if err != nil {
+		t.Fatalf("the shipped database is missing (run make data): %v", err)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	db, err := Load(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grew := int64(heap()) - int64(before)
+	runtime.KeepAlive(data) // not collected between the two readings
+	tables := 0
+	for _, n := range db.Stats() {
+		tables += n
+	}
+	t.Logf("%d table entries; the Go heap grew %d bytes", tables, grew)
+	if grew > 4<<20 {
+		t.Errorf("loading the database grew the Go heap by %d bytes; its tables should be off the heap", grew)
+	}
+	for range 3 {
+		runtime.GC()
+	}
+	if got := db.Lookup(netip.MustParseAddr("2a01:4f8::1")); got.ASN != 24940 || got.Org == "" {
+		t.Errorf("after collections Lookup(2a01:4f8::1) = %+v, want AS24940 with its organisation", got)
+	}
+	runtime.KeepAlive(db)
 }

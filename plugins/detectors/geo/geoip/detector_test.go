@@ -179,7 +179,7 @@ func TestShippedHostingList(t *testing.T) {
 		t.Fatal(err)
 	}
 	for asn, provider := range h.asns {
-		if db.orgs[asn] == "" {
+		if db.org(asn) == "" {
 			t.Errorf("hosting list: AS%d (%s) has no organisation in the shipped database", asn, provider)
 		}
 	}
