@@ -15,6 +15,7 @@ import (
 // TestReasonCodeIndex: migration 0022 gives reason_hits its (code,
 // decided_at DESC, decision_id DESC) index on both backends, and on SQLite
 // the search by reason code walks it instead of every hit by time.
+// Migration 0026 drops the (code) index that is its prefix.
 func TestReasonCodeIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -28,6 +29,9 @@ func TestReasonCodeIndex(t *testing.T) {
 	var n int
 	if err := l.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'reason_hits_code_time'`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("sqlite: index reason_hits_code_time = %d, %v; want it", n, err)
+	}
+	if err := l.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'reason_hits_code'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("sqlite: index reason_hits_code = %d, %v; want it dropped", n, err)
 	}
 	// The shape of SearchDecisions' query with a reason code.
 	rows, err := l.r.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT d.record, h.decided_at, h.decision_id FROM reason_hits h
@@ -65,6 +69,9 @@ func TestReasonCodeIndex(t *testing.T) {
 	if err := pl.r.QueryRowContext(ctx, `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'reason_hits_code_time'`).Scan(&def); err != nil ||
 		!strings.Contains(def, "(code, decided_at DESC, decision_id DESC)") {
 		t.Errorf("postgres: index reason_hits_code_time = %q, %v; want (code, decided_at DESC, decision_id DESC)", def, err)
+	}
+	if err := pl.r.QueryRowContext(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'reason_hits_code'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("postgres: index reason_hits_code = %d, %v; want it dropped", n, err)
 	}
 }
 
