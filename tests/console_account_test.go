@@ -60,6 +60,10 @@ func TestConsoleAccount(t *testing.T) {
 		t.Fatalf("account page standing = %q", got)
 	}
 	b.check(t, ctx, "account")
+	// Each manual action's idempotency key is one the API accepts.
+	if rid := eval[string](t, ctx, `document.querySelector('form[action$="/suspend"] input[name=request_id]').value`); !strings.HasPrefix(rid, "console-") || !strings.HasSuffix(rid, "-suspend") {
+		t.Errorf("the suspend form's request_id = %q, want console-…-suspend", rid)
+	}
 	step(t, ctx, chromedp.Click(chromedp.CSS(`details:first-of-type summary`)),
 		chromedp.SendKeys(chromedp.ID("suspend-code"), "IDENTITY_FRAUD"),
 		chromedp.SendKeys(chromedp.ID("suspend-note"), "Selfie does not match the document."))
@@ -67,6 +71,7 @@ func TestConsoleAccount(t *testing.T) {
 	if got := text(t, ctx, ".notice"); !strings.Contains(got, "suspended") {
 		t.Errorf("after the suspension the page says %q", got)
 	}
+	b.check(t, ctx, "account-suspended")
 	st := standing()
 	if st.GetSuspension() == nil || st.GetSuspension().GetSource() != "manual" {
 		t.Errorf("GetStanding after the manual suspension = %v, want a manual suspension", st.GetSuspension())
