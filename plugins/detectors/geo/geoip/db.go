@@ -206,88 +206,30 @@ func (db *DB) readSection(r *bufio.Reader, mem *region, tag byte) error {
 		if n > 255 {
 			return fmt.Errorf("%d countries do not fit a byte", n)
 		}
-	case tagCountry4, tagASN4:
-		w := 5
-		if tag == tagASN4 {
-			w = 8
-		}
-		starts, err := alloc[uint32](mem, n)
+	case tagCountry4:
+		starts, vals, err := readTable(r, mem, n, 4, 1, key4, less4, db.country)
 		if err != nil {
 			return err
 		}
-		var c []uint8
-		var a []uint32
-		if tag == tagCountry4 {
-			c, err = alloc[uint8](mem, n)
-		} else {
-			a, err = alloc[uint32](mem, n)
-		}
+		db.country4 = table4[uint8]{starts, vals}
+	case tagASN4:
+		starts, vals, err := readTable(r, mem, n, 4, 4, key4, less4, asn)
 		if err != nil {
 			return err
 		}
-		for i := range n {
-			if _, err := io.ReadFull(r, buf[:w]); err != nil {
-				return err
-			}
-			starts[i] = binary.BigEndian.Uint32(buf)
-			if i > 0 && starts[i] <= starts[i-1] {
-				return fmt.Errorf("entry %d is out of order", i)
-			}
-			if tag == tagCountry4 {
-				if int(buf[4]) >= len(db.countries) {
-					return fmt.Errorf("entry %d: country index %d out of range", i, buf[4])
-				}
-				c[i] = buf[4]
-			} else {
-				a[i] = binary.BigEndian.Uint32(buf[4:])
-			}
-		}
-		if tag == tagCountry4 {
-			db.country4 = table4[uint8]{starts, c}
-		} else {
-			db.asn4 = table4[uint32]{starts, a}
-		}
-	case tagCountry6, tagASN6:
-		w := 17
-		if tag == tagASN6 {
-			w = 20
-		}
-		starts, err := alloc[u128](mem, n)
+		db.asn4 = table4[uint32]{starts, vals}
+	case tagCountry6:
+		starts, vals, err := readTable(r, mem, n, 16, 1, key128, u128.less, db.country)
 		if err != nil {
 			return err
 		}
-		var c []uint8
-		var a []uint32
-		if tag == tagCountry6 {
-			c, err = alloc[uint8](mem, n)
-		} else {
-			a, err = alloc[uint32](mem, n)
-		}
+		db.country6 = table6[uint8]{starts, vals}
+	case tagASN6:
+		starts, vals, err := readTable(r, mem, n, 16, 4, key128, u128.less, asn)
 		if err != nil {
 			return err
 		}
-		for i := range n {
-			if _, err := io.ReadFull(r, buf[:w]); err != nil {
-				return err
-			}
-			starts[i] = u128{binary.BigEndian.Uint64(buf), binary.BigEndian.Uint64(buf[8:])}
-			if i > 0 && !starts[i-1].less(starts[i]) {
-				return fmt.Errorf("entry %d is out of order", i)
-			}
-			if tag == tagCountry6 {
-				if int(buf[16]) >= len(db.countries) {
-					return fmt.Errorf("entry %d: country index %d out of range", i, buf[16])
-				}
-				c[i] = buf[16]
-			} else {
-				a[i] = binary.BigEndian.Uint32(buf[16:])
-			}
-		}
-		if tag == tagCountry6 {
-			db.country6 = table6[uint8]{starts, c}
-		} else {
-			db.asn6 = table6[uint32]{starts, a}
-		}
+		db.asn6 = table6[uint32]{starts, vals}
 	case tagOrgs:
 		asns, err := alloc[uint32](mem, n)
 		if err != nil {
@@ -331,3 +273,49 @@ func (db *DB) readSection(r *bufio.Reader, mem *region, tag byte) error {
 	}
 	return nil
 }
+
+// readTable reads n entries of a range table into mem: each a key of
+// keyWidth bytes, strictly increasing, then a value of valWidth bytes.
+func readTable[K, V any](r io.Reader, mem *region, n, keyWidth, valWidth int,
+	key func([]byte) K, less func(a, b K) bool, val func([]byte) (V, error)) ([]K, []V, error) {
+	starts, err := alloc[K](mem, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals, err := alloc[V](mem, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	buf := make([]byte, keyWidth+valWidth)
+	for i := range n {
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, nil, err
+		}
+		starts[i] = key(buf)
+		if i > 0 && !less(starts[i-1], starts[i]) {
+			return nil, nil, fmt.Errorf("entry %d is out of order", i)
+		}
+		if vals[i], err = val(buf[keyWidth:]); err != nil {
+			return nil, nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+	}
+	return starts, vals, nil
+}
+
+func key4(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
+
+func less4(a, b uint32) bool { return a < b }
+
+func key128(b []byte) u128 {
+	return u128{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}
+}
+
+// country is a table value: an index into the country table.
+func (db *DB) country(b []byte) (uint8, error) {
+	if int(b[0]) >= len(db.countries) {
+		return 0, fmt.Errorf("country index %d out of range", b[0])
+	}
+	return b[0], nil
+}
+
+func asn(b []byte) (uint32, error) { return binary.BigEndian.Uint32(b), nil }
