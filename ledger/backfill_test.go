@@ -26,14 +26,7 @@ func TestVersionBackfill(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cfg, driver, dsn := setup(t)
-			open := func() *ledger.Ledger {
-				l, err := ledger.Open(t.Context(), cfg, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return l
-			}
-			l := open()
+			l := mustOpen(t, cfg)
 			for _, subject := range []string{"acct-no-row", "acct-zero"} {
 				rec := ledgertest.Record(subject, "withdrawal", ledgertest.T0, decision.Restrict, "PAYOUT_MISMATCH")
 				rec.Verdict.Strike = true
@@ -53,7 +46,7 @@ func TestVersionBackfill(t *testing.T) {
 				"DELETE FROM schema_migrations WHERE version = 23",
 			)
 
-			l = open()
+			l = mustOpen(t, cfg)
 			defer l.Close()
 			for _, subject := range []string{"acct-no-row", "acct-zero"} {
 				h, err := l.History(t.Context(), subject, ledgertest.T0.Add(time.Hour))
@@ -87,10 +80,7 @@ func TestChangedAtBackfill(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cfg, driver, dsn := setup(t)
-			l, err := ledger.Open(t.Context(), cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := mustOpen(t, cfg)
 			const subject = "acct-old"
 			now := time.Now()
 			rec := ledgertest.Record(subject, "withdrawal", now.Add(-time.Minute), decision.Restrict, "PAYOUT_MISMATCH")
@@ -106,10 +96,7 @@ func TestChangedAtBackfill(t *testing.T) {
 				"DELETE FROM schema_migrations WHERE version = 24",
 			)
 
-			l, err = ledger.Open(t.Context(), cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			l = mustOpen(t, cfg)
 			defer l.Close()
 			// A decision dated before the stored one, on the version that
 			// counts it: its history as of its own time has no strike.
@@ -154,6 +141,16 @@ func rebuiltBackends() map[string]func(t *testing.T) (ledger.Config, string, str
 	return backends
 }
 
+// mustOpen opens the ledger cfg configures, migrating it.
+func mustOpen(t *testing.T, cfg ledger.Config) *ledger.Ledger {
+	t.Helper()
+	l, err := ledger.Open(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // rewind runs statements on the ledger's database directly, to leave it as
 // an older gavel did.
 func rewind(t *testing.T, driver, dsn string, statements ...string) {
@@ -180,10 +177,7 @@ func TestRecordJSONMigration(t *testing.T) {
 		t.Skipf("%s not set: the migration is PostgreSQL's", postgresEnv)
 	}
 	cfg, driver, dsn := setup(t)
-	l, err := ledger.Open(t.Context(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := mustOpen(t, cfg)
 	rec := ledgertest.Record("acct-jsonb", "withdrawal", ledgertest.T0, decision.Restrict, "PAYOUT_MISMATCH")
 	rec.Input["padding"] = "quotes \" and <html> & unicode \u00e9\u2028"
 	stored, _, err := l.Commit(t.Context(), rec, nil)
@@ -198,10 +192,7 @@ func TestRecordJSONMigration(t *testing.T) {
 		"DELETE FROM schema_migrations WHERE version = 25",
 	)
 
-	l, err = ledger.Open(t.Context(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l = mustOpen(t, cfg)
 	defer l.Close()
 	got, err := l.Get(t.Context(), stored.DecisionID)
 	if err != nil {
