@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/internal/pgtest"
 	"github.com/gavel/gavel/ledger"
+	"github.com/gavel/gavel/ledger/ledgertest"
 	"github.com/gavel/gavel/plugins/builtin"
 	"github.com/gavel/gavel/plugins/host"
 	"github.com/gavel/gavel/policies"
@@ -152,16 +152,7 @@ func runDecide(b *testing.B, e *decision.Engine, inline bool) {
 		}
 	}
 	b.StopTimer()
-	reportPercentiles(b, lat)
-}
-
-func reportPercentiles(b *testing.B, lat []time.Duration) {
-	if len(lat) == 0 {
-		return
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	ledgertest.ReportLatency(b, lat)
 }
 
 // BenchmarkDecide is Decide in-process on the repo's policies and a SQLite

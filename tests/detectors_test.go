@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/ledger/ledgertest"
 	"github.com/gavel/gavel/plugins/builtin"
 	"github.com/gavel/gavel/plugins/host"
 	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
@@ -235,9 +236,7 @@ func BenchmarkDetectorCall(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(timeouts), "timeouts")
-			slices.Sort(lat)
-			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+			ledgertest.ReportLatency(b, lat)
 		})
 	}
 }

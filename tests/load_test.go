@@ -3,12 +3,13 @@ package tests
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+
+	"github.com/gavel/gavel/ledger/ledgertest"
 )
 
 // BenchmarkServeDecide is the load harness: a real `gavel serve` (SQLite
@@ -71,11 +72,7 @@ func BenchmarkServeDecide(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "decisions/s")
-			slices.Sort(lat)
-			if len(lat) > 0 {
-				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
-			}
+			ledgertest.ReportLatency(b, lat)
 		})
 	}
 }

@@ -51,7 +51,7 @@ func BenchmarkDecideStanding(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			reportPercentiles(b, lat)
+			ledgertest.ReportLatency(b, lat)
 		})
 	}
 }
