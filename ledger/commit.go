@@ -30,6 +30,14 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decisi
 	if err := checkRecord(rec); err != nil {
 		return nil, false, fmt.Errorf("commit decision: %w", err)
 	}
+	// The record is encoded here, on the caller's goroutine, before the
+	// subject's lock and outside the transaction: on SQLite one writer runs
+	// every transaction, and encoding a decision's record (its JSON, then
+	// zstd) was two fifths of that writer's own work per decision.
+	enc, err := l.encode(rec)
+	if err != nil {
+		return nil, false, err
+	}
 	if basis != nil && !rec.DryRun {
 		unlock, err := l.subjects.lock(ctx, rec.SubjectID)
 		if err != nil {
@@ -37,14 +45,11 @@ func (l *Ledger) Commit(ctx context.Context, rec *decision.Record, basis *decisi
 		}
 		defer unlock()
 	}
-	var (
-		s   stored
-		err error
-	)
+	var s stored
 	if l.group != nil {
-		s, err = l.group.commit(ctx, rec, basis)
+		s, err = l.group.commit(ctx, rec, basis, enc)
 	} else {
-		s, err = l.commitAlone(ctx, rec, basis)
+		s, err = l.commitAlone(ctx, rec, basis, enc)
 	}
 	if err != nil {
 		return nil, false, err
@@ -62,13 +67,13 @@ type stored struct {
 }
 
 // commitAlone commits one decision in a transaction of its own.
-func (l *Ledger) commitAlone(ctx context.Context, rec *decision.Record, basis *decision.Basis) (stored, error) {
+func (l *Ledger) commitAlone(ctx context.Context, rec *decision.Record, basis *decision.Basis, enc *encoded) (stored, error) {
 	tx, err := l.w.BeginTx(ctx, nil)
 	if err != nil {
 		return stored{}, fmt.Errorf("commit decision %s: begin: %w", rec.DecisionID, err)
 	}
 	defer tx.Rollback()
-	s, err := l.store(ctx, tx, rec, basis)
+	s, err := l.store(ctx, tx, rec, basis, enc)
 	if err != nil || s.replayed {
 		return s, err // a replay wrote nothing worth keeping: rolled back
 	}
@@ -94,8 +99,9 @@ func (l *Ledger) committed(s stored) {
 // the record, its reason codes, its effects on the subject's standing, its
 // outbox events and review case. The caller holds the subject's lock (when
 // basis is not nil) and commits tx, or rolls it back on an error or a
-// replay.
-func (l *Ledger) store(ctx context.Context, tx *sql.Tx, rec *decision.Record, basis *decision.Basis) (stored, error) {
+// replay. enc is rec encoded (encode); a decision made again here is
+// encoded again.
+func (l *Ledger) store(ctx context.Context, tx *sql.Tx, rec *decision.Record, basis *decision.Basis, enc *encoded) (stored, error) {
 	if basis != nil && !rec.DryRun {
 		// The subject's decisions commit one at a time: under the lock on
 		// its version row, a decision made on an older standing is made
@@ -131,26 +137,19 @@ func (l *Ledger) store(ctx context.Context, tx *sql.Tx, rec *decision.Record, ba
 				return stored{}, fmt.Errorf("commit decision: %w", err)
 			}
 			l.redone.Add(1)
+			if enc, err = l.encode(rec); err != nil {
+				return stored{}, err
+			}
 		}
 	}
-
-	st := l.storable(rec)
-	record, err := l.encodeRecord(st)
-	if err != nil {
-		return stored{}, fmt.Errorf("commit decision %s: encode record: %w", st.DecisionID, err)
-	}
-	codes := reasonCodes(st.Verdict.Reasons)
-	codesJSON, err := json.Marshal(codes)
-	if err != nil {
-		return stored{}, fmt.Errorf("commit decision %s: encode reason codes: %w", st.DecisionID, err)
-	}
+	st, record, codes, codesJSON := enc.st, enc.record, enc.codes, enc.codesJSON
 	source := decision.SourcePolicy
 	if st.IsManual() {
 		source = decision.SourceManual
 	}
 	res, err := tx.StmtContext(ctx, l.put.decision).ExecContext(ctx,
 		st.DecisionID, st.RequestID, st.SubjectID, st.Checkpoint, l.d.ts(st.DecidedAt),
-		st.Verdict.Action.String(), string(codesJSON), st.Fallback, st.DryRun,
+		st.Verdict.Action.String(), codesJSON, st.Fallback, st.DryRun,
 		st.Verdict.BundleRevision, int64(st.Latency), record, source)
 	if err != nil {
 		return stored{}, fmt.Errorf("commit decision %s: insert: %w", st.DecisionID, err)
@@ -179,7 +178,7 @@ func (l *Ledger) store(ctx context.Context, tx *sql.Tx, rec *decision.Record, ba
 	}
 	lifted := int64(0)
 	if !st.DryRun && !st.Fallback {
-		if lifted, err = l.enforce(ctx, tx, st, string(codesJSON)); err != nil {
+		if lifted, err = l.enforce(ctx, tx, st, codesJSON); err != nil {
 			return stored{}, fmt.Errorf("commit decision %s: %w", st.DecisionID, err)
 		}
 	}
@@ -296,6 +295,31 @@ func checkRecord(rec *decision.Record) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// encoded is a decision as store writes it: the record as stored, the value
+// of decisions.record, and the distinct reason codes that fired.
+type encoded struct {
+	st        *decision.Record
+	record    any
+	codes     []string
+	codesJSON string
+}
+
+// encode returns rec as store writes it; it keeps no reference to what rec
+// may change later, but for the input document, which nothing changes.
+func (l *Ledger) encode(rec *decision.Record) (*encoded, error) {
+	st := l.storable(rec)
+	record, err := l.encodeRecord(st)
+	if err != nil {
+		return nil, fmt.Errorf("commit decision %s: encode record: %w", st.DecisionID, err)
+	}
+	codes := reasonCodes(st.Verdict.Reasons)
+	codesJSON, err := json.Marshal(codes)
+	if err != nil {
+		return nil, fmt.Errorf("commit decision %s: encode reason codes: %w", st.DecisionID, err)
+	}
+	return &encoded{st: st, record: record, codes: codes, codesJSON: string(codesJSON)}, nil
 }
 
 // storable returns the record as the ledger stores it.

@@ -45,10 +45,10 @@ func newGroupCommitter(l *Ledger, size int) *groupCommitter {
 var errClosed = groupcommit.ErrClosed
 
 // commit hands one decision to the writer and waits for its transaction.
-func (g *groupCommitter) commit(ctx context.Context, rec *decision.Record, basis *decision.Basis) (stored, error) {
+func (g *groupCommitter) commit(ctx context.Context, rec *decision.Record, basis *decision.Basis, enc *encoded) (stored, error) {
 	var out stored
 	err := g.w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		s, err := g.l.store(ctx, tx, rec, basis)
+		s, err := g.l.store(ctx, tx, rec, basis, enc)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -28,8 +29,10 @@ import (
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
 var (
+	// One encoder per core: records are encoded by the goroutines
+	// committing them (Commit), not by the one writer.
 	recordEncoder = mustZstd(zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true)))
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithLowerEncoderMem(true)))
 	recordDecoder = mustZstd(zstd.NewReader(nil, zstd.WithDecoderConcurrency(0),
 		zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(64<<20)))
 )

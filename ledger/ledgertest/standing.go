@@ -203,11 +203,13 @@ func testSerialisedCommits(t *testing.T, open Opener) {
 	const n = 24
 	now := time.Now()
 	seen := make([]int, n)
+	ids := make([]string, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			ctx := ctxOf(t)
 			rec := Record(s, "login", now.Add(-time.Duration(n-i)*time.Millisecond), decision.Restrict, "MODEL_RISK")
+			ids[i] = rec.DecisionID
 			rec.Verdict.Strike = true
 			decide := func(_ context.Context, h decision.History) error {
 				seen[i] = h.Strikes
@@ -234,6 +236,21 @@ func testSerialisedCommits(t *testing.T, open Opener) {
 	}
 	if h := history(t, l, s, time.Now()); h.Strikes != n {
 		t.Errorf("strikes after %d decisions = %d", n, h.Strikes)
+	}
+	// What is stored is each decision as made last: as made again at
+	// commit when its history was stale.
+	stored := make([]int, n)
+	for i, id := range ids {
+		got, err := l.Get(ctxOf(t), id)
+		if err != nil {
+			t.Fatalf("Get(%s) = %v", id, err)
+		}
+		prior, _ := got.Verdict.Reasons[0].Evidence[0]["prior_strikes"].(float64)
+		stored[i] = int(prior)
+	}
+	slices.Sort(stored)
+	if !slices.Equal(stored, seen) {
+		t.Errorf("prior strikes in the %d stored decisions = %v, want each of 0..%d once, as made at commit", n, stored, n-1)
 	}
 
 	// A redo that refuses aborts the commit: nothing is stored.
@@ -280,6 +297,13 @@ func testOvertaken(t *testing.T, open Opener) {
 	}
 	if !earlier.DecidedAt.After(later.DecidedAt) {
 		t.Errorf("the overtaken decision is dated %v, before the decision it counts (%v)", earlier.DecidedAt, later.DecidedAt)
+	}
+	got, err := l.Get(ctxOf(t), earlier.DecisionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.DecidedAt.After(later.DecidedAt) {
+		t.Errorf("the overtaken decision is stored dated %v, before the decision it counts (%v)", got.DecidedAt, later.DecidedAt)
 	}
 }
 
