@@ -2,6 +2,7 @@ package decision
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -67,7 +68,16 @@ type recentIndex struct {
 	byID  map[string]*Record
 	order []string
 	next  int
+	// reasons holds one copy of each list of kept reasons: without their
+	// evidence, the reasons of most decisions are one of a few lists (the
+	// same codes, actions and catalog texts), and a list of its own per
+	// kept decision was two fifths of the index's memory.
+	reasons map[string][]Reason
 }
+
+// maxSharedReasons bounds the distinct reason lists the index shares; past
+// it the table starts again (kept decisions keep the lists they have).
+const maxSharedReasons = 1024
 
 // recentRequests is how many committed decisions the index keeps: at 1,000
 // decisions a second, the last 16 seconds; each costs about two kilobytes
@@ -75,7 +85,8 @@ type recentIndex struct {
 const recentRequests = 16384
 
 func newRecentIndex(size int) *recentIndex {
-	return &recentIndex{byID: make(map[string]*Record, size), order: make([]string, size)}
+	return &recentIndex{byID: make(map[string]*Record, size), order: make([]string, size),
+		reasons: make(map[string][]Reason)}
 }
 
 func (x *recentIndex) add(rec *Record) {
@@ -83,8 +94,24 @@ func (x *recentIndex) add(rec *Record) {
 		return
 	}
 	slim := slimRecord(rec)
+	key := reasonsKey(rec.Verdict.Reasons)
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if len(rec.Verdict.Reasons) > 0 {
+		shared, ok := x.reasons[key]
+		if !ok {
+			shared = make([]Reason, len(rec.Verdict.Reasons))
+			for i, r := range rec.Verdict.Reasons {
+				r.Evidence = nil
+				shared[i] = r
+			}
+			if len(x.reasons) >= maxSharedReasons {
+				clear(x.reasons)
+			}
+			x.reasons[key] = shared
+		}
+		slim.Verdict.Reasons = shared
+	}
 	if old := x.order[x.next]; old != "" {
 		delete(x.byID, old)
 	}
@@ -93,9 +120,10 @@ func (x *recentIndex) add(rec *Record) {
 	x.next = (x.next + 1) % len(x.order)
 }
 
-// slimRecord is rec without its input, signals and evidence. Each
-// detector's signals are kept as many, without evidence, since the reply
-// counts them. rec is not changed.
+// slimRecord is rec without its input, signals, reasons and suppressed
+// reasons (add puts back the reasons, shared). Each detector's signals are
+// kept as many, without evidence, since the reply counts them. rec is not
+// changed.
 func slimRecord(rec *Record) *Record {
 	slim := *rec
 	slim.Input, slim.Signals = nil, nil
@@ -106,15 +134,35 @@ func slimRecord(rec *Record) *Record {
 			slim.Detectors[i] = d
 		}
 	}
-	if len(rec.Verdict.Reasons) > 0 {
-		slim.Verdict.Reasons = make([]Reason, len(rec.Verdict.Reasons))
-		for i, r := range rec.Verdict.Reasons {
-			r.Evidence = nil
-			slim.Verdict.Reasons[i] = r
-		}
-	}
-	slim.Verdict.Suppressed = nil
+	slim.Verdict.Reasons, slim.Verdict.Suppressed = nil, nil
 	return &slim
+}
+
+// reasonsKey is what tells one list of kept reasons from another: every
+// field the index keeps, each preceded by its length.
+func reasonsKey(reasons []Reason) string {
+	if len(reasons) == 0 {
+		return ""
+	}
+	var b []byte
+	field := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	for _, r := range reasons {
+		field(r.Code)
+		b = strconv.AppendInt(b, int64(r.Action), 10)
+		b = strconv.AppendBool(b, r.Appealable)
+		field(r.Title)
+		field(r.Message)
+		field(r.Explanation)
+		field(r.Ground)
+		field(r.DSACategory)
+		field(r.DSAKeyword)
+		field(r.Rule)
+	}
+	return string(b)
 }
 
 // blankSignals returns n empty signals, for a kept record's detectors,
