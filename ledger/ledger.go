@@ -246,6 +246,19 @@ func (l *Ledger) GroupCommits() (transactions, decisions int64) {
 	return l.group.w.Stats()
 }
 
+// GroupCommitted reports whether decisions commit through the SQLite
+// group commit (GroupCommits, CommitsWaiting).
+func (l *Ledger) GroupCommitted() bool { return l.group != nil }
+
+// CommitsWaiting reports how many decisions are with the SQLite group
+// commit's writer or waiting for it (0 when decisions commit alone).
+func (l *Ledger) CommitsWaiting() int64 {
+	if l.group == nil {
+		return 0
+	}
+	return l.group.w.Pending()
+}
+
 // Backend names the database: "sqlite" or "postgres".
 func (l *Ledger) Backend() string { return l.cfg.Driver }
 

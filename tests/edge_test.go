@@ -293,9 +293,10 @@ func sumSeries(fams map[string]*dto.MetricFamily, name string, want map[string]s
 	return total
 }
 
-// TestMetricsMove: decisions, their latency, bundle loads and each
-// detector's calls move in /metrics after decisions; a caller over its rate
-// is refused with resource_exhausted and counted as shed.
+// TestMetricsMove: decisions, their latency, bundle loads, each detector's
+// calls and the ledger's group commit move in /metrics after decisions; a
+// caller over its rate is refused with resource_exhausted and counted as
+// shed.
 func TestMetricsMove(t *testing.T) {
 	g := startGavel(t,
 		"GAVEL_AUTH__TOKENS__SIGNUP__SECRET="+edgeDecideToken,
@@ -336,6 +337,20 @@ func TestMetricsMove(t *testing.T) {
 	for _, det := range called {
 		if d := sumSeries(after, "gavel_detector_calls_total", map[string]string{"detector": det}) - sumSeries(before, "gavel_detector_calls_total", map[string]string{"detector": det}); d != n {
 			t.Errorf("gavel_detector_calls_total{detector=%s} moved by %v, want %d", det, d, n)
+		}
+	}
+	// The ledger's series: the decisions went through the SQLite group
+	// commit in at most as many transactions, none waits for the writer
+	// now, none was made again, nothing is journaled.
+	moved := func(name string) float64 { return sumSeries(after, name, nil) - sumSeries(before, name, nil) }
+	if d, txs := moved("gavel_ledger_group_commit_decisions_total"), moved("gavel_ledger_group_commit_transactions_total"); d < n || txs < 1 || txs > d {
+		t.Errorf("group commit moved by %v decisions in %v transactions after %d decisions, want at least %d in 1 to as many", d, txs, n, n)
+	}
+	for _, name := range []string{"gavel_ledger_commits_waiting", "gavel_ledger_decisions_redone_total", "gavel_journal_pending"} {
+		if _, ok := after[name]; !ok {
+			t.Errorf("/metrics has no %s", name)
+		} else if got := sumSeries(after, name, nil); got != 0 {
+			t.Errorf("%s = %v at rest, want 0", name, got)
 		}
 	}
 	if got := sumSeries(after, "gavel_requests_in_flight_limit", nil); got != 256 {

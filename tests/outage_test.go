@@ -221,6 +221,15 @@ func TestLedgerOutageMidRun(t *testing.T) {
 		t.Errorf("GetStatus while the ledger is down = ledger_ok %v, ledger_error %q, journal_pending %d; want false, a reason, at least 30",
 			st.Msg.GetLedgerOk(), st.Msg.GetLedgerError(), st.Msg.GetJournalPending())
 	}
+	// /metrics still answers, without the series read from the ledger.
+	down := scrapeMetrics(t, g.addr+"/metrics", "")
+	if got := sumSeries(down, "gavel_journal_pending", nil); got < 30 {
+		t.Errorf("gavel_journal_pending while the ledger is down = %v, want at least 30", got)
+	}
+	// A scrape counts its failure after it gathered: the next one shows it.
+	if got := sumSeries(scrapeMetrics(t, g.addr+"/metrics", ""), "promhttp_metric_handler_errors_total", map[string]string{"cause": "gathering"}); got < 1 {
+		t.Errorf("promhttp_metric_handler_errors_total{cause=gathering} while the ledger is down = %v, want the outbox's failed read counted", got)
+	}
 	if strings.Contains(st.Msg.GetLedgerError(), password) {
 		t.Errorf("GetStatus ledger_error = %q, shows the DSN's password", st.Msg.GetLedgerError())
 	}
@@ -246,6 +255,9 @@ func TestLedgerOutageMidRun(t *testing.T) {
 		return st.Msg.GetLedgerOk() && st.Msg.GetJournalPending() == 0,
 			fmt.Sprintf("ledger_ok %v pending %d error %q", st.Msg.GetLedgerOk(), st.Msg.GetJournalPending(), st.Msg.GetLedgerError())
 	})
+	if got := sumSeries(scrapeMetrics(t, g.addr+"/metrics", ""), "gavel_journal_pending", nil); got != 0 {
+		t.Errorf("gavel_journal_pending once the journal drained = %v, want 0", got)
+	}
 
 	if len(rpcErrs) > 0 {
 		t.Errorf("Decide returned %d RPC errors, want none (first: %v)", len(rpcErrs), rpcErrs[0])

@@ -78,7 +78,11 @@ func sideHandler(metrics http.Handler, pprofOn bool) http.Handler {
 	return mux
 }
 
-// handler serves the registry in Prometheus' text format.
+// handler serves the registry in Prometheus' text format. A collector
+// that fails (the outbox's, which reads the ledger, while the ledger is
+// away) leaves out its own series, counted in
+// promhttp_metric_handler_errors_total{cause="gathering"}: the rest,
+// gavel_journal_pending among them, is what an outage is watched by.
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, Registry: m.registry})
 }

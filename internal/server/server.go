@@ -257,6 +257,7 @@ func (s *Server) startJournal() error {
 	}
 	s.journal = j
 	s.engine.SetJournal(j)
+	s.metrics.ledgerMetrics(s.ledger, j.Pending)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopDrain, s.drained = cancel, make(chan struct{})
 	go func() {
