@@ -45,7 +45,8 @@ func mustZstd[T any](v T, err error) T {
 }
 
 // encodeRecord returns the value stored in decisions.record for st. The JSON
-// is what json.Marshal gives, written into a pooled buffer that packRecord
+// is what json.Marshal gives (the input document last: recordJSON),
+// written into a pooled buffer that packRecord
 // copies from (compressed, or as a string): a record is kilobytes, and a
 // slice of its own per decision was a twentieth of what a decision with
 // detectors allocates.
@@ -57,10 +58,13 @@ func (l *Ledger) encodeRecord(st *decision.Record) (any, error) {
 		}
 	}()
 	buf.Reset()
-	if err := json.NewEncoder(buf).Encode(st); err != nil {
+	if err := json.NewEncoder(buf).Encode(recordJSON{Record: st}); err != nil {
 		return nil, err
 	}
-	return l.packRecord(bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})), nil
+	if err := writeRecordInput(buf, st.Input); err != nil {
+		return nil, err
+	}
+	return l.packRecord(buf.Bytes()), nil
 }
 
 var recordBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
