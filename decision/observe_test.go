@@ -1,8 +1,6 @@
 package decision
 
 import (
-	"fmt"
-	"reflect"
 	"testing"
 	"time"
 )
@@ -56,72 +54,5 @@ func TestRecentIndexKeepsTheReply(t *testing.T) {
 	}
 	if rec.Input == nil || rec.Verdict.Reasons[0].Evidence == nil || rec.Detectors[0].Signals[0].Evidence == nil || rec.Verdict.Suppressed == nil {
 		t.Error("the committed record lost its input or evidence: the index must copy, not trim in place")
-	}
-}
-
-// TestRecentIndexSharesReasons: kept decisions whose reasons are the same
-// but for their evidence share one list; any other difference keeps its
-// own, with its own texts.
-func TestRecentIndexSharesReasons(t *testing.T) {
-	reason := func(message string, score float64) []Reason {
-		return []Reason{{Code: "EMAIL_DISPOSABLE", Action: Challenge, Title: "Temporary email address", Message: message,
-			Evidence: []map[string]any{{"score": score}}, Appealable: true}}
-	}
-	x := newRecentIndex(8)
-	for i, r := range [][]Reason{reason("Please use a permanent email address.", 1), reason("Please use a permanent email address.", 0.9),
-		reason("Use another address.", 1)} {
-		x.add(&Record{DecisionID: fmt.Sprint("d-", i), RequestID: fmt.Sprint("r-", i), Verdict: Verdict{Action: Challenge, Reasons: r}})
-	}
-	kept := make([][]Reason, 3)
-	for i := range kept {
-		rec, ok := x.get(fmt.Sprint("r-", i))
-		if !ok || len(rec.Verdict.Reasons) != 1 || rec.Verdict.Reasons[0].Evidence != nil {
-			t.Fatalf("get(r-%d) = %+v, %v; want one reason without evidence", i, rec, ok)
-		}
-		kept[i] = rec.Verdict.Reasons
-	}
-	if &kept[0][0] != &kept[1][0] {
-		t.Error("two decisions with the same reasons (but for evidence) keep a list each, want one shared")
-	}
-	if &kept[0][0] == &kept[2][0] || kept[2][0].Message != "Use another address." {
-		t.Errorf("a decision with another message kept %q (shared: %v), want its own", kept[2][0].Message, &kept[0][0] == &kept[2][0])
-	}
-}
-
-// TestReasonsKeyCoversEveryField: the key that shares kept reasons tells
-// apart two reasons differing in any field the index keeps, so that a field
-// added to Reason cannot be answered from another decision's reasons.
-func TestReasonsKeyCoversEveryField(t *testing.T) {
-	base := Reason{Code: "C", Action: Warn, Title: "t", Message: "m", Explanation: "e", Ground: "g",
-		DSACategory: "c", DSAKeyword: "k", Rule: "r"}
-	rt := reflect.TypeFor[Reason]()
-	for i := range rt.NumField() {
-		f := rt.Field(i)
-		if f.Name == "Evidence" {
-			continue // not kept
-		}
-		changed := base
-		v := reflect.ValueOf(&changed).Elem().Field(i)
-		switch v.Kind() {
-		case reflect.String:
-			v.SetString(v.String() + "x")
-		case reflect.Bool:
-			v.SetBool(!v.Bool())
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			v.SetInt(v.Int() + 1)
-		default:
-			t.Fatalf("Reason.%s is a %s: reasonsKey and this test do not know it", f.Name, v.Kind())
-		}
-		if reasonsKey([]Reason{base}) == reasonsKey([]Reason{changed}) {
-			t.Errorf("reasonsKey does not change with Reason.%s", f.Name)
-		}
-	}
-	// Lengths keep fields apart: moving a byte from one field to the next
-	// is another list.
-	a, b := base, base
-	a.Title, a.Message = "ab", "c"
-	b.Title, b.Message = "a", "bc"
-	if reasonsKey([]Reason{a}) == reasonsKey([]Reason{b}) {
-		t.Error("reasonsKey is the same for titles and messages split differently")
 	}
 }
