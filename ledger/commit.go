@@ -306,8 +306,9 @@ type encoded struct {
 	codesJSON string
 }
 
-// encode returns rec as store writes it; it keeps no reference to what rec
-// may change later, but for the input document, which nothing changes.
+// encode returns rec as store writes it. The record it returns is a copy of
+// rec that shares rec's slices and maps: a decision made again at commit
+// (Basis.Redo may change them) is encoded again, and this one dropped.
 func (l *Ledger) encode(rec *decision.Record) (*encoded, error) {
 	st := l.storable(rec)
 	record, err := l.encodeRecord(st)
