@@ -94,7 +94,7 @@ func New(cfg Config, signals SignalSource, policy Evaluator, ledger Ledger, log 
 		cp[c] = true
 	}
 	return &Engine{cfg: cfg, checkpoints: cp, signals: signals, policy: policy, ledger: ledger, log: log,
-		recent: newRecentIndex(recentRequests)}, nil
+		recent: newRecentIndex(RecentRequests)}, nil
 }
 
 // Checkpoints returns the configured checkpoint names.

@@ -29,9 +29,11 @@ type recentIndex struct {
 	detectors    sharedTable[*detectorID]
 }
 
-// recentRequests is how many committed decisions the index keeps: at 1,000
-// decisions a second, the last 16 seconds.
-const recentRequests = 16384
+// RecentRequests is how many committed decisions a process keeps to answer
+// retries while the ledger is away (recentIndex): at 1,000 decisions a
+// second, the last 16 seconds. Until that many are kept, a process's
+// memory is below its steady state.
+const RecentRequests = 16384
 
 // kept is what the index holds of a decision.
 type kept struct {
