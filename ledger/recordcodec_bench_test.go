@@ -3,7 +3,6 @@ package ledger
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -19,10 +18,7 @@ import (
 // from many callers at once, stored as plain JSON and compressed, side by
 // side, and reports the database's size per decision after a checkpoint.
 func BenchmarkCommitRecordCodec(b *testing.B) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "record-6-detectors.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	raw := realRecordJSON(b)
 	for _, plain := range []bool{true, false} {
 		b.Run(fmt.Sprintf("plain=%v", plain), func(b *testing.B) {
 			cfg := DefaultConfig()
@@ -54,10 +50,7 @@ func BenchmarkCommitRecordCodec(b *testing.B) {
 // with decisions.record as json (migration 0025) and, side by side, as the
 // jsonb it was before.
 func BenchmarkCommitRecordPostgres(b *testing.B) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "record-6-detectors.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	raw := realRecordJSON(b)
 	for _, typ := range []string{"jsonb", "json"} {
 		b.Run("record="+typ, func(b *testing.B) {
 			cfg := DefaultConfig()

@@ -104,10 +104,7 @@ func TestSQLiteRecordCorrupt(t *testing.T) {
 // reports, and everything replay reads is there.
 func TestDecodeForReplay(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(filepath.Join("testdata", "record-6-detectors.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := realRecordJSON(t)
 	l := &Ledger{d: &dialect{name: SQLite}}
 	for name, stored := range map[string][]byte{"compressed": l.packRecord(raw).([]byte), "plain": raw} {
 		t.Run(name, func(t *testing.T) {
@@ -145,10 +142,7 @@ func TestDecodeForReplay(t *testing.T) {
 // stays whole after its buffer went back to the pool and was reused.
 func TestEncodeRecordIsMarshal(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(filepath.Join("testdata", "record-6-detectors.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := realRecordJSON(t)
 	big, err := (&Encoded{DecisionID: "d-1", body: raw}).Decode()
 	if err != nil {
 		t.Fatal(err)
@@ -201,4 +195,25 @@ func TestEncodeRecordIsMarshal(t *testing.T) {
 			}
 		}
 	}
+}
+
+// realRecordJSON is testdata/record-6-detectors.json: the stored record of
+// a real signup with six detectors, 8.6 KB of JSON.
+func realRecordJSON(tb testing.TB) []byte {
+	tb.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "record-6-detectors.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return raw
+}
+
+// realRecord is realRecordJSON decoded.
+func realRecord(tb testing.TB) *decision.Record {
+	tb.Helper()
+	var rec decision.Record
+	if err := json.Unmarshal(realRecordJSON(tb), &rec); err != nil {
+		tb.Fatal(err)
+	}
+	return &rec
 }
