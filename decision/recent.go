@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ type recentIndex struct {
 	reasons      sharedTable[[]Reason]
 	restrictions sharedTable[[]Restriction]
 	detectors    sharedTable[*detectorID]
+	key          []byte // add's, reused
 }
 
 // RecentRequests is how many committed decisions a process keeps to answer
@@ -65,37 +67,44 @@ func (x *recentIndex) add(rec *Record) {
 	k := &kept{rec: *rec}
 	k.rec.Input, k.rec.Signals, k.rec.Detectors = nil, nil, nil
 	k.rec.Verdict.Reasons, k.rec.Verdict.Restrictions, k.rec.Verdict.Suppressed = nil, nil, nil
-	reasons, restrictions := reasonsKey(rec.Verdict.Reasons), restrictionsKey(rec.Verdict.Restrictions)
-	detectors := make([]string, len(rec.Detectors))
-	for i := range rec.Detectors {
-		detectors[i] = detectorKey(&rec.Detectors[i])
+	if len(rec.Detectors) > 0 {
+		k.detectors = make([]keptDetector, len(rec.Detectors))
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if len(rec.Verdict.Reasons) > 0 {
-		k.rec.Verdict.Reasons = x.reasons.get(reasons, func() []Reason {
-			out := make([]Reason, len(rec.Verdict.Reasons))
-			for i, r := range rec.Verdict.Reasons {
+	// The keys are built in one buffer, kept: a part already shared is
+	// found without allocating.
+	if rs := rec.Verdict.Reasons; len(rs) > 0 {
+		x.key = appendReasonsKey(x.key[:0], rs)
+		shared, ok := x.reasons.get(x.key)
+		if !ok {
+			shared = make([]Reason, len(rs))
+			for i, r := range rs {
 				r.Evidence = nil
-				out[i] = r
+				shared[i] = r
 			}
-			return out
-		})
-	}
-	if len(rec.Verdict.Restrictions) > 0 {
-		k.rec.Verdict.Restrictions = x.restrictions.get(restrictions, func() []Restriction {
-			return append([]Restriction(nil), rec.Verdict.Restrictions...)
-		})
-	}
-	if len(rec.Detectors) > 0 {
-		k.detectors = make([]keptDetector, len(rec.Detectors))
-		for i := range rec.Detectors {
-			d := &rec.Detectors[i]
-			k.detectors[i] = keptDetector{latency: d.Latency, signals: len(d.Signals),
-				id: x.detectors.get(detectors[i], func() *detectorID {
-					return &detectorID{name: d.Name, version: d.Version, err: d.Error, status: d.Status}
-				})}
+			x.reasons.put(x.key, shared)
 		}
+		k.rec.Verdict.Reasons = shared
+	}
+	if rs := rec.Verdict.Restrictions; len(rs) > 0 {
+		x.key = appendRestrictionsKey(x.key[:0], rs)
+		shared, ok := x.restrictions.get(x.key)
+		if !ok {
+			shared = slices.Clone(rs)
+			x.restrictions.put(x.key, shared)
+		}
+		k.rec.Verdict.Restrictions = shared
+	}
+	for i := range rec.Detectors {
+		d := &rec.Detectors[i]
+		x.key = appendDetectorKey(x.key[:0], d)
+		id, ok := x.detectors.get(x.key)
+		if !ok {
+			id = &detectorID{name: d.Name, version: d.Version, err: d.Error, status: d.Status}
+			x.detectors.put(x.key, id)
+		}
+		k.detectors[i] = keptDetector{id: id, latency: d.Latency, signals: len(d.Signals)}
 	}
 	if old := x.order[x.next]; old != "" {
 		delete(x.byID, old)
@@ -127,22 +136,22 @@ func (x *recentIndex) get(requestID string) (*Record, bool) {
 
 // sharedTable holds one copy of each value by key, at most maxShared;
 // past that it starts again (values handed out stay valid). Its caller
-// holds the index's lock.
+// holds the index's lock. A lookup by a []byte key allocates nothing.
 type sharedTable[T any] struct{ m map[string]T }
 
 // maxShared bounds each table of shared parts.
 const maxShared = 1024
 
-func (t *sharedTable[T]) get(key string, make func() T) T {
-	if v, ok := t.m[key]; ok {
-		return v
-	}
+func (t *sharedTable[T]) get(key []byte) (T, bool) {
+	v, ok := t.m[string(key)]
+	return v, ok
+}
+
+func (t *sharedTable[T]) put(key []byte, v T) {
 	if t.m == nil || len(t.m) >= maxShared {
 		t.m = map[string]T{}
 	}
-	v := make()
-	t.m[key] = v
-	return v
+	t.m[string(key)] = v
 }
 
 // key builds what tells one shared part from another: every field kept,
@@ -168,9 +177,10 @@ func (k *key) bool(b bool) {
 	}
 }
 
-// reasonsKey: every field of the reasons but their evidence.
-func reasonsKey(reasons []Reason) string {
-	var k key
+// appendReasonsKey appends to b every field of the reasons but their
+// evidence.
+func appendReasonsKey(b []byte, reasons []Reason) []byte {
+	k := key(b)
 	for _, r := range reasons {
 		k.str(r.Code)
 		k.int(int64(r.Action))
@@ -183,12 +193,12 @@ func reasonsKey(reasons []Reason) string {
 		k.str(r.DSAKeyword)
 		k.str(r.Rule)
 	}
-	return string(k)
+	return k
 }
 
-// restrictionsKey: every field of the restrictions.
-func restrictionsKey(rs []Restriction) string {
-	var k key
+// appendRestrictionsKey appends to b every field of the restrictions.
+func appendRestrictionsKey(b []byte, rs []Restriction) []byte {
+	k := key(b)
 	for _, r := range rs {
 		k.str(r.Capability)
 		k.int(int64(r.Duration))
@@ -197,18 +207,18 @@ func restrictionsKey(rs []Restriction) string {
 		k.str(r.Until.Location().String())
 		k.str(r.DecisionID)
 	}
-	return string(k)
+	return k
 }
 
-// detectorKey: every field of a detector's report but its latency and
-// signals.
-func detectorKey(d *DetectorResult) string {
-	var k key
+// appendDetectorKey appends to b every field of a detector's report but
+// its latency and signals.
+func appendDetectorKey(b []byte, d *DetectorResult) []byte {
+	k := key(b)
 	k.str(d.Name)
 	k.str(d.Version)
 	k.str(string(d.Status))
 	k.str(d.Error)
-	return string(k)
+	return k
 }
 
 // blankSignals returns n empty signals, for a kept record's detectors,

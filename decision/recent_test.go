@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,13 +58,12 @@ func TestRecentIndexShares(t *testing.T) {
 	}
 	// The table of a shared part starts again when full; what was handed
 	// out stays.
-	var tab sharedTable[*int]
-	first := tab.get("k-0", func() *int { return new(int) })
+	var tab sharedTable[int]
 	for i := range maxShared + 10 {
-		tab.get(fmt.Sprint("k-", i+1), func() *int { return new(int) })
+		tab.put(fmt.Append(nil, "k-", i), i)
 	}
-	if len(tab.m) > maxShared || first == nil {
-		t.Errorf("shared table holds %d entries, want at most %d", len(tab.m), maxShared)
+	if v, ok := tab.get([]byte(fmt.Sprint("k-", maxShared+9))); len(tab.m) > maxShared || !ok || v != maxShared+9 {
+		t.Errorf("shared table holds %d entries and the last put as %d, %v; want at most %d, and it", len(tab.m), v, ok, maxShared)
 	}
 }
 
@@ -73,18 +74,18 @@ func TestRecentIndexShares(t *testing.T) {
 func TestSharedKeysCoverEveryField(t *testing.T) {
 	at := time.Date(2026, 12, 1, 7, 0, 0, 0, time.UTC)
 	checkKey(t, Reason{Code: "C", Action: Warn, Title: "t", Message: "m", Explanation: "e", Ground: "g", DSACategory: "c", DSAKeyword: "k", Rule: "r"},
-		func(r Reason) string { return reasonsKey([]Reason{r}) }, "Evidence")
+		func(r Reason) string { return string(appendReasonsKey(nil, []Reason{r})) }, "Evidence")
 	checkKey(t, Restriction{Capability: "payouts", Duration: time.Hour, Until: at, DecisionID: "d"},
-		func(r Restriction) string { return restrictionsKey([]Restriction{r}) })
+		func(r Restriction) string { return string(appendRestrictionsKey(nil, []Restriction{r})) })
 	checkKey(t, DetectorResult{Name: "email", Version: "1", Status: StatusOK, Error: "e"},
-		func(d DetectorResult) string { return detectorKey(&d) }, "Latency", "Signals")
+		func(d DetectorResult) string { return string(appendDetectorKey(nil, &d)) }, "Latency", "Signals")
 	// Lengths keep fields apart: moving a byte from one field to the next
 	// is another value.
-	if reasonsKey([]Reason{{Title: "ab", Message: "c"}}) == reasonsKey([]Reason{{Title: "a", Message: "bc"}}) {
-		t.Error("reasonsKey is the same for titles and messages split differently")
+	if string(appendReasonsKey(nil, []Reason{{Title: "ab", Message: "c"}})) == string(appendReasonsKey(nil, []Reason{{Title: "a", Message: "bc"}})) {
+		t.Error("appendReasonsKey gives the same key for titles and messages split differently")
 	}
-	if restrictionsKey([]Restriction{{Capability: "a"}, {Capability: "b"}}) == restrictionsKey([]Restriction{{Capability: "b"}, {Capability: "a"}}) {
-		t.Error("restrictionsKey is the same for the same restrictions in another order")
+	if string(appendRestrictionsKey(nil, []Restriction{{Capability: "a"}, {Capability: "b"}})) == string(appendRestrictionsKey(nil, []Restriction{{Capability: "b"}, {Capability: "a"}})) {
+		t.Error("appendRestrictionsKey gives the same key for the same restrictions in another order")
 	}
 }
 
@@ -113,5 +114,31 @@ func checkKey[T any](t *testing.T, base T, keyOf func(T) string, notKept ...stri
 		if keyOf(base) == keyOf(changed) {
 			t.Errorf("the key of a %s does not change with its %s", rt.Name(), f.Name)
 		}
+	}
+}
+
+// BenchmarkRecentIndexAdd is what keeping a decision for retries costs
+// Decide: a decision with seven detectors, three reasons and a hold, whose
+// shared parts the index already holds.
+func BenchmarkRecentIndexAdd(b *testing.B) {
+	rec := &Record{DecisionID: "d", Verdict: Verdict{Action: Restrict,
+		Restrictions: []Restriction{{Capability: "payouts", Duration: time.Hour}}}}
+	for _, c := range []string{"EMAIL_DISPOSABLE", "COUNTRY_MISMATCH", "HOSTING_NETWORK"} {
+		rec.Verdict.Reasons = append(rec.Verdict.Reasons, Reason{Code: c, Action: Challenge,
+			Title: "A title of some length", Message: strings.Repeat("A message for the account holder. ", 4),
+			Explanation: strings.Repeat("An explanation for reviewers. ", 6), Ground: "Terms of Service §4.2",
+			Evidence: []map[string]any{{"score": 1.0}}, Appealable: true})
+	}
+	for _, name := range []string{"email", "geo", "phone", "velocity", "linkage", "model", "document"} {
+		rec.Detectors = append(rec.Detectors, DetectorResult{Name: name, Version: "1.0.0", Status: StatusOK,
+			Latency: time.Millisecond, Signals: make([]Signal, 2)})
+	}
+	x := newRecentIndex(RecentRequests)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		rec.RequestID = strconv.Itoa(i)
+		i++
+		x.add(rec)
 	}
 }
