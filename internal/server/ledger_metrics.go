@@ -11,14 +11,16 @@ import (
 // writer (the ledger's saturation, before it shows in latency), decisions
 // made again at commit, and decisions journaled while the ledger was away.
 func (m *metrics) ledgerMetrics(l *ledger.Ledger, journalPending func() int) {
-	m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "gavel_ledger_decisions_redone_total",
-		Help: "Decisions made again at commit, because the subject's standing changed after their history was read.",
-	}, func() float64 { return float64(l.Redone()) }),
+	m.registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gavel_ledger_decisions_redone_total",
+			Help: "Decisions made again at commit, because the subject's standing changed after their history was read.",
+		}, func() float64 { return float64(l.Redone()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "gavel_journal_pending",
 			Help: "Decisions answered while the ledger could not be read or written, journaled and not yet written to the ledger.",
-		}, func() float64 { return float64(journalPending()) }))
+		}, func() float64 { return float64(journalPending()) }),
+	)
 	if !l.GroupCommitted() {
 		return
 	}
