@@ -200,6 +200,12 @@ func (l *Ledger) openSQLite(ctx context.Context) error {
 
 	rq := cloneValues(common)
 	rq.Set("_query_only", "1")
+	// The readers' page caches are 256 KiB, not 2 MiB: the writer commits
+	// every few milliseconds under load, and a WAL reader drops its cache
+	// whenever another connection has committed since its last read, so a
+	// larger one mostly holds memory (see groupcommit.OpenStore). The
+	// writer keeps SQLite's default; nothing else commits to clear it.
+	rq.Add("_pragma", "cache_size(-256)")
 	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"database/sql"
 	"path/filepath"
 	"testing"
 )
@@ -51,5 +52,31 @@ func TestSQLiteWriterTempStore(t *testing.T) {
 	t.Parallel()
 	if got := writerPragma(t, "", "temp_store"); got != 2 {
 		t.Errorf("PRAGMA temp_store on the writer = %d, want 2 (MEMORY)", got)
+	}
+}
+
+// TestSQLiteCaches: the readers keep a small page cache, which the
+// writer's commits clear anyway; the writer keeps SQLite's default.
+func TestSQLiteCaches(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
+	l, err := Open(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, c := range []struct {
+		name string
+		db   *sql.DB
+		want int
+	}{{"reader", l.r, -256}, {"writer", l.w, -2000}} {
+		var got int
+		if err := c.db.QueryRowContext(t.Context(), "PRAGMA cache_size").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("PRAGMA cache_size on the %s = %d, want %d", c.name, got, c.want)
+		}
 	}
 }

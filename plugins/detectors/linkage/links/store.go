@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,16 +134,10 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	if strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("linkage store path %q must not contain '?'", path)
 	}
-	q := url.Values{}
-	q.Set("_txlock", "immediate") // BEGIN takes the write lock; other writers wait on busy_timeout
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := groupcommit.OpenStore(path)
 	if err != nil {
 		return nil, fmt.Errorf("open linkage store %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(4)
 	s := &Store{db: db, where: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()

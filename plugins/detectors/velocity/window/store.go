@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -42,16 +41,10 @@ CREATE INDEX IF NOT EXISTS events_at ON events (at);`
 
 // Open opens (creating if needed) the store in the SQLite file at path.
 func Open(path string) (*Store, error) {
-	q := url.Values{}
-	q.Set("_txlock", "immediate") // BEGIN takes the write lock; other writers wait on busy_timeout
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := groupcommit.OpenStore(path)
 	if err != nil {
 		return nil, fmt.Errorf("open velocity store %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(4)
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create velocity store schema in %s: %w", path, err)
