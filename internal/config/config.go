@@ -105,6 +105,7 @@ type ServerConfig struct {
 	TLS TLSConfig `koanf:"tls"`
 	// MaxInFlight caps the requests being served at once; past it callers
 	// get resource_exhausted at once instead of queueing. 0 is no cap.
+	// DefaultMaxInFlight by default.
 	MaxInFlight int `koanf:"max_in_flight"`
 	// LatencyTarget lowers that cap, down to MinInFlight, while requests
 	// served with the server busy take longer than it, and raises it back
@@ -427,7 +428,7 @@ func Defaults() map[string]any {
 		"server.tls.key_file":        "",
 		"server.tls.client_ca_file":  "",
 		"server.tls.client_auth":     "",
-		"server.max_in_flight":       256,
+		"server.max_in_flight":       DefaultMaxInFlight,
 		"server.latency_target":      "50ms",
 		"server.min_in_flight":       8,
 		"server.ready_needs_ledger":  true,
@@ -495,6 +496,9 @@ func Defaults() map[string]any {
 		"lists.sync_interval":           "250ms",
 	}
 }
+
+// DefaultMaxInFlight is server.max_in_flight's default.
+const DefaultMaxInFlight = 256
 
 // DefaultFile is the configuration file read from the working directory
 // when --config is not given.

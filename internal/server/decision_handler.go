@@ -9,6 +9,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/gavel/gavel/decision"
+	"github.com/gavel/gavel/internal/config"
+	"github.com/gavel/gavel/internal/workers"
 	decisionv1 "github.com/gavel/gavel/proto/gavel/decision/v1"
 	"github.com/gavel/gavel/proto/gavel/decision/v1/decisionv1connect"
 )
@@ -22,12 +24,19 @@ type decisionHandler struct {
 	metrics *metrics
 	// appealWindow dates the appeal deadline in statements of reasons.
 	appealWindow time.Duration
+	// deciders run Decide's engine call: off the connections' goroutines,
+	// so that only as many deep stacks are kept as decisions in flight.
+	deciders *workers.Pool
 }
 
 var _ decisionv1connect.DecisionServiceHandler = (*decisionHandler)(nil)
 
 func (h *decisionHandler) Decide(ctx context.Context, req *connect.Request[decisionv1.DecideRequest]) (*connect.Response[decisionv1.DecideResponse], error) {
-	rec, err := h.engine.Decide(ctx, requestFromProto(req.Msg))
+	var (
+		rec *decision.Record
+		err error
+	)
+	h.deciders.Run(func() { rec, err = h.engine.Decide(ctx, requestFromProto(req.Msg)) })
 	if err != nil {
 		return nil, h.fail(ctx, "Decide", req.Msg.GetRequestId(), err)
 	}
@@ -115,4 +124,14 @@ func (h *decisionHandler) fail(ctx context.Context, method, id string, err error
 		h.log.ErrorContext(ctx, method+" failed", "id", id, "error", err)
 		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 	}
+}
+
+// newDeciders returns the pool Decide's calls run on. Decisions in flight
+// are at most server.max_in_flight, so as many workers may wait idle; with
+// no cap, the idle are bounded by its default.
+func newDeciders(maxInFlight int) *workers.Pool {
+	if maxInFlight <= 0 {
+		maxInFlight = config.DefaultMaxInFlight
+	}
+	return workers.New(maxInFlight)
 }

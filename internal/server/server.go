@@ -434,7 +434,7 @@ func (s *Server) handlerOptions() []connect.HandlerOption {
 func (s *Server) Handler() http.Handler {
 	opts := s.handlerOptions()
 	mux := http.NewServeMux()
-	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, shadows: s.ledger, search: s.ledger, log: s.log, metrics: s.metrics, appealWindow: s.cfg.Appeals.Window}, opts...))
+	mux.Handle(decisionv1connect.NewDecisionServiceHandler(&decisionHandler{engine: s.engine, shadows: s.ledger, search: s.ledger, log: s.log, metrics: s.metrics, appealWindow: s.cfg.Appeals.Window, deciders: newDeciders(s.cfg.Server.MaxInFlight)}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&adminHandler{s: s}, opts...))
 	mux.Handle(listsv1connect.NewListServiceHandler(&listsHandler{svc: s.lists, log: s.log}, opts...))
 	// Candidate bundles are bigger than requests: their own limit.
