@@ -27,6 +27,7 @@ type recentIndex struct {
 
 	reasons      sharedTable[[]Reason]
 	restrictions sharedTable[[]Restriction]
+	remedies     sharedTable[*Remedy]
 	detectors    sharedTable[*detectorID]
 	key          []byte // add's, reused
 }
@@ -37,10 +38,24 @@ type recentIndex struct {
 // memory is below its steady state.
 const RecentRequests = 16384
 
-// kept is what the index holds of a decision.
+// kept is what the index holds of a decision: the fields a decision of
+// the policy has, in half the bytes of a Record, and the whole record
+// (without lists) only for a decision with any other (rare: a fallback's
+// cause, a manual action, appeals, effects, supersession).
 type kept struct {
-	rec       Record // without input, signals, evidence, suppressed reasons or detectors
-	detectors []keptDetector
+	decisionID, subjectID, checkpoint, bundleRevision string
+	decidedAt                                         time.Time
+	latency, duration                                 time.Duration
+	action                                            Action
+	strike, fallback                                  bool
+
+	reasons      []Reason      // shared
+	restrictions []Restriction // shared
+	remedy       *Remedy       // shared
+	review       *Review
+	detectors    []keptDetector
+
+	rare *Record // without input, signals, detectors or lists; nil for most
 }
 
 // keptDetector is a detector's part of a kept decision: all but its
@@ -64,9 +79,16 @@ func (x *recentIndex) add(rec *Record) {
 	if rec.DryRun {
 		return
 	}
-	k := &kept{rec: *rec}
-	k.rec.Input, k.rec.Signals, k.rec.Detectors = nil, nil, nil
-	k.rec.Verdict.Reasons, k.rec.Verdict.Restrictions, k.rec.Verdict.Suppressed = nil, nil, nil
+	v := &rec.Verdict
+	k := &kept{decisionID: rec.DecisionID, subjectID: rec.SubjectID, checkpoint: rec.Checkpoint, bundleRevision: v.BundleRevision,
+		decidedAt: rec.DecidedAt, latency: rec.Latency, duration: v.Duration, action: v.Action, strike: v.Strike, fallback: rec.Fallback,
+		review: v.Review}
+	if hasRare(rec) {
+		r := *rec
+		r.Input, r.Signals, r.Detectors = nil, nil, nil
+		r.Verdict.Reasons, r.Verdict.Restrictions, r.Verdict.Suppressed, r.Verdict.Remedy = nil, nil, nil, nil
+		k.rare = &r
+	}
 	if len(rec.Detectors) > 0 {
 		k.detectors = make([]keptDetector, len(rec.Detectors))
 	}
@@ -85,7 +107,7 @@ func (x *recentIndex) add(rec *Record) {
 			}
 			x.reasons.put(x.key, shared)
 		}
-		k.rec.Verdict.Reasons = shared
+		k.reasons = shared
 	}
 	if rs := rec.Verdict.Restrictions; len(rs) > 0 {
 		x.key = appendRestrictionsKey(x.key[:0], rs)
@@ -94,7 +116,16 @@ func (x *recentIndex) add(rec *Record) {
 			shared = slices.Clone(rs)
 			x.restrictions.put(x.key, shared)
 		}
-		k.rec.Verdict.Restrictions = shared
+		k.restrictions = shared
+	}
+	if r := v.Remedy; r != nil {
+		x.key = appendRemedyKey(x.key[:0], r)
+		shared, ok := x.remedies.get(x.key)
+		if !ok {
+			shared = new(*r)
+			x.remedies.put(x.key, shared)
+		}
+		k.remedy = shared
 	}
 	for i := range rec.Detectors {
 		d := &rec.Detectors[i]
@@ -114,6 +145,13 @@ func (x *recentIndex) add(rec *Record) {
 	x.next = (x.next + 1) % len(x.order)
 }
 
+// hasRare says whether a decision has any field kept only in a whole
+// record: those a decision of the policy seldom has.
+func hasRare(rec *Record) bool {
+	return rec.Cause != "" || rec.Source != "" || rec.Manual != nil || rec.Replayed || rec.Overturned ||
+		rec.AppealID != "" || rec.AppealStatus != "" || len(rec.Effects) > 0 || rec.OverturnedBy != "" || rec.SupersededID != ""
+}
+
 // get returns the kept decision of a request id, a record of its own: its
 // detectors' signals are blank, as many as each sent.
 func (x *recentIndex) get(requestID string) (*Record, bool) {
@@ -123,7 +161,14 @@ func (x *recentIndex) get(requestID string) (*Record, bool) {
 	if !ok {
 		return nil, false
 	}
-	rec := k.rec
+	var rec Record
+	if k.rare != nil {
+		rec = *k.rare
+	}
+	rec.DecisionID, rec.RequestID, rec.SubjectID, rec.Checkpoint = k.decisionID, requestID, k.subjectID, k.checkpoint
+	rec.DecidedAt, rec.Latency, rec.Fallback = k.decidedAt, k.latency, k.fallback
+	rec.Verdict.Action, rec.Verdict.Reasons, rec.Verdict.Restrictions, rec.Verdict.Remedy = k.action, k.reasons, k.restrictions, k.remedy
+	rec.Verdict.Duration, rec.Verdict.Strike, rec.Verdict.BundleRevision, rec.Verdict.Review = k.duration, k.strike, k.bundleRevision, k.review
 	if len(k.detectors) > 0 {
 		rec.Detectors = make([]DetectorResult, len(k.detectors))
 		for i, d := range k.detectors {
@@ -207,6 +252,15 @@ func appendRestrictionsKey(b []byte, rs []Restriction) []byte {
 		k.str(r.Until.Location().String())
 		k.str(r.DecisionID)
 	}
+	return k
+}
+
+// appendRemedyKey appends to b every field of the remedy.
+func appendRemedyKey(b []byte, r *Remedy) []byte {
+	k := key(b)
+	k.str(r.Code)
+	k.str(r.Checkpoint)
+	k.str(r.Message)
 	return k
 }
 
