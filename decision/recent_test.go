@@ -200,19 +200,7 @@ func checkKey[T any](t *testing.T, base T, keyOf func(T) string, notKept ...stri
 			continue
 		}
 		changed := base
-		v := reflect.ValueOf(&changed).Elem().Field(i)
-		switch {
-		case v.Kind() == reflect.String:
-			v.SetString(v.String() + "x")
-		case v.Kind() == reflect.Bool:
-			v.SetBool(!v.Bool())
-		case v.CanInt():
-			v.SetInt(v.Int() + 1)
-		case v.Type() == reflect.TypeFor[time.Time]():
-			v.Set(reflect.ValueOf(v.Interface().(time.Time).Add(time.Second)))
-		default:
-			t.Fatalf("%s.%s is a %s: its key and this test do not know it", rt.Name(), f.Name, v.Type())
-		}
+		setOther(t, reflect.ValueOf(&changed).Elem().Field(i), rt.Name()+"."+f.Name)
 		if keyOf(base) == keyOf(changed) {
 			t.Errorf("the key of a %s does not change with its %s", rt.Name(), f.Name)
 		}

@@ -6,9 +6,8 @@ import (
 	"testing"
 )
 
-// writerPragma opens an SQLite ledger with synchronous set as given and
-// reads a pragma on its writer connection, the one that commits decisions.
-func writerPragma(t *testing.T, synchronous, pragma string) int {
+// openSQLite opens an SQLite ledger with synchronous set as given.
+func openSQLite(t *testing.T, synchronous string) *Ledger {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
@@ -17,7 +16,15 @@ func writerPragma(t *testing.T, synchronous, pragma string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// writerPragma opens an SQLite ledger with synchronous set as given and
+// reads a pragma on its writer connection, the one that commits decisions.
+func writerPragma(t *testing.T, synchronous, pragma string) int {
+	t.Helper()
+	l := openSQLite(t, synchronous)
 	var got int
 	if err := l.w.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
 		t.Fatal(err)
@@ -59,13 +66,7 @@ func TestSQLiteWriterTempStore(t *testing.T) {
 // writer's commits clear anyway; the writer keeps SQLite's default.
 func TestSQLiteCaches(t *testing.T) {
 	t.Parallel()
-	cfg := DefaultConfig()
-	cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
-	l, err := Open(t.Context(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openSQLite(t, "")
 	for _, c := range []struct {
 		name string
 		db   *sql.DB

@@ -90,8 +90,8 @@ func (p *Pool) give(w *worker) {
 	close(w.calls)
 }
 
-// Idle is how many workers wait for calls.
-func (p *Pool) Idle() int {
+// idleCount is how many workers wait for calls.
+func (p *Pool) idleCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.idle)

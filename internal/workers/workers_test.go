@@ -41,7 +41,7 @@ func TestRunReusesTheWarmestWorker(t *testing.T) {
 			t.Fatalf("sequential calls ran on goroutines %v, want one worker for all", ran)
 		}
 	}
-	if n := p.Idle(); n != 1 {
+	if n := p.idleCount(); n != 1 {
 		t.Errorf("%d idle workers after sequential calls, want 1", n)
 	}
 
@@ -67,7 +67,7 @@ func TestRunReusesTheWarmestWorker(t *testing.T) {
 	waitIdle(t, p, 2)
 	close(release[1])
 	done.Wait()
-	if n := p.Idle(); n != 3 {
+	if n := p.idleCount(); n != 3 {
 		t.Errorf("%d idle workers, want 3", n)
 	}
 	var next int
@@ -79,9 +79,9 @@ func TestRunReusesTheWarmestWorker(t *testing.T) {
 
 func waitIdle(t *testing.T, p *Pool, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); p.Idle() != n; {
+	for deadline := time.Now().Add(10 * time.Second); p.idleCount() != n; {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d idle workers, want %d", p.Idle(), n)
+			t.Fatalf("%d idle workers, want %d", p.idleCount(), n)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -103,7 +103,7 @@ func TestIdleWorkersBounded(t *testing.T) {
 	started.Wait()
 	close(release)
 	done.Wait()
-	if n := p.Idle(); n != 2 {
+	if n := p.idleCount(); n != 2 {
 		t.Errorf("%d idle workers, want 2", n)
 	}
 	// The four beyond the bound exit.
@@ -139,7 +139,7 @@ func TestPanicRaisedOnCaller(t *testing.T) {
 	if !ran {
 		t.Error("call after a panic did not run")
 	}
-	if n := p.Idle(); n != 1 {
+	if n := p.idleCount(); n != 1 {
 		t.Errorf("%d idle workers, want 1", n)
 	}
 }

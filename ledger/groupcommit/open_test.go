@@ -2,18 +2,25 @@ package groupcommit
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 )
 
-// Every connection OpenStore hands out has the store's settings, and its
-// pool keeps the connections it opened.
-func TestOpenStoreSettings(t *testing.T) {
+func openStore(t *testing.T) *sql.DB {
+	t.Helper()
 	db, err := OpenStore(filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Every connection OpenStore hands out has the store's settings, and its
+// pool keeps the connections it opened.
+func TestOpenStoreSettings(t *testing.T) {
+	db := openStore(t)
 	ctx := context.Background()
 	// Hold every connection at once, so each is asked.
 	for i := range StoreConns {
@@ -46,11 +53,7 @@ func TestOpenStoreSettings(t *testing.T) {
 // load a pool that closes its spare connections opens them again, parsing
 // the schema and allocating a cache each time.
 func TestOpenStoreKeepsIdle(t *testing.T) {
-	db, err := OpenStore(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openStore(t)
 	ctx := context.Background()
 	for range 3 {
 		var conns []interface{ Close() error }
