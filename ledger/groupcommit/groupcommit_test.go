@@ -166,3 +166,104 @@ func TestAlone(t *testing.T) {
 		t.Errorf("Do after Close = %v, want ErrClosed", err)
 	}
 }
+
+// held starts a write that keeps the writer busy until release is closed,
+// then queues writes behind it and waits until all of them are waiting, so
+// that the writer takes them as one batch when it is released.
+func held(t *testing.T, w *Writer, queue ...string) (release chan struct{}, results chan error) {
+	t.Helper()
+	started := make(chan struct{})
+	release = make(chan struct{})
+	results = make(chan error, len(queue)+1)
+	go func() {
+		results <- w.Do(t.Context(), func(ctx context.Context, tx *sql.Tx) error {
+			close(started)
+			<-release
+			return insert("first")(ctx, tx)
+		})
+	}()
+	<-started
+	for _, v := range queue {
+		go func() { results <- w.Do(t.Context(), insert(v)) }()
+	}
+	for deadline := time.Now().Add(30 * time.Second); w.Pending() < int64(len(queue))+1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes pending after 30s, want %d", w.Pending(), len(queue)+1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return release, results
+}
+
+func awaitLinger(t *testing.T, waiting <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-waiting:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the batch of a and b did not wait for more writes")
+	}
+}
+
+// TestDelay: a batch of more than one write waits for the writes that
+// arrive during the delay, and commits as soon as it is full. The delay is
+// an hour, so the test passes only if the full batch does not wait for it.
+func TestDelay(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	w := New(db, Options{MaxBatch: 4, Delay: time.Hour})
+	t.Cleanup(w.Close)
+	waiting := make(chan struct{}, 1)
+	w.lingering = func() { waiting <- struct{}{} }
+	release, results := held(t, w, "a", "b")
+	close(release)
+	awaitLinger(t, waiting) // a and b wait for more
+	for _, v := range []string{"c", "d"} {
+		go func() { results <- w.Do(t.Context(), insert(v)) }()
+	}
+	for range 5 {
+		if err := <-results; err != nil {
+			t.Fatalf("Do: %v", err)
+		}
+	}
+	if batches, n := w.Stats(); batches != 2 || n != 5 {
+		t.Errorf("Stats() = %d transactions, %d writes; want 2 and 5 (the first alone, then a and b with c and d, which came during the delay)", batches, n)
+	}
+	if have := rows(t, db); len(have) != 5 {
+		t.Errorf("stored %v, want first, a, b, c and d", have)
+	}
+}
+
+// TestDelayLoneWrite: a lone write commits at once, whatever the delay.
+func TestDelayLoneWrite(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	w := New(db, Options{Delay: time.Hour})
+	t.Cleanup(w.Close)
+	w.lingering = func() { t.Error("a lone write waited for others") }
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := w.Do(ctx, insert("alone")); err != nil {
+		t.Fatalf("Do(lone write) = %v, want nil", err)
+	}
+}
+
+// TestDelayClose: Close ends a batch's wait; the batch commits.
+func TestDelayClose(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	w := New(db, Options{Delay: time.Hour})
+	waiting := make(chan struct{}, 1)
+	w.lingering = func() { waiting <- struct{}{} }
+	release, results := held(t, w, "a", "b")
+	close(release)
+	awaitLinger(t, waiting)
+	w.Close()
+	for range 3 {
+		if err := <-results; err != nil {
+			t.Errorf("Do: %v, want the batch committed on Close", err)
+		}
+	}
+	if have := rows(t, db); len(have) != 3 {
+		t.Errorf("stored %v, want first, a and b", have)
+	}
+}
