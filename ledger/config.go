@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/gavel/gavel/ledger/groupcommit"
 )
 
 // Backends understood by Open.
@@ -46,11 +44,6 @@ type Config struct {
 	// one transaction (group commit: groupcommit.go); 1 commits each in a
 	// transaction of its own. Default 64.
 	SQLiteCommitBatch int
-	// SQLiteCommitDelay is how long a batch of more than one decision
-	// waits for more before its transaction begins (group commit:
-	// groupcommit.go); a lone decision never waits. Default
-	// groupcommit.DefaultDelay; negative: no wait.
-	SQLiteCommitDelay time.Duration
 	// SQLitePlainRecords stores records on SQLite as plain JSON instead of
 	// zstd-compressed JSON (recordcodec.go); either reads back the same.
 	SQLitePlainRecords bool
@@ -98,9 +91,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SQLiteCommitBatch == 0 {
 		c.SQLiteCommitBatch = 64
-	}
-	if c.SQLiteCommitDelay == 0 {
-		c.SQLiteCommitDelay = groupcommit.DefaultDelay
 	}
 	if c.ClearFor == 0 {
 		c.ClearFor = d.ClearFor

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/gavel/gavel/decision"
 	"github.com/gavel/gavel/ledger/groupcommit"
@@ -33,10 +32,9 @@ type groupCommitter struct {
 	w *groupcommit.Writer
 }
 
-func newGroupCommitter(l *Ledger, size int, delay time.Duration) *groupCommitter {
+func newGroupCommitter(l *Ledger, size int) *groupCommitter {
 	return &groupCommitter{l: l, w: groupcommit.New(l.w, groupcommit.Options{
 		MaxBatch: size,
-		Delay:    delay,
 		OnPanic: func(p any, stack []byte) {
 			l.log.Error("panic storing a decision", "panic", p, "stack", string(stack))
 		},

@@ -105,7 +105,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Ledger, error) {
 		return nil, fmt.Errorf("open %s: %w", l.where, err)
 	}
 	if cfg.Driver == SQLite && cfg.SQLiteCommitBatch > 1 {
-		l.group = newGroupCommitter(l, cfg.SQLiteCommitBatch, cfg.SQLiteCommitDelay)
+		l.group = newGroupCommitter(l, cfg.SQLiteCommitBatch)
 	}
 	return l, nil
 }

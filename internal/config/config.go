@@ -31,7 +31,6 @@ import (
 	"github.com/gavel/gavel/events"
 	"github.com/gavel/gavel/internal/replay"
 	"github.com/gavel/gavel/internal/tracing"
-	"github.com/gavel/gavel/ledger/groupcommit"
 	"github.com/gavel/gavel/plugins/builtin"
 	"github.com/gavel/gavel/review"
 )
@@ -373,9 +372,6 @@ type SQLiteConfig struct {
 	// CommitBatch is the most decisions committed in one transaction when
 	// many arrive at once (group commit); 1 commits each alone.
 	CommitBatch int `koanf:"commit_batch"`
-	// CommitDelay is how long a batch of more than one decision waits
-	// for more before it commits; a lone decision never waits. 0: none.
-	CommitDelay time.Duration `koanf:"commit_delay"`
 }
 
 // AppealsConfig is the internal complaint-handling system.
@@ -477,7 +473,6 @@ func Defaults() map[string]any {
 		"ledger.store_input":            true,
 		"ledger.sqlite.synchronous":     "normal",
 		"ledger.sqlite.commit_batch":    64,
-		"ledger.sqlite.commit_delay":    groupcommit.DefaultDelay.String(),
 		"appeals.window":                "4320h",
 		"appeals.claim_ttl":             "30m",
 		"console.enabled":               true,
@@ -806,9 +801,6 @@ func (c *Config) Validate() error {
 	}
 	if n := c.Ledger.SQLite.CommitBatch; n < 1 || n > 1024 {
 		bad("ledger.sqlite.commit_batch", "must be between 1 and 1024, got %d", n)
-	}
-	if d := c.Ledger.SQLite.CommitDelay; d < 0 || d > 10*time.Millisecond {
-		bad("ledger.sqlite.commit_delay", "must be between 0s and 10ms, got %s", d)
 	}
 	positive("ledger.strike_ttl", c.Ledger.StrikeTTL)
 	positive("ledger.timeout", c.Ledger.Timeout)

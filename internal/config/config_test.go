@@ -206,14 +206,13 @@ func TestEdgeSettings(t *testing.T) {
 		"GAVEL_SERVER__METRICS_LISTEN=nonsense",
 		"GAVEL_LEDGER__SQLITE__SYNCHRONOUS=sometimes",
 		"GAVEL_LEDGER__SQLITE__COMMIT_BATCH=0",
-		"GAVEL_LEDGER__SQLITE__COMMIT_DELAY=1s",
 	}, "")
 	if err == nil {
 		t.Fatal("Load(bad edge settings) = nil, want every problem")
 	}
 	for _, key := range []string{"server.tls.key_file", "server.tls.client_auth", "auth.clients", "auth.clients.payouts.common_name",
 		"auth.tokens.signup.rate", "server.max_in_flight", "server.metrics_listen", "ledger.sqlite.synchronous",
-		"ledger.sqlite.commit_batch", "ledger.sqlite.commit_delay"} {
+		"ledger.sqlite.commit_batch"} {
 		if !strings.Contains(err.Error(), key+":") {
 			t.Errorf("Load(bad edge settings) = %v\nwant %s named", err, key)
 		}
@@ -224,7 +223,6 @@ func TestEdgeSettings(t *testing.T) {
 		"GAVEL_AUTH__TOKENS__SIGNUP__RATE=2.5",
 		"GAVEL_LEDGER__SQLITE__SYNCHRONOUS=full",
 		"GAVEL_LEDGER__SQLITE__COMMIT_BATCH=1",
-		"GAVEL_LEDGER__SQLITE__COMMIT_DELAY=0s",
 	}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -237,9 +235,6 @@ func TestEdgeSettings(t *testing.T) {
 	}
 	if cfg.Ledger.SQLite.CommitBatch != 1 {
 		t.Errorf("ledger.sqlite.commit_batch = %d, want 1", cfg.Ledger.SQLite.CommitBatch)
-	}
-	if cfg.Ledger.SQLite.CommitDelay != 0 {
-		t.Errorf("ledger.sqlite.commit_delay = %s, want 0s", cfg.Ledger.SQLite.CommitDelay)
 	}
 	out, err := cfg.Print()
 	if err != nil || !strings.Contains(out, "rate: 2.5") || strings.Contains(out, "squash") {

@@ -135,10 +135,6 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, tr *tr
 	lc.StoreInput = cfg.Ledger.StoreInput
 	lc.SQLiteSynchronous = cfg.Ledger.SQLite.Synchronous
 	lc.SQLiteCommitBatch = cfg.Ledger.SQLite.CommitBatch
-	lc.SQLiteCommitDelay = cfg.Ledger.SQLite.CommitDelay
-	if lc.SQLiteCommitDelay == 0 {
-		lc.SQLiteCommitDelay = -1 // configured off; the ledger's zero is its default
-	}
 	lc.ClearFor = cfg.Appeals.ClearFor
 	if lc.ClearFor == 0 {
 		lc.ClearFor = cfg.Appeals.Window // an overturn holds for as long as the decision could be appealed

@@ -22,15 +22,9 @@
 //     and if it gave up before the COMMIT it is told so (ErrGaveUp: the
 //     write may be stored).
 //
-// A batch takes what is already waiting, up to a bound: an idle database
-// commits a lone write at once, a busy one amortises each COMMIT over
-// everything that queued while the previous one ran. When more than one
-// write is waiting, the database is busy, and the writer waits a moment
-// (Options.Delay) for the writes about to arrive before it begins: most of
-// a COMMIT's cost is the pages it appends to the WAL, and the writes of one
-// batch share most of their pages (the last leaf of each table and index
-// that grows at its end), so fewer, larger batches append fewer pages.
-// PostgreSQL's commit_delay, with commit_siblings, does the same.
+// A batch takes only what is already waiting, up to a bound: an idle
+// database commits a lone write at once, a busy one amortises each COMMIT
+// over everything that queued while the previous one ran.
 package groupcommit
 
 import (
@@ -41,7 +35,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // ErrGaveUp marks a write whose caller gave up before the COMMIT.
@@ -78,7 +71,6 @@ type job struct {
 type Writer struct {
 	db      *sql.DB
 	max     int
-	delay   time.Duration
 	onPanic func(p any, stack []byte)
 	jobs    chan *job // unbuffered: a job is handed over or not at all
 	quit    chan struct{}
@@ -87,22 +79,12 @@ type Writer struct {
 
 	batches, writes atomic.Int64
 	pending         atomic.Int64 // writes handed over or waiting to be
-
-	lingering func() // tests: called as a batch starts to wait for more
 }
-
-// DefaultDelay is the Delay of gavel's own writers unless configured: a few
-// times what a batch costs to take, a small part of what its COMMIT costs.
-const DefaultDelay = 300 * time.Microsecond
 
 // Options tune a Writer. The zero value is usable.
 type Options struct {
 	// MaxBatch bounds the writes in one transaction. Default 64.
 	MaxBatch int
-	// Delay is how long a batch of more than one write waits for more
-	// before its transaction begins, unless it fills first. 0: no wait.
-	// A lone write never waits.
-	Delay time.Duration
 	// OnPanic, when set, is told of a write that panicked (its caller gets
 	// an error either way).
 	OnPanic func(p any, stack []byte)
@@ -114,7 +96,7 @@ func New(db *sql.DB, o Options) *Writer {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 64
 	}
-	w := &Writer{db: db, max: o.MaxBatch, delay: max(0, o.Delay), onPanic: o.OnPanic, jobs: make(chan *job),
+	w := &Writer{db: db, max: o.MaxBatch, onPanic: o.OnPanic, jobs: make(chan *job),
 		quit: make(chan struct{}), ended: make(chan struct{})}
 	go w.run()
 	return w
@@ -161,11 +143,6 @@ func (w *Writer) Close() {
 func (w *Writer) run() {
 	defer close(w.ended)
 	batch := make([]*job, 0, w.max)
-	var linger *time.Timer
-	if w.delay > 0 {
-		linger = time.NewTimer(w.delay)
-		linger.Stop()
-	}
 	for {
 		select {
 		case j := <-w.jobs:
@@ -173,47 +150,18 @@ func (w *Writer) run() {
 		case <-w.quit:
 			return
 		}
-		batch = w.take(batch)
-		if linger != nil && len(batch) > 1 && len(batch) < w.max {
-			batch = w.wait(batch, linger)
+	more:
+		for len(batch) < w.max {
+			select {
+			case j := <-w.jobs:
+				batch = append(batch, j)
+			default:
+				break more
+			}
 		}
 		w.commit(batch)
 		clear(batch)
 	}
-}
-
-// take adds to batch the writes already waiting, up to the bound.
-func (w *Writer) take(batch []*job) []*job {
-	for len(batch) < w.max {
-		select {
-		case j := <-w.jobs:
-			batch = append(batch, j)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-// wait adds to batch the writes that arrive within the delay, until it is
-// full. Close ends the wait: the batch commits, and the writer stops.
-func (w *Writer) wait(batch []*job, linger *time.Timer) []*job {
-	linger.Reset(w.delay)
-	defer linger.Stop()
-	if w.lingering != nil {
-		w.lingering()
-	}
-	for len(batch) < w.max {
-		select {
-		case j := <-w.jobs:
-			batch = append(batch, j)
-		case <-linger.C:
-			return batch
-		case <-w.quit:
-			return batch
-		}
-	}
-	return batch
 }
 
 // run1 runs one job's write, a panic failing that write alone, as it would

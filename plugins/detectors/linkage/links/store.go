@@ -147,7 +147,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.w = groupcommit.New(db, groupcommit.Options{Delay: groupcommit.DefaultDelay})
+	s.w = groupcommit.New(db, groupcommit.Options{})
 	return s, nil
 }
 
