@@ -1171,16 +1171,49 @@ func sampleRSS(pid int) func() int64 {
 // have used so far, from /proc (clock ticks of 10 ms).
 func treeCPU(pid int) time.Duration {
 	total := cpuOf(strconv.Itoa(pid))
+	for _, child := range children(pid) {
+		total += cpuOf(child)
+	}
+	return total
+}
+
+// children are pid's direct children, from the kernel's list of each of
+// its threads' children: a few small reads, where a scan of /proc reads
+// the stat of every process on the machine, ten times a second while RSS
+// is sampled, on the cores the measured server runs on. Without that list
+// (a kernel built without it, or a thread that ended as it was read), the
+// scan.
+func children(pid int) []string {
+	if kids, ok := threadChildren(pid); ok {
+		return kids
+	}
+	var out []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
 		if f := statFields(e.Name()); len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			total += cpuOf(e.Name())
+			out = append(out, e.Name())
 		}
 	}
-	return total
+	return out
+}
+
+func threadChildren(pid int) ([]string, bool) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil, false
+	}
+	var out []string
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, strings.Fields(string(b))...)
+	}
+	return out, true
 }
 
 func cpuOf(pid string) time.Duration {
@@ -1206,22 +1239,15 @@ func statFields(pid string) []string {
 
 // treeRSS is the resident memory of pid and its direct children, in bytes.
 func treeRSS(pid int) int64 {
-	total := rssOf(pid)
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if f := statFields(e.Name()); len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			total += rssOf(child)
-		}
+	total := rssOf(strconv.Itoa(pid))
+	for _, child := range children(pid) {
+		total += rssOf(child)
 	}
 	return total
 }
 
-func rssOf(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+func rssOf(pid string) int64 {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "status"))
 	if err != nil {
 		return 0
 	}
