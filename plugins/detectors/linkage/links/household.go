@@ -48,11 +48,13 @@ func recordAccountArgs(account, familyHash string, createdAt time.Time) []any {
 	return []any{account, familyHash, created}
 }
 
+// flagStatement records that a decision restricted an account.
+const flagStatement = `INSERT INTO linkage_accounts (account, flagged_by, flagged_at) VALUES (?, ?, ?)
+		ON CONFLICT (account) DO UPDATE SET flagged_by = excluded.flagged_by, flagged_at = excluded.flagged_at`
+
 // Flag records that decision restricted account.
 func (s *Store) Flag(ctx context.Context, account, decisionID string, at time.Time) error {
-	err := s.execWrite(ctx, `INSERT INTO linkage_accounts (account, flagged_by, flagged_at) VALUES (?, ?, ?)
-		ON CONFLICT (account) DO UPDATE SET flagged_by = excluded.flagged_by, flagged_at = excluded.flagged_at`,
-		account, decisionID, at.UnixNano())
+	err := s.execWrite(ctx, s.prepared.flag, flagStatement, account, decisionID, at.UnixNano())
 	if err != nil {
 		return fmt.Errorf("linkage store: flag account: %w", err)
 	}
@@ -61,7 +63,7 @@ func (s *Store) Flag(ctx context.Context, account, decisionID string, at time.Ti
 
 // Unflag forgets that decision restricted account (it was overturned).
 func (s *Store) Unflag(ctx context.Context, account, decisionID string) error {
-	err := s.execWrite(ctx, `UPDATE linkage_accounts SET flagged_by = '', flagged_at = 0
+	err := s.execWrite(ctx, nil, `UPDATE linkage_accounts SET flagged_by = '', flagged_at = 0
 		WHERE account = ? AND flagged_by = ?`, account, decisionID)
 	if err != nil {
 		return fmt.Errorf("linkage store: unflag account: %w", err)

@@ -43,9 +43,9 @@ type Store struct {
 	// file still wait on busy_timeout. Nil on PostgreSQL, where row and
 	// advisory locks order the writers.
 	w *groupcommit.Writer
-	// prepared are the statements of every Link, prepared once (SQLite;
-	// pgx prepares and caches them itself on PostgreSQL).
-	prepared struct{ linked, upsert, account *sql.Stmt }
+	// prepared are the statements of every Link, and Flag's, prepared once
+	// (SQLite; pgx prepares and caches them itself on PostgreSQL).
+	prepared struct{ linked, upsert, account, flag *sql.Stmt }
 }
 
 // prepare prepares the SQLite statements of Link.
@@ -53,7 +53,8 @@ func (s *Store) prepare(ctx context.Context) error {
 	for _, p := range []struct {
 		stmt  **sql.Stmt
 		query string
-	}{{&s.prepared.linked, linkedQuery}, {&s.prepared.upsert, upsertStatement}, {&s.prepared.account, recordAccountStatement}} {
+	}{{&s.prepared.linked, linkedQuery}, {&s.prepared.upsert, upsertStatement}, {&s.prepared.account, recordAccountStatement},
+		{&s.prepared.flag, flagStatement}} {
 		var err error
 		if *p.stmt, err = s.db.PrepareContext(ctx, p.query); err != nil {
 			return fmt.Errorf("linkage store %s: prepare: %w", s.where, err)
@@ -93,16 +94,16 @@ func (s *Store) write(ctx context.Context, fn groupcommit.Write) error {
 	return nil
 }
 
-// execWrite runs one writing statement: on SQLite through the store's
-// group commit, on PostgreSQL on its own.
-func (s *Store) execWrite(ctx context.Context, query string, args ...any) error {
+// execWrite runs one writing statement, as its prepared statement when
+// there is one: on SQLite through the store's group commit, on PostgreSQL
+// on its own.
+func (s *Store) execWrite(ctx context.Context, prepared *sql.Stmt, query string, args ...any) error {
 	if s.w == nil {
 		_, err := s.db.ExecContext(ctx, s.q(query), args...)
 		return err
 	}
 	return s.w.Do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, query, args...)
-		return err
+		return s.exec(ctx, tx, prepared, query, args...)
 	})
 }
 
@@ -481,7 +482,7 @@ func (s *Store) Suspend(ctx context.Context, account, decisionID string, keys []
 // Unsuspend forgets the suspension of account by decision (it was
 // overturned). The account stays suspended if another decision suspended it.
 func (s *Store) Unsuspend(ctx context.Context, account, decisionID string) error {
-	if err := s.execWrite(ctx, `DELETE FROM linkage_suspensions WHERE account = ? AND decision_id = ?`,
+	if err := s.execWrite(ctx, nil, `DELETE FROM linkage_suspensions WHERE account = ? AND decision_id = ?`,
 		account, decisionID); err != nil {
 		return fmt.Errorf("linkage store: forget suspension: %w", err)
 	}
