@@ -1187,6 +1187,10 @@ func children(pid int) []string {
 	if kids, ok := threadChildren(pid); ok {
 		return kids
 	}
+	return scanChildren(pid)
+}
+
+func scanChildren(pid int) []string {
 	var out []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {

@@ -21,16 +21,7 @@ func TestChildren(t *testing.T) {
 	if !ok {
 		t.Skip("this kernel has no /proc/PID/task/TID/children: the harness scans /proc")
 	}
-	var scanned []string
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if f := statFields(e.Name()); len(f) > 1 && f[1] == strconv.Itoa(self) {
-			scanned = append(scanned, e.Name())
-		}
-	}
+	scanned := scanChildren(self)
 	slices.Sort(listed)
 	slices.Sort(scanned)
 	if !slices.Equal(listed, scanned) {
