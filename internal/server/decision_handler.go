@@ -36,11 +36,14 @@ func (h *decisionHandler) Decide(ctx context.Context, req *connect.Request[decis
 		rec *decision.Record
 		err error
 	)
+	start := time.Now()
 	h.deciders.Run(func() { rec, err = h.engine.Decide(ctx, requestFromProto(req.Msg)) })
 	if err != nil {
 		return nil, h.fail(ctx, "Decide", req.Msg.GetRequestId(), err)
 	}
-	h.metrics.observe(rec)
+	// The record's latency ends before the commit (it is stored with the
+	// record); the metric's ends with the decision recorded.
+	h.metrics.observe(rec, time.Since(start))
 	if !rec.Replayed {
 		h.log.DebugContext(ctx, "decided",
 			"decision_id", rec.DecisionID, "request_id", rec.RequestID, "checkpoint", rec.Checkpoint,

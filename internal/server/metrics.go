@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/http/pprof"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -28,7 +29,7 @@ func newMetrics() *metrics {
 			Name: "gavel_decisions_total", Help: "Decisions made, by checkpoint and action.",
 		}, []string{"checkpoint", "action"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "gavel_decision_seconds", Help: "Time to decide and record, by checkpoint.",
+			Name: "gavel_decision_seconds", Help: "Time to decide and record a decision (committed to the ledger, or journaled), from the Decide call's start, by checkpoint.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"checkpoint"}),
 		detectors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -48,12 +49,12 @@ func newMetrics() *metrics {
 	return m
 }
 
-func (m *metrics) observe(rec *decision.Record) {
+func (m *metrics) observe(rec *decision.Record, took time.Duration) {
 	if rec.Replayed {
 		return
 	}
 	m.decisions.WithLabelValues(rec.Checkpoint, rec.Verdict.Action.String()).Inc()
-	m.latency.WithLabelValues(rec.Checkpoint).Observe(rec.Latency.Seconds())
+	m.latency.WithLabelValues(rec.Checkpoint).Observe(took.Seconds())
 	for _, d := range rec.Detectors {
 		m.detectors.WithLabelValues(d.Name, string(d.Status)).Inc()
 	}
