@@ -34,7 +34,10 @@ type groupCommitter struct {
 
 func newGroupCommitter(l *Ledger, size int) *groupCommitter {
 	return &groupCommitter{l: l, w: groupcommit.New(l.w, groupcommit.Options{
-		MaxBatch: size,
+		MaxBatch:   size,
+		Checkpoint: l.ck,
+		Path:       l.cfg.Path,
+		Log:        l.log,
 		OnPanic: func(p any, stack []byte) {
 			l.log.Error("panic storing a decision", "panic", p, "stack", string(stack))
 		},

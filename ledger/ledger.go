@@ -44,6 +44,8 @@ type Ledger struct {
 	// queue in Go instead of meeting SQLITE_BUSY, and r has MaxConns
 	// read-only connections that WAL lets read alongside the writer.
 	w, r *sql.DB
+	// ck is the SQLite group commit's checkpoint connection (nil otherwise).
+	ck *sql.DB
 
 	// hot are History's statements, prepared once on the read pool; put
 	// are Commit's, on the write pool.
@@ -180,6 +182,11 @@ func (l *Ledger) openSQLite(ctx context.Context) error {
 	// memory the journal is a few hundred KiB at most (a batch is bounded)
 	// and is dropped at COMMIT.
 	wq.Add("_pragma", "temp_store(MEMORY)")
+	if l.cfg.SQLiteCommitBatch > 1 {
+		// The group commit's writer checkpoints from a connection of its
+		// own (l.ck), off the decisions' path (groupcommit/checkpoint.go).
+		wq.Add("_pragma", "wal_autocheckpoint(0)")
+	}
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
 		return err
@@ -215,7 +222,22 @@ func (l *Ledger) openSQLite(ctx context.Context) error {
 	r.SetConnMaxIdleTime(0)
 	r.SetConnMaxLifetime(0)
 	l.r = r
-	return r.PingContext(ctx)
+	if err := r.PingContext(ctx); err != nil {
+		return err
+	}
+	if l.cfg.SQLiteCommitBatch <= 1 {
+		return nil
+	}
+	ck, err := sql.Open("sqlite", path+"?"+common.Encode())
+	if err != nil {
+		return err
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxIdleTime(0)
+	ck.SetConnMaxLifetime(0)
+	l.ck = ck
+	return ck.PingContext(ctx)
 }
 
 func (l *Ledger) openPostgres(ctx context.Context) error {
@@ -250,6 +272,16 @@ func (l *Ledger) GroupCommits() (transactions, decisions int64) {
 		return 0, 0
 	}
 	return l.group.w.Stats()
+}
+
+// Checkpoints reports the SQLite group commit's WAL checkpoints: those run
+// in the background that copied pages, the writer's catch-ups after them,
+// and those that failed (all 0 when decisions commit alone).
+func (l *Ledger) Checkpoints() (background, catchUps, failures int64) {
+	if l.group == nil {
+		return 0, 0, 0
+	}
+	return l.group.w.Checkpoints()
 }
 
 // GroupCommitted reports whether decisions commit through the SQLite
@@ -301,6 +333,9 @@ func (l *Ledger) Close() error {
 		}
 		if l.r != nil && l.r != l.w {
 			errs = append(errs, l.r.Close())
+		}
+		if l.ck != nil {
+			errs = append(errs, l.ck.Close())
 		}
 		if l.w != nil {
 			errs = append(errs, l.w.Close())

@@ -266,19 +266,35 @@ func scrapeMetrics(t *testing.T, url, token string) map[string]*dto.MetricFamily
 	return fams
 }
 
-// sum adds the values of a family's series whose labels include want.
+// hasSeries reports whether fams hold a series name with the labels want.
+func hasSeries(fams map[string]*dto.MetricFamily, name string, want map[string]string) bool {
+	for _, m := range fams[name].GetMetric() {
+		if labelled(m, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// labelled reports whether m carries every label of want with its value.
+func labelled(m *dto.Metric, want map[string]string) bool {
+	labels := map[string]string{}
+	for _, l := range m.GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	for k, v := range want {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// sumSeries adds the values of a family's series whose labels include want.
 func sumSeries(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
 	var total float64
 	for _, m := range fams[name].GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		match := true
-		for k, v := range want {
-			match = match && labels[k] == v
-		}
-		if !match {
+		if !labelled(m, want) {
 			continue
 		}
 		switch {
@@ -346,7 +362,13 @@ func TestMetricsMove(t *testing.T) {
 	if d, txs := moved("gavel_ledger_group_commit_decisions_total"), moved("gavel_ledger_group_commit_transactions_total"); d < n || txs < 1 || txs > d {
 		t.Errorf("group commit moved by %v decisions in %v transactions after %d decisions, want at least %d in 1 to as many", d, txs, n, n)
 	}
-	for _, name := range []string{"gavel_ledger_commits_waiting", "gavel_ledger_decisions_redone_total", "gavel_journal_pending"} {
+	// Its WAL checkpoints are counted by who ran them; none failed.
+	for _, by := range []string{"background", "writer"} {
+		if !hasSeries(after, "gavel_ledger_wal_checkpoints_total", map[string]string{"by": by}) {
+			t.Errorf("/metrics has no gavel_ledger_wal_checkpoints_total{by=%q}", by)
+		}
+	}
+	for _, name := range []string{"gavel_ledger_commits_waiting", "gavel_ledger_decisions_redone_total", "gavel_journal_pending", "gavel_ledger_wal_checkpoint_failures_total"} {
 		if _, ok := after[name]; !ok {
 			t.Errorf("/metrics has no %s", name)
 		} else if got := sumSeries(after, name, nil); got != 0 {

@@ -33,6 +33,20 @@ func (m *metrics) ledgerMetrics(l *ledger.Ledger, journalPending func() int) {
 			Name: "gavel_ledger_group_commit_decisions_total",
 			Help: "Decisions the ledger's group commit has committed.",
 		}, func() float64 { _, n := l.GroupCommits(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "gavel_ledger_wal_checkpoints_total",
+			Help:        "SQLite WAL checkpoints of the ledger: in the background, off the decisions' path (by=\"background\"), and the writer's catch-ups of what was committed meanwhile (by=\"writer\").",
+			ConstLabels: prometheus.Labels{"by": "background"},
+		}, func() float64 { n, _, _ := l.Checkpoints(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "gavel_ledger_wal_checkpoints_total",
+			Help:        "SQLite WAL checkpoints of the ledger: in the background, off the decisions' path (by=\"background\"), and the writer's catch-ups of what was committed meanwhile (by=\"writer\").",
+			ConstLabels: prometheus.Labels{"by": "writer"},
+		}, func() float64 { _, n, _ := l.Checkpoints(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gavel_ledger_wal_checkpoint_failures_total",
+			Help: "SQLite WAL checkpoints of the ledger that failed; while they do, the WAL grows.",
+		}, func() float64 { _, _, n := l.Checkpoints(); return float64(n) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "gavel_ledger_commits_waiting",
 			Help: "Decisions with the ledger's SQLite writer or waiting for it.",

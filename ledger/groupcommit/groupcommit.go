@@ -32,6 +32,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -77,6 +78,8 @@ type Writer struct {
 	ended   chan struct{} // closed when run returns
 	once    sync.Once
 
+	ckpt *checkpointer // nil: SQLite checkpoints in the commits
+
 	batches, writes atomic.Int64
 	pending         atomic.Int64 // writes handed over or waiting to be
 }
@@ -88,6 +91,15 @@ type Options struct {
 	// OnPanic, when set, is told of a write that panicked (its caller gets
 	// an error either way).
 	OnPanic func(p any, stack []byte)
+	// Checkpoint, when set, is a pool of connections to the database file
+	// at Path that the Writer checkpoints the WAL from, in the background
+	// (checkpoint.go). It may be db itself when db has connections to
+	// spare. Every connection of db must then have wal_autocheckpoint(0),
+	// or its commits checkpoint as before.
+	Checkpoint *sql.DB
+	Path       string
+	// Log receives checkpoint failures; slog.Default() when nil.
+	Log *slog.Logger
 }
 
 // New starts the writer of db. BEGIN on db must take the write lock
@@ -98,6 +110,9 @@ func New(db *sql.DB, o Options) *Writer {
 	}
 	w := &Writer{db: db, max: o.MaxBatch, onPanic: o.OnPanic, jobs: make(chan *job),
 		quit: make(chan struct{}), ended: make(chan struct{})}
+	if o.Checkpoint != nil {
+		w.ckpt = newCheckpointer(o.Checkpoint, o.Path, o.Log)
+	}
 	go w.run()
 	return w
 }
@@ -136,7 +151,13 @@ func (w *Writer) Stats() (batches, writes int64) { return w.batches.Load(), w.wr
 // Close stops the writer once the batch it is writing has ended. Do
 // returns ErrClosed afterwards.
 func (w *Writer) Close() {
-	w.once.Do(func() { close(w.quit) })
+	w.once.Do(func() {
+		close(w.quit)
+		<-w.ended
+		if w.ckpt != nil {
+			w.ckpt.close()
+		}
+	})
 	<-w.ended
 }
 
@@ -161,6 +182,9 @@ func (w *Writer) run() {
 		}
 		w.commit(batch)
 		clear(batch)
+		if w.ckpt != nil {
+			w.ckpt.catchUpNow(w.db)
+		}
 	}
 }
 
@@ -258,4 +282,7 @@ func (w *Writer) commit(batch []*job) {
 	}
 	w.batches.Add(1)
 	w.writes.Add(int64(len(live)))
+	if w.ckpt != nil {
+		w.ckpt.committed()
+	}
 }

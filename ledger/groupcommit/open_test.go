@@ -30,18 +30,18 @@ func TestOpenStoreSettings(t *testing.T) {
 		}
 		defer c.Close()
 		var journal string
-		var cache, sync, busy int
+		var cache, sync, busy, autocheckpoint int
 		for _, q := range []struct {
 			pragma string
 			into   any
-		}{{"journal_mode", &journal}, {"cache_size", &cache}, {"synchronous", &sync}, {"busy_timeout", &busy}} {
+		}{{"journal_mode", &journal}, {"cache_size", &cache}, {"synchronous", &sync}, {"busy_timeout", &busy}, {"wal_autocheckpoint", &autocheckpoint}} {
 			if err := c.QueryRowContext(ctx, "PRAGMA "+q.pragma).Scan(q.into); err != nil {
 				t.Fatalf("connection %d: PRAGMA %s: %v", i, q.pragma, err)
 			}
 		}
-		if journal != "wal" || cache != -256 || sync != 1 || busy != 5000 {
-			t.Errorf("connection %d: journal_mode %s, cache_size %d, synchronous %d, busy_timeout %d; want wal, -256, 1 (NORMAL), 5000",
-				i, journal, cache, sync, busy)
+		if journal != "wal" || cache != -256 || sync != 1 || busy != 5000 || autocheckpoint != 0 {
+			t.Errorf("connection %d: journal_mode %s, cache_size %d, synchronous %d, busy_timeout %d, wal_autocheckpoint %d; want wal, -256, 1 (NORMAL), 5000, 0",
+				i, journal, cache, sync, busy, autocheckpoint)
 		}
 	}
 	if s := db.Stats(); s.MaxOpenConnections != StoreConns {
