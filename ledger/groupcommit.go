@@ -35,8 +35,7 @@ type groupCommitter struct {
 func newGroupCommitter(l *Ledger, size int) *groupCommitter {
 	return &groupCommitter{l: l, w: groupcommit.New(l.w, groupcommit.Options{
 		MaxBatch:   size,
-		Checkpoint: l.ck,
-		Path:       l.cfg.Path,
+		Checkpoint: l.cfg.Path,
 		Log:        l.log,
 		OnPanic: func(p any, stack []byte) {
 			l.log.Error("panic storing a decision", "panic", p, "stack", string(stack))

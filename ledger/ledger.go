@@ -44,8 +44,6 @@ type Ledger struct {
 	// queue in Go instead of meeting SQLITE_BUSY, and r has MaxConns
 	// read-only connections that WAL lets read alongside the writer.
 	w, r *sql.DB
-	// ck is the SQLite group commit's checkpoint connection (nil otherwise).
-	ck *sql.DB
 
 	// hot are History's statements, prepared once on the read pool; put
 	// are Commit's, on the write pool.
@@ -184,7 +182,7 @@ func (l *Ledger) openSQLite(ctx context.Context) error {
 	wq.Add("_pragma", "temp_store(MEMORY)")
 	if l.cfg.SQLiteCommitBatch > 1 {
 		// The group commit's writer checkpoints from a connection of its
-		// own (l.ck), off the decisions' path (groupcommit/checkpoint.go).
+		// own, off the decisions' path (groupcommit/checkpoint.go).
 		wq.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
@@ -222,22 +220,7 @@ func (l *Ledger) openSQLite(ctx context.Context) error {
 	r.SetConnMaxIdleTime(0)
 	r.SetConnMaxLifetime(0)
 	l.r = r
-	if err := r.PingContext(ctx); err != nil {
-		return err
-	}
-	if l.cfg.SQLiteCommitBatch <= 1 {
-		return nil
-	}
-	ck, err := sql.Open("sqlite", path+"?"+common.Encode())
-	if err != nil {
-		return err
-	}
-	ck.SetMaxOpenConns(1)
-	ck.SetMaxIdleConns(1)
-	ck.SetConnMaxIdleTime(0)
-	ck.SetConnMaxLifetime(0)
-	l.ck = ck
-	return ck.PingContext(ctx)
+	return r.PingContext(ctx)
 }
 
 func (l *Ledger) openPostgres(ctx context.Context) error {
@@ -333,9 +316,6 @@ func (l *Ledger) Close() error {
 		}
 		if l.r != nil && l.r != l.w {
 			errs = append(errs, l.r.Close())
-		}
-		if l.ck != nil {
-			errs = append(errs, l.ck.Close())
 		}
 		if l.w != nil {
 			errs = append(errs, l.w.Close())

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"sync/atomic"
 	"time"
@@ -16,7 +18,7 @@ import (
 // the WAL past 1,000 pages: a read and a write system call per page and two
 // fsyncs, 10 to 15 ms here, and every write queued behind that commit waits
 // for it. A Writer given Options.Checkpoint instead checkpoints from another
-// connection, in the background, once 1,000 pages wait to be copied:
+// connection of its own, in the background, once 1,000 pages wait to be copied:
 // SQLite's PASSIVE checkpoint, which copies what no reader still needs
 // without the write lock, so commits go on meanwhile.
 //
@@ -54,8 +56,8 @@ const (
 )
 
 type checkpointer struct {
-	db    *sql.DB
-	shm   string // the WAL index's file
+	db    *sql.DB // one connection, the checkpointer's own
+	shm   string  // the WAL index's file
 	log   *slog.Logger
 	nudge chan struct{} // one pending nudge at most
 	quit  chan struct{}
@@ -69,10 +71,22 @@ type checkpointer struct {
 	runs, catchUps, failures atomic.Int64
 }
 
-func newCheckpointer(db *sql.DB, path string, log *slog.Logger) *checkpointer {
+// newCheckpointer checkpoints the SQLite file at path from a connection of
+// its own: never one a reader of the file waits for.
+func newCheckpointer(path string, log *slog.Logger) *checkpointer {
 	if log == nil {
 		log = slog.Default()
 	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		panic(fmt.Sprintf("groupcommit: the \"sqlite\" driver is not registered: %v", err))
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(0)
+	db.SetConnMaxLifetime(0)
 	c := &checkpointer{db: db, shm: path + "-shm", log: log, nudge: make(chan struct{}, 1), quit: make(chan struct{}), ended: make(chan struct{})}
 	go c.run()
 	return c
@@ -137,6 +151,13 @@ func (c *checkpointer) run() {
 		}
 		c.since.Store(0)
 		wal, copied, err := checkpoint(c.db, "PASSIVE")
+		// What SQLite reports is the WAL as this checkpoint began; the
+		// commits made since are not copied, so the WAL cannot start over
+		// yet. The catch-up is asked for before the next checkpoint can
+		// be: the two would wait for each other.
+		if err == nil && wal >= restartPages {
+			c.catchUp.Store(true)
+		}
 		c.woken.Store(false)
 		if err != nil {
 			c.failed(err)
@@ -144,12 +165,6 @@ func (c *checkpointer) run() {
 		}
 		if copied > 0 {
 			c.runs.Add(1)
-		}
-		// What SQLite reports is the WAL as this checkpoint began; the
-		// commits made since are not copied, so the WAL cannot start over
-		// yet.
-		if wal >= restartPages {
-			c.catchUp.Store(true)
 		}
 	}
 }
@@ -180,6 +195,7 @@ func (c *checkpointer) close() {
 	if c.index != nil {
 		c.index.Close()
 	}
+	c.db.Close()
 }
 
 // checkpoint runs SQLite's wal_checkpoint in mode on a connection of db and

@@ -59,7 +59,7 @@ func TestCheckpointsKeepTheWALShort(t *testing.T) {
 	if _, err := db.Exec(`CREATE TABLE t (v TEXT PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
-	w := New(db, Options{Checkpoint: db, Path: path})
+	w := New(db, Options{Checkpoint: path})
 	const n = 4000
 	writeMany(t, w, n)
 	w.Close()

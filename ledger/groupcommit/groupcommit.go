@@ -91,27 +91,26 @@ type Options struct {
 	// OnPanic, when set, is told of a write that panicked (its caller gets
 	// an error either way).
 	OnPanic func(p any, stack []byte)
-	// Checkpoint, when set, is a pool of connections to the database file
-	// at Path that the Writer checkpoints the WAL from, in the background
-	// (checkpoint.go). It may be db itself when db has connections to
-	// spare. Every connection of db must then have wal_autocheckpoint(0),
-	// or its commits checkpoint as before.
-	Checkpoint *sql.DB
-	Path       string
+	// Checkpoint, when set, is the path of db's SQLite file: the Writer
+	// then checkpoints its WAL in the background, from a connection of its
+	// own (checkpoint.go). Every connection of db must have
+	// wal_autocheckpoint(0), or its commits checkpoint as before.
+	Checkpoint string
 	// Log receives checkpoint failures; slog.Default() when nil.
 	Log *slog.Logger
 }
 
 // New starts the writer of db. BEGIN on db must take the write lock
-// (SQLite's _txlock=immediate), as for any writer of its own.
+// (SQLite's _txlock=immediate), as for any writer of its own. With
+// Options.Checkpoint the "sqlite" driver must be registered.
 func New(db *sql.DB, o Options) *Writer {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 64
 	}
 	w := &Writer{db: db, max: o.MaxBatch, onPanic: o.OnPanic, jobs: make(chan *job),
 		quit: make(chan struct{}), ended: make(chan struct{})}
-	if o.Checkpoint != nil {
-		w.ckpt = newCheckpointer(o.Checkpoint, o.Path, o.Log)
+	if o.Checkpoint != "" {
+		w.ckpt = newCheckpointer(o.Checkpoint, o.Log)
 	}
 	go w.run()
 	return w

@@ -25,7 +25,7 @@ const StoreConns = 4
 // under load parses the schema again and allocates its cache anew.
 //
 // Commits do not checkpoint (wal_autocheckpoint(0)): the store's Writer
-// does, in the background, given the store's pool as Options.Checkpoint.
+// does, in the background, given the store's path as Options.Checkpoint.
 func OpenStore(path string) (*sql.DB, error) {
 	q := url.Values{}
 	q.Set("_txlock", "immediate")

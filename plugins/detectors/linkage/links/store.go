@@ -148,7 +148,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.w = groupcommit.New(db, groupcommit.Options{Checkpoint: db, Path: path})
+	s.w = groupcommit.New(db, groupcommit.Options{Checkpoint: path})
 	return s, nil
 }
 

@@ -59,7 +59,7 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("prepare velocity store statement in %s: %w", path, err)
 		}
 	}
-	s.w = groupcommit.New(db, groupcommit.Options{Checkpoint: db, Path: path})
+	s.w = groupcommit.New(db, groupcommit.Options{Checkpoint: path})
 	return s, nil
 }
 
