@@ -17,10 +17,10 @@ import (
 // can start over. By default SQLite runs one inside the commit that takes
 // the WAL past 1,000 pages: a read and a write system call per page and two
 // fsyncs, 10 to 15 ms here, and every write queued behind that commit waits
-// for it. A Writer given Options.Checkpoint instead checkpoints from another
-// connection of its own, in the background, once 1,000 pages wait to be copied:
-// SQLite's PASSIVE checkpoint, which copies what no reader still needs
-// without the write lock, so commits go on meanwhile.
+// for it. A Writer given Options.Checkpoint instead checkpoints from a
+// connection of its own, in the background, once 1,000 pages wait to be
+// copied: SQLite's PASSIVE checkpoint, which copies what no reader still
+// needs without the write lock, so commits go on meanwhile.
 //
 // A PASSIVE checkpoint alone cannot keep the WAL short under a steady load:
 // SQLite starts the WAL over only at a commit that finds every page of it
