@@ -13,9 +13,10 @@ import (
 )
 
 // TestReasonCodeIndex: migration 0022 gives reason_hits its (code,
-// decided_at DESC, decision_id DESC) index on both backends, and on SQLite
-// the search by reason code walks it instead of every hit by time.
-// Migration 0026 drops the (code) index that is its prefix.
+// decided_at, decision_id) index on both backends (descending on
+// PostgreSQL; on SQLite ascending since migration 0027), and on SQLite the
+// search by reason code walks it instead of every hit by time. Migration
+// 0026 drops the (code) index that is its prefix.
 func TestReasonCodeIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -66,87 +66,11 @@ func (l *Ledger) SearchDecisions(ctx context.Context, f SearchFilter, pageSize i
 	}
 	pageSize = min(pageSize, MaxPageSize)
 	key := f.key()
-	var (
-		b    strings.Builder
-		args []any
-		t    = "d" // the table whose time and id order the page
-	)
-	if f.ReasonCode != "" {
-		t = "h"
-		b.WriteString(`SELECT d.record, h.decided_at, h.decision_id FROM reason_hits h
-			JOIN decisions d ON d.decision_id = h.decision_id WHERE h.code = ?`)
-		args = append(args, f.ReasonCode)
-	} else {
-		b.WriteString(`SELECT d.record, d.decided_at, d.decision_id FROM decisions d WHERE 1 = 1`)
+	query, args, err := l.searchQuery(f, key, pageSize, pageToken)
+	if err != nil {
+		return nil, "", err
 	}
-	eq := func(col string, v any) {
-		b.WriteString(" AND " + col + " = ?")
-		args = append(args, v)
-	}
-	if !f.Since.IsZero() {
-		b.WriteString(" AND " + t + ".decided_at >= ?")
-		args = append(args, l.d.ts(f.Since))
-	}
-	if !f.Until.IsZero() {
-		b.WriteString(" AND " + t + ".decided_at < ?")
-		args = append(args, l.d.ts(f.Until))
-	}
-	if f.Checkpoint != "" {
-		eq("d.checkpoint", f.Checkpoint)
-	}
-	if f.Action != decision.ActionUnspecified {
-		if !f.Action.Valid() {
-			return nil, "", fmt.Errorf("search decisions: %w: action %v", ErrBadFilter, f.Action)
-		}
-		eq("d.action", f.Action.String())
-	}
-	if f.SubjectID != "" {
-		eq("d.subject_id", f.SubjectID)
-	}
-	if f.BundleRevision != "" {
-		eq("d.bundle_revision", f.BundleRevision)
-	}
-	switch f.Source {
-	case "":
-	case decision.SourcePolicy, decision.SourceManual:
-		eq("d.source", f.Source)
-	default:
-		return nil, "", fmt.Errorf("search decisions: %w: source %q", ErrBadFilter, f.Source)
-	}
-	if f.Fallback != nil {
-		eq("d.fallback", *f.Fallback)
-	}
-	switch f.Appeal {
-	case "":
-	case AppealOpen, AppealUpheld, AppealOverturned:
-		b.WriteString(" AND d.decision_id IN (SELECT a.decision_id FROM appeals a WHERE a.status = ?)")
-		args = append(args, string(f.Appeal))
-	case AppealAny:
-		b.WriteString(" AND d.decision_id IN (SELECT a.decision_id FROM appeals a)")
-	case AppealNone:
-		b.WriteString(" AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.decision_id = d.decision_id)")
-	default:
-		return nil, "", fmt.Errorf("search decisions: %w: appeal status %q", ErrBadFilter, f.Appeal)
-	}
-	if f.ShadowDisagrees {
-		// Correlated: the page walks decisions by time and probes each
-		// one's shadow verdict by key, instead of materialising every
-		// disagreement first.
-		b.WriteString(` AND EXISTS (SELECT 1 FROM shadow_verdicts s
-			WHERE s.decision_id = d.decision_id AND s.action <> '' AND s.action <> d.action)`)
-	}
-	if pageToken != "" {
-		c, err := decodeCursor(pageToken, key)
-		if err != nil {
-			return nil, "", fmt.Errorf("search decisions: %w", err)
-		}
-		b.WriteString(" AND (" + t + ".decided_at, " + t + ".decision_id) < (?, ?)")
-		args = append(args, l.d.ts(c.At), c.ID)
-	}
-	b.WriteString(" ORDER BY " + t + ".decided_at DESC, " + t + ".decision_id DESC LIMIT ?")
-	args = append(args, pageSize+1)
-
-	rows, err := l.r.QueryContext(ctx, l.d.rebind(b.String()), args...)
+	rows, err := l.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("search decisions: %w", err)
 	}
@@ -182,4 +106,90 @@ func (l *Ledger) SearchDecisions(ctx context.Context, f SearchFilter, pageSize i
 		return nil, "", fmt.Errorf("search decisions: %w", err)
 	}
 	return recs, next, nil
+}
+
+// searchQuery is SearchDecisions' statement for f, the page after
+// pageToken (issued for the filter whose key is key), pageSize+1 rows at
+// most: one more than a page says whether another follows.
+func (l *Ledger) searchQuery(f SearchFilter, key string, pageSize int, pageToken string) (string, []any, error) {
+	var (
+		b    strings.Builder
+		args []any
+		t    = "d" // the table whose time and id order the page
+	)
+	if f.ReasonCode != "" {
+		t = "h"
+		b.WriteString(`SELECT d.record, h.decided_at, h.decision_id FROM reason_hits h
+			JOIN decisions d ON d.decision_id = h.decision_id WHERE h.code = ?`)
+		args = append(args, f.ReasonCode)
+	} else {
+		b.WriteString(`SELECT d.record, d.decided_at, d.decision_id FROM decisions d WHERE 1 = 1`)
+	}
+	eq := func(col string, v any) {
+		b.WriteString(" AND " + col + " = ?")
+		args = append(args, v)
+	}
+	if !f.Since.IsZero() {
+		b.WriteString(" AND " + t + ".decided_at >= ?")
+		args = append(args, l.d.ts(f.Since))
+	}
+	if !f.Until.IsZero() {
+		b.WriteString(" AND " + t + ".decided_at < ?")
+		args = append(args, l.d.ts(f.Until))
+	}
+	if f.Checkpoint != "" {
+		eq("d.checkpoint", f.Checkpoint)
+	}
+	if f.Action != decision.ActionUnspecified {
+		if !f.Action.Valid() {
+			return "", nil, fmt.Errorf("search decisions: %w: action %v", ErrBadFilter, f.Action)
+		}
+		eq("d.action", f.Action.String())
+	}
+	if f.SubjectID != "" {
+		eq("d.subject_id", f.SubjectID)
+	}
+	if f.BundleRevision != "" {
+		eq("d.bundle_revision", f.BundleRevision)
+	}
+	switch f.Source {
+	case "":
+	case decision.SourcePolicy, decision.SourceManual:
+		eq("d.source", f.Source)
+	default:
+		return "", nil, fmt.Errorf("search decisions: %w: source %q", ErrBadFilter, f.Source)
+	}
+	if f.Fallback != nil {
+		eq("d.fallback", *f.Fallback)
+	}
+	switch f.Appeal {
+	case "":
+	case AppealOpen, AppealUpheld, AppealOverturned:
+		b.WriteString(" AND d.decision_id IN (SELECT a.decision_id FROM appeals a WHERE a.status = ?)")
+		args = append(args, string(f.Appeal))
+	case AppealAny:
+		b.WriteString(" AND d.decision_id IN (SELECT a.decision_id FROM appeals a)")
+	case AppealNone:
+		b.WriteString(" AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.decision_id = d.decision_id)")
+	default:
+		return "", nil, fmt.Errorf("search decisions: %w: appeal status %q", ErrBadFilter, f.Appeal)
+	}
+	if f.ShadowDisagrees {
+		// Correlated: the page walks decisions by time and probes each
+		// one's shadow verdict by key, instead of materialising every
+		// disagreement first.
+		b.WriteString(` AND EXISTS (SELECT 1 FROM shadow_verdicts s
+			WHERE s.decision_id = d.decision_id AND s.action <> '' AND s.action <> d.action)`)
+	}
+	if pageToken != "" {
+		c, err := decodeCursor(pageToken, key)
+		if err != nil {
+			return "", nil, fmt.Errorf("search decisions: %w", err)
+		}
+		b.WriteString(" AND (" + t + ".decided_at, " + t + ".decision_id) < (?, ?)")
+		args = append(args, l.d.ts(c.At), c.ID)
+	}
+	b.WriteString(" ORDER BY " + t + ".decided_at DESC, " + t + ".decision_id DESC LIMIT ?")
+	args = append(args, pageSize+1)
+	return l.d.rebind(b.String()), args, nil
 }
