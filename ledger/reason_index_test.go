@@ -34,24 +34,12 @@ func TestReasonCodeIndex(t *testing.T) {
 	if err := l.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'reason_hits_code'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("sqlite: index reason_hits_code = %d, %v; want it dropped", n, err)
 	}
-	// The shape of SearchDecisions' query with a reason code.
-	rows, err := l.r.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT d.record, h.decided_at, h.decision_id FROM reason_hits h
-		JOIN decisions d ON d.decision_id = h.decision_id WHERE h.code = ?
-		ORDER BY h.decided_at DESC, h.decision_id DESC LIMIT 51`, "DOCUMENT_REUSED")
+	// SearchDecisions' query with a reason code.
+	q, args, err := l.searchQuery(SearchFilter{ReasonCode: "DOCUMENT_REUSED"}, "", 50, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if p := strings.Join(plan, "; "); !strings.Contains(p, "reason_hits_code_time") || strings.Contains(p, "TEMP B-TREE") {
+	if p := explain(t, l, q, args...); !strings.Contains(p, "reason_hits_code_time") || strings.Contains(p, "TEMP B-TREE") {
 		t.Errorf("sqlite plan of a search by reason = %q, want it to walk reason_hits_code_time in order", p)
 	}
 
