@@ -133,3 +133,7 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// groupCommit reports whether decisions commit through the SQLite group
+// commit, whose writer also checkpoints the WAL (groupcommit/checkpoint.go).
+func (c Config) groupCommit() bool { return c.Driver == SQLite && c.SQLiteCommitBatch > 1 }

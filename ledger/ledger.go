@@ -104,7 +104,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Ledger, error) {
 		l.Close()
 		return nil, fmt.Errorf("open %s: %w", l.where, err)
 	}
-	if cfg.Driver == SQLite && cfg.SQLiteCommitBatch > 1 {
+	if cfg.groupCommit() {
 		l.group = newGroupCommitter(l, cfg.SQLiteCommitBatch)
 	}
 	return l, nil
@@ -180,7 +180,7 @@ func (l *Ledger) openSQLite(ctx context.Context) error {
 	// memory the journal is a few hundred KiB at most (a batch is bounded)
 	// and is dropped at COMMIT.
 	wq.Add("_pragma", "temp_store(MEMORY)")
-	if l.cfg.SQLiteCommitBatch > 1 {
+	if l.cfg.groupCommit() {
 		// The group commit's writer checkpoints from a connection of its
 		// own, off the decisions' path (groupcommit/checkpoint.go).
 		wq.Add("_pragma", "wal_autocheckpoint(0)")

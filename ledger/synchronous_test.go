@@ -81,3 +81,30 @@ func TestSQLiteCaches(t *testing.T) {
 		}
 	}
 }
+
+// TestSQLiteWriterAutocheckpoint: with group commit the writer's commits
+// never checkpoint (its Writer does, in the background); a ledger that
+// commits each decision alone has no such Writer and keeps SQLite's own
+// checkpoints (1,000 pages), or its WAL would grow without end.
+func TestSQLiteWriterAutocheckpoint(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		batch, want int
+	}{{0, 0}, {64, 0}, {1, 1000}} {
+		cfg := DefaultConfig()
+		cfg.Path = filepath.Join(t.TempDir(), "ledger.db")
+		cfg.SQLiteCommitBatch = tc.batch
+		l, err := Open(t.Context(), cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := l.w.QueryRowContext(t.Context(), "PRAGMA wal_autocheckpoint").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want || l.GroupCommitted() != (tc.want == 0) {
+			t.Errorf("commit_batch %d: wal_autocheckpoint %d, group commit %v; want %d, %v", tc.batch, got, l.GroupCommitted(), tc.want, tc.want == 0)
+		}
+		l.Close()
+	}
+}

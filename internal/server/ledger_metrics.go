@@ -33,16 +33,8 @@ func (m *metrics) ledgerMetrics(l *ledger.Ledger, journalPending func() int) {
 			Name: "gavel_ledger_group_commit_decisions_total",
 			Help: "Decisions the ledger's group commit has committed.",
 		}, func() float64 { _, n := l.GroupCommits(); return float64(n) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "gavel_ledger_wal_checkpoints_total",
-			Help:        "SQLite WAL checkpoints of the ledger: in the background, off the decisions' path (by=\"background\"), and the writer's catch-ups of what was committed meanwhile (by=\"writer\").",
-			ConstLabels: prometheus.Labels{"by": "background"},
-		}, func() float64 { n, _, _ := l.Checkpoints(); return float64(n) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "gavel_ledger_wal_checkpoints_total",
-			Help:        "SQLite WAL checkpoints of the ledger: in the background, off the decisions' path (by=\"background\"), and the writer's catch-ups of what was committed meanwhile (by=\"writer\").",
-			ConstLabels: prometheus.Labels{"by": "writer"},
-		}, func() float64 { _, n, _ := l.Checkpoints(); return float64(n) }),
+		walCheckpoints("background", func() int64 { n, _, _ := l.Checkpoints(); return n }),
+		walCheckpoints("writer", func() int64 { _, n, _ := l.Checkpoints(); return n }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "gavel_ledger_wal_checkpoint_failures_total",
 			Help: "SQLite WAL checkpoints of the ledger that failed; while they do, the WAL grows.",
@@ -52,4 +44,15 @@ func (m *metrics) ledgerMetrics(l *ledger.Ledger, journalPending func() int) {
 			Help: "Decisions with the ledger's SQLite writer or waiting for it.",
 		}, func() float64 { return float64(l.CommitsWaiting()) }),
 	)
+}
+
+// walCheckpoints counts the ledger's WAL checkpoints run by by: in the
+// background, off the decisions' path, or by the writer catching up with
+// what was committed meanwhile.
+func walCheckpoints(by string, n func() int64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name:        "gavel_ledger_wal_checkpoints_total",
+		Help:        "SQLite WAL checkpoints of the ledger: in the background, off the decisions' path (by=\"background\"), and the writer's catch-ups of what was committed meanwhile (by=\"writer\").",
+		ConstLabels: prometheus.Labels{"by": by},
+	}, func() float64 { return float64(n()) })
 }
